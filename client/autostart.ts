@@ -1,0 +1,101 @@
+// Starting the daemon on demand, the way gpg-agent's clients do: connect; on failure take a
+// spawn lock, connect again (someone else may have just started it), and only then spawn and
+// wait. Ten clients racing on a fresh socket end with exactly one daemon.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { lock } from './os.js';
+import { defaultLogFile, defaultSocketPath, readSettingsFile } from './paths.js';
+
+export const AUTOSTART_WAIT_MS = 5000;
+
+export class DaemonUnreachableError extends Error {
+  override name = 'DaemonUnreachableError';
+}
+
+export function openSocket(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(path);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+export function autostartDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const setting = env['CODEXD_NO_AUTOSTART'] ?? readSettingsFile(env)['NO_AUTOSTART'];
+  return setting === '1' || setting === 1 || setting === true || setting === 'true';
+}
+
+/**
+ * When the user installed codexd.socket, systemd owns the default socket: it starts the daemon
+ * on the first connection. Spawning one ourselves as well would race systemd for the path —
+ * the race that made gpg-agent drop its units — so autostart stands aside.
+ */
+export function systemdOwnsSocket(socketPath: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (process.platform !== 'linux' || socketPath !== defaultSocketPath(env) || !env['XDG_RUNTIME_DIR']) return false;
+  return existsSync(systemdSocketUnitPath(env));
+}
+
+export function systemdSocketUnitPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env['XDG_CONFIG_HOME'] || join(homedir(), '.config'), 'systemd', 'user', 'codexd.socket');
+}
+
+const daemonMain = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+
+async function waitForSocket(path: string, deadline: number, exited: () => string | null): Promise<Socket> {
+  for (;;) {
+    try {
+      return await openSocket(path);
+    } catch (error) {
+      const exit = exited();
+      if (exit) throw new DaemonUnreachableError(`codexd exited during start-up (${exit}); see ${defaultLogFile()}`);
+      if (Date.now() >= deadline) {
+        throw new DaemonUnreachableError(`codexd did not answer on ${path} within ${AUTOSTART_WAIT_MS / 1000} s (${(error as Error).message}); see ${defaultLogFile()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
+/** Connects to the daemon, starting it first when nothing answers and autostart is allowed. */
+export async function connectOrStart(socketPath: string, autostart: boolean, env: NodeJS.ProcessEnv = process.env): Promise<Socket> {
+  try {
+    return await openSocket(socketPath);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    if (!autostart || autostartDisabled(env)) {
+      throw new DaemonUnreachableError(`codexd is not running on ${socketPath} (${reason}) and autostart is off; start it with \`codex-auth daemon start\``);
+    }
+    if (systemdOwnsSocket(socketPath, env)) {
+      throw new DaemonUnreachableError(`codexd.socket is installed but nothing listens on ${socketPath} (${reason}); run \`systemctl --user enable --now codexd.socket\``);
+    }
+  }
+  // The same 0700 folder the daemon will insist on; created in the mkdir call itself.
+  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
+  const spawnLock = await lock(`${socketPath}.spawn.lock`, AUTOSTART_WAIT_MS * 2);
+  try {
+    try {
+      return await openSocket(socketPath);
+    } catch {
+      // Still nobody: we are the one to start it.
+    }
+    const child = spawn(process.execPath, [daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env)], {
+      detached: true,
+      stdio: 'ignore',
+      env,
+    });
+    let exit: string | null = null;
+    child.once('exit', (code, signal) => (exit = signal ? `signal ${signal}` : `exit status ${code}`));
+    child.once('error', (spawnError) => (exit = spawnError.message));
+    child.unref();
+    return await waitForSocket(socketPath, Date.now() + AUTOSTART_WAIT_MS, () => exit);
+  } finally {
+    spawnLock.release();
+  }
+}

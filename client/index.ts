@@ -1,0 +1,210 @@
+// The codexd client library for editor integrations and tools.
+//
+//   import { connect } from 'codexd/client';
+//   const codexd = await connect();                       // starts the daemon if needed
+//   const token = await codexd.token();                   // refreshed by the daemon, never by you
+//   codexd.onAccountUpdated((status) => render(status));  // login, logout, refresh, outside edits
+//   await codexd.close();
+//
+// It reconnects by itself after a daemon restart and then re-reads the status, so listeners
+// never miss a change. It loads no logger or settings library: it stays cheap to import.
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { createMessageConnection, ResponseError, type Disposable, type MessageConnection, type RequestParam, type RequestType } from 'vscode-jsonrpc/node';
+import { connectOrStart, DaemonUnreachableError } from './autostart.js';
+import { resolveSocketPath } from './paths.js';
+import {
+  Methods,
+  Notifications,
+  type DaemonStatus,
+  type InitializeResult,
+  type LoginCancelResult,
+  type LoginCompleted,
+  type LoginStartParams,
+  type LoginStartResult,
+  type LogoutResult,
+  type Status,
+  type TokenResult,
+} from './protocol.js';
+import { defaultLimits, FrameReader, FrameWriter } from './transport.js';
+
+export * from './protocol.js';
+export { DaemonUnreachableError } from './autostart.js';
+
+export interface ConnectOptions {
+  /** Socket path; default: CODEXD_SOCKET, the settings file, then the standard location. */
+  socket?: string;
+  /** Start codexd when nothing answers (default true, unless CODEXD_NO_AUTOSTART=1). */
+  autostart?: boolean;
+  /** Sent in `initialize`, and shown in the daemon's debug log. */
+  clientInfo?: { name: string; version: string };
+}
+
+/** A JSON-RPC error from the daemon; `code` is one of `ErrorCodes`. */
+export class CodexdError extends Error {
+  override name = 'CodexdError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ClientEvents {
+  accountUpdated: [Status];
+  loginCompleted: [LoginCompleted];
+  disconnected: [];
+  reconnected: [];
+}
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 2000;
+
+export class CodexdClient {
+  private connection: MessageConnection | null = null;
+  private connecting: Promise<MessageConnection> | null = null;
+  private readonly events = new EventEmitter<ClientEvents>();
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  /** @internal use `connect()` */
+  constructor(
+    readonly socketPath: string,
+    private readonly options: ConnectOptions,
+  ) {}
+
+  read(params: { refreshToken?: boolean } = {}): Promise<Status> {
+    return this.request(Methods.accountRead, params);
+  }
+
+  /** The bearer credential: a ChatGPT access token (refreshed first when due) or the API key. */
+  token(params: { forceRefresh?: boolean } = {}): Promise<TokenResult> {
+    return this.request(Methods.accountToken, params);
+  }
+
+  loginStart(params: LoginStartParams): Promise<LoginStartResult> {
+    return this.request(Methods.loginStart, params);
+  }
+
+  loginCancel(loginId: string): Promise<LoginCancelResult> {
+    return this.request(Methods.loginCancel, { loginId });
+  }
+
+  logout(): Promise<LogoutResult> {
+    return this.request(Methods.logout, {});
+  }
+
+  daemonStatus(): Promise<DaemonStatus> {
+    return this.request(Methods.daemonStatus, {});
+  }
+
+  shutdown(): Promise<void> {
+    return this.request(Methods.daemonShutdown, {}).then(() => undefined);
+  }
+
+  onAccountUpdated(listener: (status: Status) => void): Disposable {
+    return this.subscribe('accountUpdated', listener);
+  }
+
+  onLoginCompleted(listener: (event: LoginCompleted) => void): Disposable {
+    return this.subscribe('loginCompleted', listener);
+  }
+
+  /** The daemon went away; requests made now wait for it (or start it, with autostart). */
+  onDisconnected(listener: () => void): Disposable {
+    return this.subscribe('disconnected', listener);
+  }
+
+  onReconnected(listener: () => void): Disposable {
+    return this.subscribe('reconnected', listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.connection?.dispose();
+    this.connection = null;
+    this.events.removeAllListeners();
+  }
+
+  /** @internal */
+  async open(autostart: boolean): Promise<MessageConnection> {
+    if (this.connection) return this.connection;
+    this.connecting ??= this.establish(autostart).finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private subscribe<E extends 'accountUpdated' | 'loginCompleted' | 'disconnected' | 'reconnected'>(
+    event: E,
+    listener: (...args: ClientEvents[E]) => void,
+  ): Disposable {
+    this.events.on(event, listener as never);
+    return { dispose: () => this.events.off(event, listener as never) };
+  }
+
+  private async request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R> {
+    const connection = await this.open(this.options.autostart ?? true);
+    try {
+      return await connection.sendRequest(type, params as RequestParam<P>);
+    } catch (error) {
+      if (error instanceof ResponseError) throw new CodexdError(error.code, error.message);
+      throw error;
+    }
+  }
+
+  private async establish(autostart: boolean): Promise<MessageConnection> {
+    const socket = await connectOrStart(this.socketPath, autostart);
+    const connection = this.wire(socket);
+    if (this.options.clientInfo) await connection.sendRequest(Methods.initialize, { clientInfo: this.options.clientInfo });
+    return connection;
+  }
+
+  private wire(socket: Socket): MessageConnection {
+    const writer = new FrameWriter(socket, defaultLimits);
+    const reader = new FrameReader(socket, { ...defaultLimits, partialFrameTimeoutMs: 0 }, () => socket.destroy());
+    const connection = createMessageConnection(reader, writer);
+    connection.onNotification(Notifications.accountUpdated, (status: Status) => void this.events.emit('accountUpdated', status));
+    connection.onNotification(Notifications.loginCompleted, (event: LoginCompleted) => void this.events.emit('loginCompleted', event));
+    connection.onClose(() => this.lost(connection));
+    connection.listen();
+    this.connection = connection;
+    return connection;
+  }
+
+  private lost(connection: MessageConnection): void {
+    if (this.connection !== connection) return;
+    this.connection = null;
+    connection.dispose();
+    if (this.closed) return;
+    this.events.emit('disconnected');
+    this.scheduleReconnect(RECONNECT_MIN_MS);
+  }
+
+  /** Comes back without starting a daemon: one that was stopped on purpose stays stopped until asked for. */
+  private scheduleReconnect(delayMs: number): void {
+    if (this.events.listenerCount('accountUpdated') + this.events.listenerCount('loginCompleted') + this.events.listenerCount('reconnected') === 0) return;
+    this.reconnectTimer = setTimeout(async () => {
+      if (this.closed || this.connection) return;
+      try {
+        await this.open(false);
+        this.events.emit('reconnected');
+        // Anything may have changed while we were away.
+        this.events.emit('accountUpdated', await this.read());
+      } catch (error) {
+        if (error instanceof DaemonUnreachableError || (error as NodeJS.ErrnoException).code) {
+          this.scheduleReconnect(Math.min(delayMs * 2, RECONNECT_MAX_MS));
+        }
+      }
+    }, delayMs);
+  }
+}
+
+/** Connects to codexd (starting it when allowed) and returns a ready client. */
+export async function connect(options: ConnectOptions = {}): Promise<CodexdClient> {
+  const client = new CodexdClient(resolveSocketPath(options.socket), options);
+  await client.open(options.autostart ?? true);
+  return client;
+}
+
+export type { InitializeResult };

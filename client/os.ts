@@ -1,0 +1,122 @@
+// The two system calls Node core lacks: flock(2), which Codex CLI uses on auth.lock and
+// auth.json.lock, and the peer's uid on a Unix socket (SO_PEERCRED / getpeereid), which
+// ssh-agent checks on every accept. Both go through koffi, an FFI whose prebuilt binaries
+// ship inside its npm packages; nothing is compiled or downloaded at install.
+import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+interface Libc {
+  flock(fd: number, operation: number): number;
+  peerUid(fd: number): number | null;
+}
+
+let libc: Libc | null | undefined;
+
+/** Loaded on first use, so clients that never lock pay nothing for the FFI. */
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  if (process.platform === 'linux') {
+    const lib = koffi.load('libc.so.6');
+    const flock = lib.func('int flock(int fd, int operation)');
+    koffi.struct('ucred', { pid: 'int32', uid: 'uint32', gid: 'uint32' });
+    const getsockopt = lib.func('int getsockopt(int fd, int level, int name, _Out_ ucred *value, _Inout_ uint32 *length)');
+    libc = {
+      flock: (fd, op) => flock(fd, op) as number,
+      peerUid: (fd) => {
+        const cred: { uid?: number } = {};
+        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, [12]) === 0 && cred.uid !== undefined ? cred.uid : null;
+      },
+    };
+  } else if (process.platform === 'darwin') {
+    const lib = koffi.load('libSystem.B.dylib');
+    const flock = lib.func('int flock(int fd, int operation)');
+    const getpeereid = lib.func('int getpeereid(int fd, _Out_ uint32 *uid, _Out_ uint32 *gid)');
+    libc = {
+      flock: (fd, op) => flock(fd, op) as number,
+      peerUid: (fd) => {
+        const uid = [0];
+        return getpeereid(fd, uid, [0]) === 0 ? uid[0]! : null;
+      },
+    };
+  }
+  return libc;
+}
+
+export class LockTimeoutError extends Error {
+  override name = 'LockTimeoutError';
+}
+
+export interface HeldLock {
+  readonly path: string;
+  release(): void;
+}
+
+function tryLockFd(fd: number): boolean {
+  const lib = loadLibc();
+  if (!lib) return true; // Windows: no flock; Codex takes none there either.
+  return lib.flock(fd, LOCK_EX | LOCK_NB) === 0;
+}
+
+/** Takes an exclusive flock on `path` (created 0600 if missing) without waiting; null when another holder has it. */
+export function tryLock(path: string): HeldLock | null {
+  const fd = openSync(path, 'a', 0o600);
+  if (!tryLockFd(fd)) {
+    closeSync(fd);
+    return null;
+  }
+  return heldLock(path, fd);
+}
+
+const POLL_MS = 10;
+
+/**
+ * Waits for an exclusive flock on `path`. Polls with LOCK_NB rather than blocking, because a
+ * blocking flock would stall the event loop and every other client with it.
+ */
+export async function lock(path: string, timeoutMs: number): Promise<HeldLock> {
+  const fd = openSync(path, 'a', 0o600);
+  const deadline = Date.now() + timeoutMs;
+  while (!tryLockFd(fd)) {
+    if (Date.now() >= deadline) {
+      closeSync(fd);
+      throw new LockTimeoutError(`timed out after ${timeoutMs} ms waiting for the lock on ${path}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return heldLock(path, fd);
+}
+
+function heldLock(path: string, fd: number): HeldLock {
+  let held = true;
+  return {
+    path,
+    release() {
+      if (!held) return;
+      held = false;
+      loadLibc()?.flock(fd, LOCK_UN);
+      closeSync(fd);
+    },
+  };
+}
+
+/**
+ * The uid of the process at the other end of a Unix socket, or undefined where the platform
+ * offers no way to ask (Windows). Uses the socket's file descriptor, which Node keeps on
+ * an internal handle.
+ */
+export function peerUid(socket: Socket): number | null | undefined {
+  const lib = loadLibc();
+  if (!lib) return undefined;
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return null;
+  return lib.peerUid(fd);
+}

@@ -1,0 +1,270 @@
+// The login the daemon holds, and everything clients ask of it: status, token, login, logout.
+// auth.json on disk is the truth; this keeps the last copy read (or written) and announces
+// every change to all clients.
+import { EventEmitter } from 'node:events';
+import { ResponseError } from 'vscode-jsonrpc/node';
+import {
+  ErrorCodes,
+  type LoginCompleted,
+  type LoginStartParams,
+  type LoginStartResult,
+  type LogoutResult,
+  type Status,
+  type TokenResult,
+} from '../client/protocol.js';
+import { IssuerError, type IssuerClient, type TokenSet } from './issuer.js';
+import { decodeJwt, expiryMs, identityOf } from './jwt.js';
+import type { Logger } from './log.js';
+import { startBrowserLogin } from './login/browser.js';
+import { startDeviceLogin } from './login/device.js';
+import type { LoginContext, LoginFlow } from './login/flow.js';
+import { Refresher, type HeldChatgpt } from './refresher.js';
+import { scrub } from './secrets.js';
+import { timestamp, type AuthRecord, type AuthStore, type Loaded } from './store.js';
+import type { Settings } from './settings.js';
+
+export interface AccountEvents {
+  updated: [Status];
+  loginCompleted: [LoginCompleted];
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function rpcError(code: number, message: string): ResponseError<void> {
+  return new ResponseError(code, scrub(message));
+}
+
+export class AccountService extends EventEmitter<AccountEvents> {
+  private loaded: Loaded = { kind: 'missing' };
+  private login: LoginFlow | null = null;
+  private lastAnnounced = '';
+  private loginSequence = 0;
+  readonly refresher: Refresher;
+
+  constructor(
+    private readonly store: AuthStore,
+    private readonly issuer: IssuerClient,
+    private readonly settings: Settings,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.refresher = new Refresher(
+      store,
+      issuer,
+      { held: () => this.held(), adopt: (loaded) => this.adopt(loaded), changed: () => this.announce() },
+      {
+        marginMs: settings.refreshMarginS * 1000,
+        backoffBaseMs: settings.refreshBackoffBaseMs,
+        backoffMaxMs: settings.refreshBackoffMaxMs,
+        tickMs: settings.tickS * 1000,
+      },
+      log,
+    );
+  }
+
+  async start(): Promise<void> {
+    const removed = await this.store.removeLeftoverTempFiles().catch((error: Error) => {
+      this.log.warn(`could not clean up temp files in ${this.store.codexHome}: ${error.message}`);
+      return [];
+    });
+    if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write');
+    this.adopt(await this.store.load());
+  }
+
+  stop(): void {
+    this.refresher.stop();
+    this.login?.cancel('codexd is shutting down');
+  }
+
+  /** Re-reads auth.json; called when the file may have changed under us. */
+  async reload(): Promise<void> {
+    const loaded = await this.store.load();
+    if (loaded.kind === this.loaded.kind && rawOf(loaded) === rawOf(this.loaded)) return;
+    this.log.info('auth.json changed on disk');
+    this.adopt(loaded);
+  }
+
+  status(): Status {
+    const loaded = this.loaded;
+    const base: Status = {
+      account: null,
+      state: 'loggedOut',
+      accessTokenExpiresAt: null,
+      lastRefresh: null,
+      reauthReason: null,
+      login: this.login ? { loginId: this.login.loginId, type: this.login.type } : null,
+    };
+    if (loaded.kind === 'missing') return base;
+    if (loaded.kind === 'unusable') return { ...base, reauthReason: `auth.json cannot be used: ${loaded.reason}` };
+    const { record } = loaded;
+    if (record.auth_mode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };
+    const tokens = record.tokens!;
+    const identity = identityOf(decodeJwt(tokens.id_token) ?? {});
+    const reauthReason = this.refresher.reauthReason;
+    return {
+      ...base,
+      account: { type: 'chatgpt', email: identity.email, planType: identity.planType, accountId: tokens.account_id ?? identity.accountId },
+      state: reauthReason ? 'reauthRequired' : this.refresher.refreshing ? 'refreshing' : 'ok',
+      accessTokenExpiresAt: iso(expiryMs(tokens.access_token)),
+      lastRefresh: record.last_refresh ?? null,
+      reauthReason,
+    };
+  }
+
+  async read(refreshToken: boolean): Promise<Status> {
+    if (refreshToken && this.held()) await this.refresher.ensureFresh(true);
+    return this.status();
+  }
+
+  async token(forceRefresh: boolean): Promise<TokenResult> {
+    const loaded = this.loaded;
+    if (loaded.kind === 'missing') throw rpcError(ErrorCodes.notLoggedIn, 'Not logged in. Run `codex-auth login`.');
+    if (loaded.kind === 'unusable') {
+      throw rpcError(ErrorCodes.notLoggedIn, `Not logged in: auth.json cannot be used (${loaded.reason}). Run \`codex-auth login\`.`);
+    }
+    if (loaded.record.auth_mode === 'apikey') return { type: 'apiKey', apiKey: loaded.record.OPENAI_API_KEY! };
+
+    await this.refresher.ensureFresh(forceRefresh);
+    const reauth = this.refresher.reauthReason;
+    if (reauth) throw rpcError(ErrorCodes.reauthRequired, `${reauth} Run \`codex-auth login\`.`);
+    const held = this.held();
+    if (!held) return this.token(false); // the refresh adopted a different kind of login from disk
+    const { access_token: accessToken, account_id: accountId } = held.record.tokens;
+    const exp = expiryMs(accessToken);
+    const transient = this.refresher.transientReason;
+    if (transient && exp !== null && exp <= Date.now()) {
+      throw rpcError(ErrorCodes.issuerUnavailable, `The access token has expired and could not be refreshed: ${transient}`);
+    }
+    return { type: 'chatgpt', accessToken, accountId, expiresAt: iso(exp) };
+  }
+
+  async startLogin(params: LoginStartParams): Promise<LoginStartResult> {
+    this.cancelPendingLogin('a new login was started');
+    if (params.type === 'apiKey') {
+      await this.saveAndAdopt({ auth_mode: 'apikey', OPENAI_API_KEY: params.apiKey });
+      this.log.info('logged in with an API key');
+      return { type: 'apiKey' };
+    }
+    const context = this.loginContext(`login-${Date.now().toString(36)}-${++this.loginSequence}`);
+    try {
+      if (params.type === 'chatgpt') {
+        const { flow, authUrl } = await startBrowserLogin(context, this.settings);
+        this.trackLogin(flow);
+        return { type: 'chatgpt', loginId: flow.loginId, authUrl };
+      }
+      const { flow, verificationUrl, userCode, expiresAt } = await startDeviceLogin(context, this.settings);
+      this.trackLogin(flow);
+      return { type: 'chatgptDeviceCode', loginId: flow.loginId, verificationUrl, userCode, expiresAt };
+    } catch (error) {
+      throw rpcError(ErrorCodes.loginFailed, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  cancelLogin(loginId: string): 'canceled' | 'notFound' {
+    if (!this.login || this.login.loginId !== loginId) return 'notFound';
+    this.login.cancel('Login was cancelled');
+    return 'canceled';
+  }
+
+  async logout(): Promise<LogoutResult> {
+    this.cancelPendingLogin('logged out');
+    const held = this.held();
+    let warning: string | undefined;
+    if (held) {
+      const { refresh_token: refreshToken, access_token: accessToken } = held.record.tokens;
+      try {
+        await (refreshToken ? this.issuer.revoke(refreshToken, 'refresh_token') : this.issuer.revoke(accessToken, 'access_token'));
+      } catch (error) {
+        warning = `Could not revoke the token at the issuer (${(error as Error).message}); logged out locally anyway.`;
+        this.log.warn(warning);
+      }
+    }
+    await this.saveAndAdopt(null);
+    this.log.info('logged out');
+    return warning ? { warning: scrub(warning) } : {};
+  }
+
+  private held(): HeldChatgpt | null {
+    const loaded = this.loaded;
+    if (loaded.kind !== 'ok' || loaded.record.auth_mode !== 'chatgpt' || !loaded.record.tokens) return null;
+    return { record: loaded.record as HeldChatgpt['record'], raw: loaded.raw };
+  }
+
+  private adopt(loaded: Loaded): void {
+    const before = this.held()?.record.tokens.account_id;
+    this.loaded = loaded;
+    if (loaded.kind === 'unusable') this.log.warn(`auth.json cannot be used: ${loaded.reason}`);
+    const after = this.held()?.record.tokens.account_id;
+    if (before !== after) this.refresher.reset();
+    else this.refresher.rearm();
+    this.announce();
+  }
+
+  private async saveAndAdopt(record: AuthRecord | null): Promise<void> {
+    try {
+      await this.store.save(record);
+    } catch (error) {
+      throw rpcError(ErrorCodes.internalError, `Could not save auth.json: ${(error as Error).message}`);
+    }
+    this.refresher.reset();
+    this.adopt(await this.store.load());
+  }
+
+  /** Sends `account/updated` when anything a client can see has changed since the last one. */
+  private announce(): void {
+    const status = this.status();
+    const key = `${rawOf(this.loaded)}\u0000${JSON.stringify(status)}`;
+    if (key === this.lastAnnounced) return;
+    this.lastAnnounced = key;
+    this.emit('updated', status);
+  }
+
+  private cancelPendingLogin(reason: string): void {
+    this.login?.cancel(reason);
+  }
+
+  private trackLogin(flow: LoginFlow): void {
+    this.login = flow;
+    this.announce();
+  }
+
+  private loginContext(loginId: string): LoginContext {
+    return {
+      loginId,
+      issuer: this.issuer,
+      log: this.log.child({ loginId }),
+      persist: (tokens, options) => this.persistChatgptLogin(tokens, options.exchangeApiKey),
+      finished: ({ success, error }) => {
+        if (this.login?.loginId === loginId) this.login = null;
+        const safeError = error === null ? null : scrub(error);
+        this.log.info({ success }, success ? 'login completed' : `login ended: ${safeError}`);
+        this.emit('loginCompleted', { loginId, success, error: safeError });
+        this.announce();
+      },
+    };
+  }
+
+  /** Persist as Codex does, then revoke the previous refresh token if it changed (best effort). */
+  private async persistChatgptLogin(tokens: TokenSet, exchangeApiKey: boolean): Promise<void> {
+    const apiKey = exchangeApiKey ? await this.issuer.exchangeApiKey(tokens.id_token) : null;
+    const previous = this.held()?.record.tokens.refresh_token;
+    const accountId = identityOf(decodeJwt(tokens.id_token) ?? {}).accountId;
+    await this.saveAndAdopt({
+      auth_mode: 'chatgpt',
+      OPENAI_API_KEY: apiKey,
+      tokens: { ...tokens, account_id: accountId },
+      last_refresh: timestamp(),
+    });
+    if (previous && previous !== tokens.refresh_token) {
+      this.issuer.revoke(previous, 'refresh_token').catch((error: IssuerError) => {
+        this.log.warn(`could not revoke the previous login's refresh token: ${error.message}`);
+      });
+    }
+  }
+}
+
+function rawOf(loaded: Loaded): string {
+  return loaded.kind === 'missing' ? '' : loaded.raw;
+}

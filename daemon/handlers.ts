@@ -1,0 +1,75 @@
+// One handler per request in CONTRACT.md. Each checks its params and calls the account service.
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { ErrorCodes, Methods, PROTOCOL_VERSION, type DaemonStatus, type LoginStartParams } from '../client/protocol.js';
+import type { AccountService } from './account.js';
+import type { Handler } from './server.js';
+
+type Params = Record<string, unknown>;
+
+function invalid(message: string): ResponseError<void> {
+  return new ResponseError(ErrorCodes.invalidParams, `Invalid params: ${message}`);
+}
+
+function paramsObject(params: unknown): Params {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) throw invalid('params must be an object');
+  return params as Params;
+}
+
+function optionalBoolean(params: Params, key: string): boolean {
+  const value = params[key];
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalid(`${key} must be a boolean`);
+  return value;
+}
+
+function requiredString(params: Params, key: string): string {
+  const value = params[key];
+  if (typeof value !== 'string' || value.trim() === '') throw invalid(`${key} must be a non-empty string`);
+  return value;
+}
+
+function loginParams(params: Params): LoginStartParams {
+  switch (params['type']) {
+    case 'apiKey':
+      return { type: 'apiKey', apiKey: requiredString(params, 'apiKey').trim() };
+    case 'chatgpt':
+      return { type: 'chatgpt', openBrowser: optionalBoolean(params, 'openBrowser') };
+    case 'chatgptDeviceCode':
+      return { type: 'chatgptDeviceCode' };
+    default:
+      throw invalid('type must be "apiKey", "chatgpt" or "chatgptDeviceCode"');
+  }
+}
+
+export interface DaemonInfo {
+  version: string;
+  status(): DaemonStatus;
+  shutdown(): void;
+}
+
+export function createHandlers(account: AccountService, daemon: DaemonInfo): Map<string, Handler> {
+  const handlers: Array<[string, Handler]> = [
+    [Methods.initialize.method, (p) => {
+      paramsObject(p);
+      return { serverInfo: { name: 'codexd', version: daemon.version }, protocolVersion: PROTOCOL_VERSION };
+    }],
+    [Methods.accountRead.method, (p) => account.read(optionalBoolean(paramsObject(p), 'refreshToken'))],
+    [Methods.accountToken.method, (p) => account.token(optionalBoolean(paramsObject(p), 'forceRefresh'))],
+    [Methods.loginStart.method, (p) => account.startLogin(loginParams(paramsObject(p)))],
+    [Methods.loginCancel.method, (p) => ({ status: account.cancelLogin(requiredString(paramsObject(p), 'loginId')) })],
+    [Methods.logout.method, (p) => {
+      paramsObject(p);
+      return account.logout();
+    }],
+    [Methods.daemonStatus.method, (p) => {
+      paramsObject(p);
+      return daemon.status();
+    }],
+    [Methods.daemonShutdown.method, (p) => {
+      paramsObject(p);
+      setImmediate(() => daemon.shutdown());
+      return {};
+    }],
+  ];
+  return new Map(handlers);
+}

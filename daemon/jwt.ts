@@ -1,0 +1,52 @@
+// Reads JWT claims the way Codex does: no signature check, just the payload.
+
+export type Claims = Record<string, unknown>;
+
+/** The payload of a compact JWT, or null when `token` is not three non-empty parts with a JSON payload. */
+export function decodeJwt(token: string): Claims | null {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts.some((part) => part.length === 0)) return null;
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Claims) : null;
+  } catch {
+    return null;
+  }
+}
+
+function record(value: unknown): Claims {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Claims) : {};
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value ? value : null;
+}
+
+const KNOWN_PLANS = new Set(['free', 'go', 'plus', 'pro', 'team', 'business', 'enterprise', 'education']);
+const PLAN_ALIASES: Record<string, string> = { hc: 'enterprise', edu: 'education' };
+
+export interface IdentityClaims {
+  email: string | null;
+  planType: string | null;
+  accountId: string | null;
+  userId: string | null;
+}
+
+export function identityOf(idToken: Claims): IdentityClaims {
+  const auth = record(idToken['https://api.openai.com/auth']);
+  const profile = record(idToken['https://api.openai.com/profile']);
+  const raw = text(auth['chatgpt_plan_type'])?.toLowerCase() ?? null;
+  const plan = raw === null ? null : (PLAN_ALIASES[raw] ?? raw);
+  return {
+    email: text(idToken['email']) ?? text(profile['email']),
+    planType: plan === null ? null : KNOWN_PLANS.has(plan) ? plan : 'unknown',
+    accountId: text(auth['chatgpt_account_id']),
+    userId: text(auth['chatgpt_user_id']) ?? text(auth['user_id']),
+  };
+}
+
+/** The `exp` claim in milliseconds since the epoch, or null. */
+export function expiryMs(token: string): number | null {
+  const exp = decodeJwt(token)?.['exp'];
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
+}

@@ -1,0 +1,195 @@
+// ChatGPT browser login: PKCE S256, a callback server on 127.0.0.1 (1455, falling back to 1457),
+// Codex's authorize URL and callback handling (reference/codex-auth.md §2).
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { registerSecret } from '../secrets.js';
+import type { Settings } from '../settings.js';
+import { LoginError, type LoginContext, type LoginFlow } from './flow.js';
+import { errorPage, successPage } from './pages.js';
+
+const SCOPE = 'openid profile email offline_access api.connectors.read api.connectors.invoke';
+const FALLBACK_PORT = 1457;
+const BIND_ATTEMPTS = 10;
+const BIND_RETRY_MS = 200;
+/** How long the server stays up after a successful login so the browser can load /success. */
+const SUCCESS_PAGE_GRACE_MS = 10_000;
+
+export interface Pkce {
+  verifier: string;
+  challenge: string;
+}
+
+export function createPkce(): Pkce {
+  const verifier = randomBytes(64).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export function authorizeUrl(issuer: string, clientId: string, redirectUri: string, challenge: string, state: string): string {
+  const params: Array<[string, string]> = [
+    ['response_type', 'code'],
+    ['client_id', clientId],
+    ['redirect_uri', redirectUri],
+    ['scope', SCOPE],
+    ['code_challenge', challenge],
+    ['code_challenge_method', 'S256'],
+    ['id_token_add_organizations', 'true'],
+    ['codex_cli_simplified_flow', 'true'],
+    ['state', state],
+    ['originator', process.env['CODEX_INTERNAL_ORIGINATOR_OVERRIDE'] || 'codex_cli_rs'],
+  ];
+  return `${issuer}/oauth/authorize?${params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}`;
+}
+
+export async function startBrowserLogin(context: LoginContext, settings: Settings): Promise<{ flow: LoginFlow; authUrl: string }> {
+  const pkce = createPkce();
+  const state = randomBytes(32).toString('base64url');
+  registerSecret(pkce.verifier);
+  registerSecret(state);
+
+  const server = createServer();
+  const port = await bindCallbackServer(server, settings.loginPort);
+  const redirectUri = `http://localhost:${port}/auth/callback`;
+  const allowedHosts = new Set([`localhost:${port}`, `127.0.0.1:${port}`]);
+
+  let ended = false;
+  const end = (success: boolean, error: string | null, keepServerMs = 0): void => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timeout);
+    setTimeout(() => {
+      server.close();
+      server.closeAllConnections();
+    }, keepServerMs).unref();
+    context.finished({ success, error });
+  };
+  const timeout = setTimeout(() => end(false, 'Login timed out'), settings.loginTimeoutS * 1000);
+  timeout.unref();
+
+  const fail = (res: ServerResponse, heading: string, message: string, whatToDo: string): void => {
+    sendHtml(res, 200, errorPage(heading, message, whatToDo));
+    end(false, message);
+  };
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Only our own origin: blocks DNS rebinding from web pages.
+    if (!allowedHosts.has(req.headers.host ?? '')) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden: unexpected Host header');
+      return;
+    }
+    const url = new URL(req.url ?? '/', `http://localhost:${port}`);
+    switch (url.pathname) {
+      case '/auth/callback':
+        void handleCallback(url.searchParams, res);
+        return;
+      case '/success':
+        sendHtml(res, 200, successPage());
+        return;
+      case '/cancel':
+        res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' }).end('Login cancelled');
+        end(false, 'Login was cancelled');
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
+    }
+  });
+
+  const handleCallback = async (query: URLSearchParams, res: ServerResponse): Promise<void> => {
+    if (ended) {
+      sendHtml(res, 200, errorPage('This login has ended', 'This sign-in link is no longer active.', 'Start a new login with `codex-auth login`.'));
+      return;
+    }
+    if (query.get('state') !== state) {
+      // A forged or stale callback: refuse it, and keep waiting for the real one.
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('State mismatch');
+      return;
+    }
+    const error = query.get('error');
+    if (error) {
+      const description = query.get('error_description') ?? '';
+      if (error === 'access_denied' && description.includes('missing_codex_entitlement')) {
+        fail(res, 'You do not have access to Codex', 'Codex is not enabled for your workspace. Contact your workspace administrator to request access to Codex.', 'Once access is granted, run `codex-auth login` again.');
+      } else {
+        fail(res, 'Sign-in failed', `Sign-in failed: ${description || error}`, 'Run `codex-auth login` to try again.');
+      }
+      return;
+    }
+    const code = query.get('code');
+    if (!code) {
+      fail(res, 'Sign-in could not be completed', 'Missing authorization code. Sign-in could not be completed.', 'Run `codex-auth login` to try again.');
+      return;
+    }
+    registerSecret(code);
+    let tokens;
+    try {
+      tokens = await context.issuer.exchangeCode('token exchange', code, redirectUri, pkce.verifier);
+    } catch (exchangeError) {
+      fail(res, 'Sign-in could not be completed', `Token exchange failed: ${(exchangeError as Error).message}`, 'Run `codex-auth login` to try again; if it keeps failing, check your network or proxy settings.');
+      return;
+    }
+    try {
+      await context.persist(tokens, { exchangeApiKey: true });
+    } catch (persistError) {
+      fail(res, 'Your login could not be saved', `Could not save the login: ${(persistError as Error).message}`, 'Check that CODEX_HOME is writable and has free space, then run `codex-auth login` again.');
+      return;
+    }
+    res.writeHead(302, { location: `http://localhost:${port}/success`, connection: 'close' }).end();
+    end(true, null, SUCCESS_PAGE_GRACE_MS);
+  };
+
+  const flow: LoginFlow = {
+    loginId: context.loginId,
+    type: 'chatgpt',
+    cancel: (reason) => end(false, reason),
+  };
+  return { flow, authUrl: authorizeUrl(context.issuer.issuer, context.issuer.clientId, redirectUri, pkce.challenge, state) };
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', connection: 'close' }).end(html);
+}
+
+/** Codex's port dance: on a busy port ask the old login server to /cancel, retry, then fall back 1455 → 1457. */
+async function bindCallbackServer(server: Server, preferred: number): Promise<number> {
+  if (preferred === 0) return listen(server, 0);
+  const ports = preferred === 1455 ? [1455, FALLBACK_PORT] : [preferred];
+  for (const port of ports) {
+    let cancelSent = false;
+    for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
+      try {
+        return await listen(server, port);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new LoginError(`cannot start the login callback server: ${(error as Error).message}`);
+        if (!cancelSent) {
+          cancelSent = true;
+          await sendCancel(port);
+        }
+        await new Promise((resolve) => setTimeout(resolve, BIND_RETRY_MS));
+      }
+    }
+  }
+  throw new LoginError(`Port 127.0.0.1:${ports[ports.length - 1]} is already in use`);
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function sendCancel(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/cancel', timeout: 2000, headers: { host: `localhost:${port}` } }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve());
+    req.end();
+  });
+}

@@ -1,0 +1,69 @@
+// ChatGPT device-code login for headless and SSH machines (reference/codex-auth.md §3).
+import type { Settings } from '../settings.js';
+import type { LoginContext, LoginFlow } from './flow.js';
+
+/** The issuer may say 0; polling that fast helps nobody. */
+const MIN_POLL_MS = 250;
+
+export interface DeviceLogin {
+  flow: LoginFlow;
+  verificationUrl: string;
+  userCode: string;
+  expiresAt: string;
+}
+
+export async function startDeviceLogin(context: LoginContext, settings: Settings): Promise<DeviceLogin> {
+  const { issuer } = context;
+  const { deviceAuthId, userCode, intervalS } = await issuer.requestUserCode();
+  const timeoutMs = settings.deviceCodeTimeoutS * 1000;
+  const expiresAtMs = Date.now() + timeoutMs;
+
+  let ended = false;
+  let pollTimer: NodeJS.Timeout | undefined;
+  const end = (success: boolean, error: string | null): void => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(pollTimer);
+    context.finished({ success, error });
+  };
+
+  const poll = async (): Promise<void> => {
+    if (ended) return;
+    if (Date.now() >= expiresAtMs) {
+      end(false, `device auth timed out after ${describeDuration(timeoutMs)}`);
+      return;
+    }
+    try {
+      const grant = await issuer.pollDeviceToken(deviceAuthId, userCode);
+      if (ended) return;
+      if (!grant) {
+        pollTimer = setTimeout(() => void poll(), Math.max(intervalS * 1000, MIN_POLL_MS));
+        return;
+      }
+      let tokens;
+      try {
+        tokens = await issuer.exchangeCode('device code exchange', grant.code, `${issuer.issuer}/deviceauth/callback`, grant.verifier);
+      } catch (error) {
+        end(false, `device code exchange failed: ${(error as Error).message}`);
+        return;
+      }
+      if (ended) return;
+      await context.persist(tokens, { exchangeApiKey: false });
+      end(true, null);
+    } catch (error) {
+      end(false, (error as Error).message);
+    }
+  };
+  pollTimer = setTimeout(() => void poll(), Math.max(intervalS * 1000, MIN_POLL_MS));
+
+  return {
+    flow: { loginId: context.loginId, type: 'chatgptDeviceCode', cancel: (reason) => end(false, reason) },
+    verificationUrl: `${issuer.issuer}/codex/device`,
+    userCode,
+    expiresAt: new Date(expiresAtMs).toISOString(),
+  };
+}
+
+function describeDuration(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} seconds`;
+}

@@ -1,0 +1,25 @@
+// What a login flow (browser or device code) needs from the daemon, and what it gives back.
+import type { LoginType } from '../../client/protocol.js';
+import type { IssuerClient, TokenSet } from '../issuer.js';
+import type { Logger } from '../log.js';
+
+export interface LoginContext {
+  loginId: string;
+  issuer: IssuerClient;
+  log: Logger;
+  /** Persists the tokens as Codex does; `exchangeApiKey` runs the best-effort API-key exchange first. */
+  persist(tokens: TokenSet, options: { exchangeApiKey: boolean }): Promise<void>;
+  /** Called exactly once, when the flow ends for any reason. */
+  finished(result: { success: boolean; error: string | null }): void;
+}
+
+export interface LoginFlow {
+  readonly loginId: string;
+  readonly type: LoginType;
+  /** Ends the flow; `finished` reports `reason` as its error. Safe to call more than once. */
+  cancel(reason: string): void;
+}
+
+export class LoginError extends Error {
+  override name = 'LoginError';
+}

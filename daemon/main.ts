@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// codexd: the daemon. Wires settings, logging, the socket, the auth store and the account
+// service together, and shuts them down in order.
+import { parseArgs } from 'node:util';
+import { VERSION } from '../client/version.js';
+import { defaultLimits } from '../client/transport.js';
+import { AccountService } from './account.js';
+import { createHandlers } from './handlers.js';
+import { IssuerClient } from './issuer.js';
+import { createLogger, type Logger } from './log.js';
+import { RpcServer } from './server.js';
+import { loadSettings, SettingsError, type Settings } from './settings.js';
+import {
+  bindSocket,
+  checkSocketPathLength,
+  listenOnActivatedFd,
+  lockCodexHome,
+  prepareSocketDir,
+  readActivation,
+  StartupError,
+  unlinkIfOurs,
+} from './socket.js';
+import { AuthStore } from './store.js';
+import { FileWatcher } from './watcher.js';
+
+const HELP = `codexd ${VERSION} - one daemon that owns Codex's auth.json for every tool
+
+Usage: codexd [options]
+
+Runs in the foreground until SIGTERM, SIGINT or a daemon/shutdown request.
+Clients (codex-auth, editor integrations) talk to it over a Unix socket.
+
+Options:
+  --socket PATH       socket to listen on (env CODEXD_SOCKET;
+                      default $XDG_RUNTIME_DIR/codexd/codexd.sock)
+  --codex-home DIR    folder holding auth.json (env CODEX_HOME; default ~/.codex)
+  --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (env CODEXD_LOG_LEVEL)
+  --log-file PATH     append JSON logs to PATH (created 0600) instead of stderr
+  --version           print the version and exit
+  --help              print this help and exit
+
+Settings are also read from the settings file (config.json in the codexd config folder).
+See the README for every setting, the protocol and the security model.`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`codexd: ${message}\n`);
+  process.exit(code);
+}
+
+function parseFlags(): Parameters<typeof loadSettings>[0] {
+  try {
+    const { values } = parseArgs({
+      options: {
+        socket: { type: 'string' },
+        'codex-home': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-file': { type: 'string' },
+        version: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      process.stdout.write(`${HELP}\n`);
+      process.exit(0);
+    }
+    if (values.version) {
+      process.stdout.write(`${VERSION}\n`);
+      process.exit(0);
+    }
+    return { socket: values.socket, codexHome: values['codex-home'], logLevel: values['log-level'], logFile: values['log-file'] };
+  } catch (error) {
+    return fail(`${(error as Error).message}\nRun \`codexd --help\` for usage.`, 2);
+  }
+}
+
+async function main(): Promise<void> {
+  // Everything codexd creates (socket, logs, auth.json temp files, folders) is private to the user.
+  process.umask(0o077);
+  const flags = parseFlags();
+  let settings: Settings;
+  try {
+    settings = loadSettings(flags);
+  } catch (error) {
+    if (error instanceof SettingsError) fail(error.message, 2);
+    throw error;
+  }
+  const log = createLogger({ level: settings.logLevel, file: settings.logFile });
+  try {
+    await run(settings, log);
+  } catch (error) {
+    if (error instanceof StartupError) {
+      log.error(error.message);
+      fail(error.message);
+    }
+    throw error;
+  }
+}
+
+async function run(settings: Settings, log: Logger): Promise<void> {
+  const startedAt = Date.now();
+  const activation = readActivation();
+  if (activation.kind === 'none') {
+    checkSocketPathLength(settings.socket);
+    prepareSocketDir(settings.socket);
+  }
+
+  const store = new AuthStore(settings.codexHome, 30_000);
+  try {
+    store.ensureHome();
+  } catch (error) {
+    throw new StartupError(`cannot create CODEX_HOME ${settings.codexHome}: ${(error as Error).message}`);
+  }
+  const homeLock = lockCodexHome(settings.codexHome, settings.socket);
+
+  const issuer = new IssuerClient({ issuer: settings.issuer, clientId: settings.clientId, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
+  const account = new AccountService(store, issuer, settings, log);
+  let shuttingDown = false;
+  const shutdown = async (why: string): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ why }, 'shutting down');
+    watcher?.close();
+    account.stop();
+    const closed = rpc.close();
+    await rpc.drained(10_000);
+    rpc.closeConnections();
+    await closed;
+    unlinkIfOurs(settings.socket, socketIdentity);
+    homeLock.release();
+    log.info('stopped');
+    process.exit(0);
+  };
+
+  const handlers = createHandlers(account, {
+    version: VERSION,
+    status: () => ({
+      pid: process.pid,
+      version: VERSION,
+      uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      socket: settings.socket,
+      codexHome: settings.codexHome,
+      connections: rpc.connectionCount,
+      activation: activation.kind === 'systemd' ? 'systemd' : 'bind',
+      logFile: settings.logFile,
+    }),
+    shutdown: () => void shutdown('daemon/shutdown request'),
+  });
+  const rpc = new RpcServer({
+    maxConnections: settings.maxConnections,
+    limits: { ...defaultLimits, partialFrameTimeoutMs: settings.frameTimeoutMs },
+    handlers,
+    log,
+  });
+  account.on('updated', (status) => rpc.broadcastStatus(status));
+  account.on('loginCompleted', (event) => rpc.broadcastLoginCompleted(event));
+  await account.start();
+
+  let socketIdentity: { ino: number } | null = null;
+  if (activation.kind === 'systemd') await listenOnActivatedFd(rpc.server);
+  else socketIdentity = await bindSocket(rpc.server, settings.socket);
+  const watcher: FileWatcher | undefined = new FileWatcher(store.file, () => {
+    account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+  log.info(
+    { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, activation: activation.kind },
+    'codexd is ready',
+  );
+}
+
+main().catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`));

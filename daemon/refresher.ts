@@ -1,0 +1,218 @@
+// The one place that redeems refresh tokens. Refresh tokens rotate, so two processes spending
+// the same one log the user out (`refresh_token_reused`). This module makes codexd that one
+// process, and keeps Codex CLI from needing to be: it refreshes earlier than Codex would
+// (exp − margin, Codex waits for exp − 5 min), under Codex's own auth.lock, and adopts
+// whatever another writer put on disk instead of spending a token that is already spent.
+import { decodeJwt, expiryMs, identityOf } from './jwt.js';
+import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
+import type { Logger } from './log.js';
+import { timestamp, type AuthRecord, type AuthStore, type Loaded } from './store.js';
+
+/** Codex's fallback when the access token's exp cannot be read. */
+const STALE_AFTER_MS = 8 * 24 * 3600 * 1000;
+/** setTimeout's ceiling; the periodic tick covers anything further out. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** After refresh_token_reused, how long to wait for the other writer to land its tokens. */
+const REUSE_GRACE_STEPS = [200, 400, 800, 1600];
+
+export interface HeldChatgpt {
+  record: AuthRecord & { tokens: NonNullable<AuthRecord['tokens']> };
+  raw: string;
+}
+
+export interface RefreshHost {
+  /** The ChatGPT login the daemon currently holds, or null. */
+  held(): HeldChatgpt | null;
+  /** Take what is on disk as the current state (another writer changed it, or we just wrote it). */
+  adopt(loaded: Loaded): void;
+  /** The refresher's own state changed (refreshing, failure, recovery). */
+  changed(): void;
+}
+
+export interface RefresherOptions {
+  marginMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  tickMs: number;
+}
+
+export class Refresher {
+  private inFlight: Promise<void> | null = null;
+  /** A permanent failure, pinned to the exact file contents it happened with. */
+  private permanent: { reason: string; raw: string } | null = null;
+  private transient: { reason: string; failures: number; retryAt: number } | null = null;
+  /** An access token that arrived already due (issuer clock ahead of ours): never refreshed again by schedule. */
+  private arrivedDue: string | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly tick: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: AuthStore,
+    private readonly issuer: IssuerClient,
+    private readonly host: RefreshHost,
+    private readonly options: RefresherOptions,
+    private readonly log: Logger,
+  ) {
+    // Timers stall while a laptop sleeps; the tick compares wall-clock time instead.
+    this.tick = setInterval(() => this.onSchedule('tick'), options.tickMs);
+    this.tick.unref();
+  }
+
+  get refreshing(): boolean {
+    return this.inFlight !== null;
+  }
+
+  /** Why a new login is needed, when it is. */
+  get reauthReason(): string | null {
+    const held = this.host.held();
+    return this.permanent && held && held.raw === this.permanent.raw ? this.permanent.reason : null;
+  }
+
+  /** The reason of the last passing failure, while its backoff runs. */
+  get transientReason(): string | null {
+    return this.transient?.reason ?? null;
+  }
+
+  /** When the held login should be refreshed, in ms since the epoch; null when never by schedule. */
+  dueAt(): number | null {
+    const held = this.host.held();
+    if (!held) return null;
+    const access = held.record.tokens.access_token;
+    if (access === this.arrivedDue) return null;
+    const exp = expiryMs(access);
+    if (exp !== null) return exp - this.options.marginMs;
+    const last = held.record.last_refresh ? Date.parse(held.record.last_refresh) : NaN;
+    return Number.isNaN(last) ? Date.now() : last + STALE_AFTER_MS;
+  }
+
+  /** Called after every change of the held login: on-disk edits, logins, our own refreshes. */
+  rearm(): void {
+    if (this.permanent && this.host.held()?.raw !== this.permanent.raw) this.permanent = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const due = this.dueAt();
+    if (due === null) return;
+    const retryAt = this.transient?.retryAt ?? 0;
+    this.timer = setTimeout(() => this.onSchedule('timer'), Math.min(Math.max(due, retryAt) - Date.now(), MAX_TIMER_MS));
+    this.timer.unref();
+  }
+
+  /** A new login or a logout: nothing pending for the old one survives. */
+  reset(): void {
+    this.permanent = null;
+    this.transient = null;
+    this.arrivedDue = null;
+    this.rearm();
+  }
+
+  stop(): void {
+    clearInterval(this.tick);
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /**
+   * Before a token is handed out: refresh when it is due (or when forced), unless a permanent
+   * failure stands or a backoff is running. Never throws for a passing failure; the caller
+   * decides whether the token it still has is good enough.
+   */
+  async ensureFresh(force: boolean): Promise<void> {
+    if (this.reauthReason) return;
+    const due = this.dueAt();
+    const now = Date.now();
+    if (!force) {
+      if (due === null || now < due) return;
+      if (this.transient && now < this.transient.retryAt) return;
+    }
+    await this.refresh().catch(() => undefined);
+  }
+
+  /** Single flight: every caller during one refresh shares its outcome. */
+  refresh(): Promise<void> {
+    if (!this.inFlight) {
+      this.inFlight = this.refreshOnce().finally(() => {
+        this.inFlight = null;
+        this.rearm();
+        this.host.changed();
+      });
+      this.host.changed();
+    }
+    return this.inFlight;
+  }
+
+  private onSchedule(source: 'timer' | 'tick'): void {
+    const due = this.dueAt();
+    if (due === null || Date.now() < due || this.reauthReason || this.inFlight) return;
+    if (this.transient && Date.now() < this.transient.retryAt) return;
+    this.log.info({ source }, 'access token is due; refreshing');
+    this.refresh().catch(() => undefined);
+  }
+
+  private async refreshOnce(): Promise<void> {
+    const held = this.host.held();
+    if (!held) return;
+    try {
+      await this.store.withAuthLock(async (writer) => {
+        const disk = await writer.load();
+        // Another writer got there first (or logged out, or switched account): adopt, no request.
+        if (disk.kind !== 'ok' || disk.raw !== held.raw) {
+          this.log.info('auth.json changed on disk before refreshing; adopting it instead');
+          this.host.adopt(disk);
+          return;
+        }
+        const tokens = await this.issuer.refresh(held.record.tokens.refresh_token);
+        const heldAccount = held.record.tokens.account_id;
+        if (heldAccount && tokens.id_token && identityOf(decodeJwt(tokens.id_token) ?? {}).accountId !== heldAccount) {
+          // A refresh must never switch accounts; keep the file as it is.
+          throw new IssuerError(REFRESH_MESSAGES.accountMismatch, 'permanent', 'account_mismatch');
+        }
+        const next: AuthRecord = {
+          ...held.record,
+          tokens: { ...held.record.tokens, ...tokens },
+          last_refresh: timestamp(),
+        };
+        await writer.save(next);
+        const exp = expiryMs(next.tokens!.access_token);
+        this.arrivedDue = exp !== null && exp - this.options.marginMs <= Date.now() ? next.tokens!.access_token : null;
+        if (this.arrivedDue) this.log.warn('the issuer returned an access token that is already due; not refreshing it again by schedule (clock skew?)');
+        this.host.adopt(await writer.load());
+      });
+      this.transient = null;
+      this.log.info('refreshed the access token');
+    } catch (error) {
+      await this.onFailure(held, error);
+    }
+  }
+
+  private async onFailure(held: HeldChatgpt, error: unknown): Promise<void> {
+    if (error instanceof IssuerError && error.code === 'refresh_token_reused' && (await this.adoptRotationByOthers(held))) return;
+    if (error instanceof IssuerError && error.kind === 'permanent') {
+      this.permanent = { reason: error.message, raw: held.raw };
+      this.transient = null;
+      this.log.warn({ code: error.code, status: error.status }, `refresh failed for good: ${error.message}`);
+      return;
+    }
+    const failures = (this.transient?.failures ?? 0) + 1;
+    const ceiling = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (failures - 1));
+    const delay = Math.random() * ceiling; // full jitter
+    const reason = error instanceof Error ? error.message : String(error);
+    this.transient = { reason, failures, retryAt: Date.now() + delay };
+    this.log.warn({ failures, retryInMs: Math.round(delay) }, `refresh failed, will retry: ${reason}`);
+  }
+
+  /**
+   * `refresh_token_reused` usually means another process (Codex CLI) rotated the token a moment
+   * ago and is about to write it; it waits for auth.lock, which we held. Give it a moment.
+   */
+  private async adoptRotationByOthers(held: HeldChatgpt): Promise<boolean> {
+    for (const waitMs of REUSE_GRACE_STEPS) {
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      const disk = await this.store.load();
+      if (disk.kind === 'ok' && disk.raw !== held.raw) {
+        this.log.info('refresh token was rotated by another process; adopting what it wrote');
+        this.host.adopt(disk);
+        return true;
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,200 @@
+// The listening socket: where it lives, who may reach it, and that only one daemon owns it.
+// The 0700 folder is the first wall (as in ssh-agent and git's credential-cache); the 0600
+// socket (bound under umask 077) and the peer-uid check on every accept are the second.
+import { lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { connect, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { tryLock, type HeldLock } from '../client/os.js';
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+/** sun_path is 108 bytes on Linux and 104 on macOS, including the terminating NUL. */
+export function maxSocketPathBytes(platform: NodeJS.Platform = process.platform): number {
+  return platform === 'darwin' ? 103 : 107;
+}
+
+export function isWindowsPipe(path: string): boolean {
+  return path.startsWith('\\\\.\\pipe\\') || path.startsWith('\\\\?\\pipe\\');
+}
+
+/** Node would silently truncate a longer path and bind somewhere else. */
+export function checkSocketPathLength(socketPath: string): void {
+  if (isWindowsPipe(socketPath)) return;
+  const bytes = Buffer.byteLength(socketPath);
+  const max = maxSocketPathBytes();
+  if (bytes > max) {
+    throw new StartupError(`socket path is ${bytes} bytes, longer than this platform's limit of ${max}: ${socketPath} (set a shorter one with --socket or CODEXD_SOCKET)`);
+  }
+}
+
+/**
+ * Creates the socket folder 0700 in the mkdir call itself (a chmod afterwards would leave a
+ * window in which another user could enter it), then refuses a folder that is not ours or is
+ * open to others, whoever created it.
+ */
+export function prepareSocketDir(socketPath: string): void {
+  if (isWindowsPipe(socketPath)) return;
+  const dir = dirname(socketPath);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new StartupError(`cannot create socket folder ${dir}: ${(error as Error).message}`);
+  }
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory()) throw new StartupError(`socket folder ${dir} is not a directory (a symlink?); refusing to use it`);
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new StartupError(`socket folder ${dir} is owned by uid ${stat.uid}, not by you (uid ${uid}); refusing to use it`);
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+    throw new StartupError(`socket folder ${dir} has mode ${mode}, open to other users; run \`chmod 700 ${dir}\` or choose another --socket`);
+  }
+}
+
+export interface RunningDaemon {
+  pid: number | null;
+  socket: string;
+}
+
+/** Asks whatever answers on `socketPath` for its pid. 'stale' = a socket file nobody listens on. */
+export function probe(socketPath: string, timeoutMs = 2000): Promise<RunningDaemon | 'stale' | 'absent'> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    let buffered = '';
+    const done = (result: RunningDaemon | 'stale' | 'absent'): void => {
+      socket.destroy();
+      clearTimeout(timer);
+      resolve(result);
+    };
+    const timer = setTimeout(() => done({ pid: null, socket: socketPath }), timeoutMs);
+    socket.on('connect', () => {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'daemon/status', params: {} });
+      socket.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('utf8');
+      const match = /"pid":\s*(\d+)/.exec(buffered);
+      if (match) done({ pid: Number(match[1]), socket: socketPath });
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') done('stale');
+      else if (error.code === 'ENOENT') done('absent');
+      else done({ pid: null, socket: socketPath });
+    });
+    socket.on('close', () => done({ pid: null, socket: socketPath }));
+  });
+}
+
+export function describeRunning(running: RunningDaemon): string {
+  return `codexd is already running (pid ${running.pid ?? 'unknown'}, socket ${running.socket})`;
+}
+
+/**
+ * One daemon per CODEX_HOME: an flock on CODEX_HOME/codexd.lock held for the daemon's life.
+ * The file names the holder, so a second daemon can say which one is running.
+ */
+export function lockCodexHome(codexHome: string, socketPath: string): HeldLock {
+  const path = join(codexHome, 'codexd.lock');
+  let held: HeldLock | null;
+  try {
+    held = tryLock(path);
+  } catch (error) {
+    throw new StartupError(`cannot take the daemon lock in ${codexHome}: ${(error as Error).message}`);
+  }
+  if (!held) {
+    let holder: RunningDaemon = { pid: null, socket: 'unknown' };
+    try {
+      holder = JSON.parse(readFileSync(path, 'utf8')) as RunningDaemon;
+    } catch {
+      // The holder may be mid-write; report what we know.
+    }
+    throw new StartupError(`another codexd already manages ${codexHome} (pid ${holder.pid ?? 'unknown'}, socket ${holder.socket})`);
+  }
+  writeFileSync(path, JSON.stringify({ pid: process.pid, socket: socketPath }));
+  return held;
+}
+
+/**
+ * Binds `server` at `socketPath`, replacing a stale socket file but never a live daemon's.
+ * Returns the socket's identity, so that at exit we unlink it only if it is still ours.
+ */
+export async function bindSocket(server: Server, socketPath: string): Promise<{ ino: number } | null> {
+  if (!isWindowsPipe(socketPath)) {
+    // Serializes daemons starting on the same socket, so probe-then-unlink cannot race.
+    const bindLock = tryLock(`${socketPath}.lock`);
+    if (!bindLock) throw new StartupError(describeRunning((await probeRunning(socketPath)) ?? { pid: null, socket: socketPath }));
+    try {
+      const found = await probe(socketPath);
+      if (found === 'stale') unlinkSync(socketPath);
+      else if (found !== 'absent') throw new StartupError(describeRunning(found));
+      await listen(server, socketPath);
+    } finally {
+      bindLock.release();
+    }
+    return { ino: lstatSync(socketPath).ino };
+  }
+  await listen(server, socketPath);
+  return null;
+}
+
+async function probeRunning(socketPath: string): Promise<RunningDaemon | null> {
+  const found = await probe(socketPath);
+  return typeof found === 'object' ? found : null;
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(new StartupError(`cannot listen on ${path}: ${error.message}`));
+    };
+    server.once('error', onError);
+    server.listen(path, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** Removes the socket file only if it is still the one we bound (a newer daemon may own the path now). */
+export function unlinkIfOurs(socketPath: string, identity: { ino: number } | null): void {
+  if (!identity) return;
+  try {
+    if (lstatSync(socketPath).ino === identity.ino) unlinkSync(socketPath);
+  } catch {
+    // Already gone.
+  }
+}
+
+export type Activation = { kind: 'systemd' } | { kind: 'none' };
+
+/**
+ * systemd socket activation (sd_listen_fds): serve on fd 3 when LISTEN_PID is us and
+ * LISTEN_FDS is 1. A half-right environment is an error, never a silent second bind.
+ */
+export function readActivation(env: NodeJS.ProcessEnv = process.env): Activation {
+  const pid = env['LISTEN_PID'];
+  const fds = env['LISTEN_FDS'];
+  if (pid === undefined && fds === undefined) return { kind: 'none' };
+  const names = env['LISTEN_FDNAMES'];
+  for (const name of ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES']) delete env[name];
+  if (pid !== String(process.pid)) {
+    throw new StartupError(`socket activation: LISTEN_PID is ${pid ?? 'unset'}, but this process is ${process.pid}; the sockets were meant for another process`);
+  }
+  if (fds !== '1') {
+    throw new StartupError(`socket activation: LISTEN_FDS is ${fds ?? 'unset'}; codexd serves exactly one socket (set one ListenStream= in codexd.socket)`);
+  }
+  if (names !== undefined && names !== 'codexd') {
+    throw new StartupError(`socket activation: the passed socket is named "${names}", expected "codexd" (FileDescriptorName=codexd)`);
+  }
+  return { kind: 'systemd' };
+}
+
+export function listenOnActivatedFd(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error) => reject(new StartupError(`socket activation: cannot serve on fd 3: ${error.message}`)));
+    server.listen({ fd: 3 }, () => resolve());
+  });
+}

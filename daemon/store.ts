@@ -1,0 +1,247 @@
+// auth.json, in Codex CLI's own format and with Codex CLI's own write protocol:
+// flock auth.lock, then auth.json.lock, write a 0600 temp file `.auth-XXXXXX`, fsync, rename.
+import { randomBytes } from 'node:crypto';
+import { constants, mkdirSync } from 'node:fs';
+import { copyFile, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeJwt } from './jwt.js';
+import { lock, type HeldLock } from '../client/os.js';
+import { registerSecret } from './secrets.js';
+
+export type AuthMode = 'apikey' | 'chatgpt';
+
+export interface TokenData {
+  id_token: string;
+  access_token: string;
+  refresh_token: string;
+  account_id: string | null;
+}
+
+/** One login as Codex stores it. Field order is the order Codex serializes in. */
+export interface AuthRecord {
+  auth_mode: AuthMode;
+  OPENAI_API_KEY: string | null;
+  tokens?: TokenData;
+  last_refresh?: string;
+}
+
+export type Loaded =
+  | { kind: 'missing' }
+  | { kind: 'ok'; record: AuthRecord; raw: string }
+  | { kind: 'unusable'; reason: string; raw: string };
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+/** Codex's serialization: serde_json `to_string_pretty`, two-space indent, no trailing newline. */
+export function serialize(record: AuthRecord): string {
+  const ordered: Record<string, unknown> = { auth_mode: record.auth_mode, OPENAI_API_KEY: record.OPENAI_API_KEY };
+  if (record.tokens) {
+    const { id_token, access_token, refresh_token, account_id } = record.tokens;
+    ordered['tokens'] = { id_token, access_token, refresh_token, account_id };
+  }
+  if (record.last_refresh !== undefined) ordered['last_refresh'] = record.last_refresh;
+  return JSON.stringify(ordered, null, 2);
+}
+
+/** RFC 3339 UTC with microseconds, as Codex writes `last_refresh`. */
+export function timestamp(ms: number = Date.now()): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Applies Codex's reading rules; returns the record or why Codex would not load it. */
+export function parse(raw: string): AuthRecord | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    return `auth.json is not valid JSON (${(error as Error).message})`;
+  }
+  if (!isRecord(value)) return 'auth.json does not hold a JSON object';
+  const apiKey = value['OPENAI_API_KEY'];
+  if (apiKey !== undefined && apiKey !== null && typeof apiKey !== 'string') return 'OPENAI_API_KEY is not a string';
+  const declared = value['auth_mode'];
+  if (declared !== undefined && declared !== 'apikey' && declared !== 'chatgpt') {
+    return `auth_mode "${String(declared)}" is not one codexd manages (apikey or chatgpt)`;
+  }
+  const mode: AuthMode = declared ?? (typeof apiKey === 'string' ? 'apikey' : 'chatgpt');
+  const record: AuthRecord = { auth_mode: mode, OPENAI_API_KEY: typeof apiKey === 'string' ? apiKey : null };
+
+  const tokens = value['tokens'];
+  if (tokens !== undefined && tokens !== null) {
+    if (!isRecord(tokens)) return 'tokens is not an object';
+    const { id_token, access_token, refresh_token, account_id } = tokens;
+    if (typeof id_token !== 'string' || decodeJwt(id_token) === null) return 'tokens.id_token is not a valid JWT';
+    if (typeof access_token !== 'string' || typeof refresh_token !== 'string') {
+      return 'tokens.access_token or tokens.refresh_token is missing';
+    }
+    if (account_id !== undefined && account_id !== null && typeof account_id !== 'string') return 'tokens.account_id is not a string';
+    record.tokens = { id_token, access_token, refresh_token, account_id: account_id ?? null };
+  }
+  const lastRefresh = value['last_refresh'];
+  if (typeof lastRefresh === 'string') record.last_refresh = lastRefresh;
+
+  if (mode === 'apikey' && !record.OPENAI_API_KEY) return 'auth_mode is apikey but OPENAI_API_KEY is empty';
+  if (mode === 'chatgpt' && !record.tokens) return 'auth_mode is chatgpt but there are no tokens';
+  return record;
+}
+
+function registerSecrets(record: AuthRecord): void {
+  registerSecret(record.OPENAI_API_KEY);
+  registerSecret(record.tokens?.id_token);
+  registerSecret(record.tokens?.access_token);
+  registerSecret(record.tokens?.refresh_token);
+}
+
+const TEMP_PREFIX = '.auth-';
+
+export class AuthStore {
+  readonly file: string;
+  private readonly outerLock: string;
+  private readonly innerLock: string;
+
+  constructor(
+    readonly codexHome: string,
+    private readonly lockTimeoutMs: number,
+  ) {
+    this.file = join(codexHome, 'auth.json');
+    this.outerLock = join(codexHome, 'auth.lock');
+    this.innerLock = join(codexHome, 'auth.json.lock');
+  }
+
+  /** Creates CODEX_HOME 0700 when missing (an existing folder is left as the user made it). */
+  ensureHome(): void {
+    mkdirSync(this.codexHome, { recursive: true, mode: 0o700 });
+  }
+
+  async load(): Promise<Loaded> {
+    let raw: string;
+    try {
+      raw = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+      return { kind: 'unusable', reason: `cannot read auth.json: ${(error as Error).message}`, raw: '' };
+    }
+    const parsed = parse(raw);
+    if (typeof parsed === 'string') return { kind: 'unusable', reason: parsed, raw };
+    registerSecrets(parsed);
+    return { kind: 'ok', record: parsed, raw };
+  }
+
+  /**
+   * Holds `auth.lock` while `work` runs. Codex takes this lock for every write, so holding it
+   * across a refresh keeps any other honest writer out until the result is on disk.
+   */
+  async withAuthLock<T>(work: (write: LockedWriter) => Promise<T>): Promise<T> {
+    this.ensureHome();
+    const outer = await lock(this.outerLock, this.lockTimeoutMs);
+    try {
+      return await work(new LockedWriter(this));
+    } finally {
+      outer.release();
+    }
+  }
+
+  /** Saves `record` (null deletes auth.json), taking both locks as Codex does. */
+  async save(record: AuthRecord | null): Promise<void> {
+    await this.withAuthLock((writer) => writer.save(record));
+  }
+
+  /**
+   * Removes temp files left by a writer that died between creating and renaming them.
+   * Safe only under `auth.lock`, which every live writer holds while its temp file exists.
+   */
+  async removeLeftoverTempFiles(): Promise<string[]> {
+    return this.withAuthLock(async () => {
+      const removed: string[] = [];
+      for (const name of await readdir(this.codexHome).catch(() => [] as string[])) {
+        if (/^\.auth-[A-Za-z0-9]{6}$/.test(name)) {
+          await unlink(join(this.codexHome, name)).catch(() => undefined);
+          removed.push(name);
+        }
+      }
+      return removed;
+    });
+  }
+
+  /** Used by LockedWriter, which guarantees `auth.lock` is held. */
+  async writeLocked(record: AuthRecord | null): Promise<void> {
+    const inner: HeldLock = await lock(this.innerLock, this.lockTimeoutMs);
+    try {
+      await this.keepUnusableFileAside();
+      if (record === null) {
+        await unlink(this.file).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        });
+      } else {
+        registerSecrets(record);
+        await this.replaceAtomically(serialize(record));
+      }
+      await fsyncDir(this.codexHome);
+    } finally {
+      inner.release();
+    }
+  }
+
+  /** A file we cannot parse is never silently lost: it is copied to auth.json.corrupt-<time> first. */
+  private async keepUnusableFileAside(): Promise<void> {
+    let raw: string;
+    try {
+      raw = await readFile(this.file, 'utf8');
+    } catch {
+      return;
+    }
+    if (typeof parse(raw) !== 'string') return;
+    const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await copyFile(this.file, aside, constants.COPYFILE_EXCL);
+  }
+
+  private async replaceAtomically(contents: string): Promise<void> {
+    const temp = join(this.codexHome, TEMP_PREFIX + randomSuffix());
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      try {
+        await handle.writeFile(contents, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, this.file);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw new StoreError(`could not write ${this.file}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** Write access handed out only inside `withAuthLock`. */
+export class LockedWriter {
+  constructor(private readonly store: AuthStore) {}
+  save(record: AuthRecord | null): Promise<void> {
+    return this.store.writeLocked(record);
+  }
+  load(): Promise<Loaded> {
+    return this.store.load();
+  }
+}
+
+function randomSuffix(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from(randomBytes(6), (byte) => alphabet[byte % alphabet.length]).join('');
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename itself is still atomic.
+  } finally {
+    await handle.close();
+  }
+}
