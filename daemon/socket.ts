@@ -151,10 +151,16 @@ function listen(server: Server, path: string): Promise<void> {
       reject(new StartupError(`cannot listen on ${path}: ${error.message}`));
     };
     server.once('error', onError);
-    server.listen(path, () => {
-      server.off('error', onError);
-      resolve();
-    });
+    // Node binds synchronously inside listen(): a socket gets 0777 & ~umask, so 0177 makes it 0600.
+    const previous = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    } finally {
+      process.umask(previous);
+    }
   });
 }
 

@@ -45,9 +45,9 @@ export function serialize(record: AuthRecord): string {
   return JSON.stringify(ordered, null, 2);
 }
 
-/** RFC 3339 UTC with microseconds, as Codex writes `last_refresh`. */
+/** RFC 3339 UTC with nine fractional digits, as Codex CLI 0.169 writes `last_refresh`. */
 export function timestamp(ms: number = Date.now()): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

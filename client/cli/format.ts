@@ -1,0 +1,51 @@
+// How codex-auth shows things to a person.
+import type { DaemonStatus, Status } from '../protocol.js';
+
+/** Codex's mask: first 8 characters, ***, last 5; short keys show only ***. */
+export function maskApiKey(key: string): string {
+  return key.length <= 13 ? '***' : `${key.slice(0, 8)}***${key.slice(-5)}`;
+}
+
+function relative(iso: string, now: number): string {
+  const ms = Date.parse(iso) - now;
+  const minutes = Math.round(Math.abs(ms) / 60_000);
+  const span = minutes < 90 ? `${minutes} min` : minutes < 48 * 60 ? `${Math.round(minutes / 60)} h` : `${Math.round(minutes / 1440)} days`;
+  return ms >= 0 ? `in ${span}` : `${span} ago`;
+}
+
+function when(iso: string, now: number): string {
+  return `${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC')} (${relative(iso, now)})`;
+}
+
+export function describeStatus(status: Status, apiKey: string | null, daemon: DaemonStatus | null, now = Date.now()): string {
+  const lines: string[] = [];
+  const { account } = status;
+  if (!account) {
+    lines.push(status.reauthReason ? `Not logged in: ${status.reauthReason}` : 'Not logged in');
+  } else if (account.type === 'apiKey') {
+    lines.push(`Logged in using an API key - ${apiKey ? maskApiKey(apiKey) : '***'}`);
+  } else {
+    const who = account.email ?? 'unknown email';
+    lines.push(`Logged in using ChatGPT as ${who}${account.planType ? ` (${account.planType})` : ''}`);
+    if (account.accountId) lines.push(`  account:        ${account.accountId}`);
+    if (status.accessTokenExpiresAt) lines.push(`  token expires:  ${when(status.accessTokenExpiresAt, now)}`);
+    if (status.lastRefresh) lines.push(`  last refresh:   ${when(status.lastRefresh, now)}`);
+    if (status.state === 'refreshing') lines.push('  state:          refreshing now');
+    if (status.state === 'reauthRequired') lines.push(`  Sign in again:  ${status.reauthReason} Run \`codex-auth login\`.`);
+  }
+  if (status.login) lines.push(`  pending login:  ${status.login.type} (${status.login.loginId})`);
+  if (daemon) lines.push(`  daemon:         pid ${daemon.pid}, codexd ${daemon.version}, ${daemon.codexHome}`);
+  return lines.join('\n');
+}
+
+export function describeDaemon(daemon: DaemonStatus): string {
+  return [
+    `codexd ${daemon.version} is running`,
+    `  pid:          ${daemon.pid}`,
+    `  uptime:       ${daemon.uptimeS} s`,
+    `  socket:       ${daemon.socket}${daemon.activation === 'systemd' ? ' (systemd socket activation)' : ''}`,
+    `  CODEX_HOME:   ${daemon.codexHome}`,
+    `  connections:  ${daemon.connections}`,
+    `  log:          ${daemon.logFile ?? 'stderr / journal'}`,
+  ].join('\n');
+}

@@ -1,0 +1,145 @@
+// `codex-auth login` in all its forms. The daemon runs the flow; this prints what the person
+// needs, opens the browser when there is one, and waits for the daemon to say how it ended.
+import { CodexdError, type CodexdClient } from '../index.js';
+import type { LoginCompleted, LoginStartResult } from '../protocol.js';
+import { maskApiKey } from './format.js';
+import { askHidden, choose, spinner } from './terminal.js';
+
+export interface LoginOptions {
+  deviceAuth: boolean;
+  withApiKey: boolean;
+  apiKey: string | undefined;
+  noBrowser: boolean;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Why the browser will not be opened on this machine, or null when it can be. */
+export function whyNoBrowser(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env['SSH_CONNECTION'] || env['SSH_TTY']) return 'this is an SSH session';
+  if (process.platform === 'linux' && !env['DISPLAY'] && !env['WAYLAND_DISPLAY']) return 'there is no display (DISPLAY and WAYLAND_DISPLAY are unset)';
+  return null;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
+async function loginWithKey(client: CodexdClient, key: string): Promise<number> {
+  if (!key) {
+    process.stderr.write('No API key given; nothing was changed.\n');
+    return 1;
+  }
+  await client.loginStart({ type: 'apiKey', apiKey: key });
+  process.stdout.write(`Logged in using an API key - ${maskApiKey(key)}\n`);
+  return 0;
+}
+
+export async function login(client: CodexdClient, options: LoginOptions): Promise<number> {
+  if (options.withApiKey) {
+    if (process.stdin.isTTY) {
+      throw new UsageError('--with-api-key expects the API key on stdin. Try: printenv OPENAI_API_KEY | codex-auth login --with-api-key');
+    }
+    return loginWithKey(client, await readStdin());
+  }
+  if (options.apiKey !== undefined) {
+    process.stderr.write('Warning: --api-key puts the key in your shell history and in `ps` output. Prefer: printenv OPENAI_API_KEY | codex-auth login --with-api-key\n');
+    return loginWithKey(client, options.apiKey.trim());
+  }
+  if (options.deviceAuth) return waitForLogin(client, 'chatgptDeviceCode', options);
+  if (process.stdin.isTTY && process.stderr.isTTY) {
+    const choice = await choose('How do you want to sign in to Codex?', [
+      'Sign in with ChatGPT (opens a browser)',
+      'Sign in with a one-time device code (for SSH and headless machines)',
+      'Paste an API key',
+    ]);
+    if (choice === 1) return waitForLogin(client, 'chatgptDeviceCode', options);
+    if (choice === 2) return loginWithKey(client, await promptApiKey());
+  }
+  return waitForLogin(client, 'chatgpt', options);
+}
+
+async function promptApiKey(): Promise<string> {
+  const fromEnv = process.env['OPENAI_API_KEY']?.trim();
+  const hint = fromEnv ? ` [Enter to use OPENAI_API_KEY ${maskApiKey(fromEnv)}]` : '';
+  const typed = await askHidden(`API key (input hidden)${hint}: `);
+  return typed || fromEnv || '';
+}
+
+async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDeviceCode', options: LoginOptions): Promise<number> {
+  // Subscribe before starting, so a login that ends at once is not missed.
+  let started: LoginStartResult | null = null;
+  const early: LoginCompleted[] = [];
+  let onCompleted: ((event: LoginCompleted) => void) | null = null;
+  const subscription = client.onLoginCompleted((event) => (onCompleted ? onCompleted(event) : early.push(event)));
+
+  try {
+    started = await client.loginStart(type === 'chatgpt' ? { type, openBrowser: false } : { type });
+  } catch (error) {
+    subscription.dispose();
+    if (error instanceof CodexdError) {
+      process.stderr.write(`Login failed: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  if (started.type === 'apiKey') return 0;
+  const loginId = started.loginId;
+
+  if (started.type === 'chatgptDeviceCode') {
+    const minutes = Math.max(1, Math.round((Date.parse(started.expiresAt) - Date.now()) / 60_000));
+    process.stdout.write(
+      `\nFollow these steps to sign in with ChatGPT using device code authorization:\n\n` +
+        `1. Open this link in your browser and sign in to your account\n   ${started.verificationUrl}\n\n` +
+        `2. Enter this one-time code (expires in ${minutes} minutes)\n   \u001b[1m${started.userCode}\u001b[0m\n\n` +
+        `Device codes are a common phishing target. Never share this code.\n\n`,
+    );
+  } else {
+    const port = new URL(new URL(started.authUrl).searchParams.get('redirect_uri') ?? 'http://localhost:1455').port;
+    process.stdout.write(`Starting local login server on http://localhost:${port}.\n`);
+    const reason = options.noBrowser ? '--no-browser was given' : whyNoBrowser();
+    if (reason === null) {
+      process.stdout.write(`If your browser did not open, navigate to this URL to authenticate:\n\n${started.authUrl}\n\n`);
+      const { default: open } = await import('open');
+      await open(started.authUrl).catch(() => undefined);
+    } else {
+      process.stdout.write(
+        `Not opening a browser: ${reason}.\nOpen this URL in a browser to sign in:\n\n${started.authUrl}\n\n` +
+          `The browser must reach localhost:${port} on this machine. From another computer, forward the port first:\n` +
+          `  ssh -L ${port}:localhost:${port} <this host>\n` +
+          `or sign in without a callback: codex-auth login --device-auth\n\n`,
+      );
+    }
+  }
+
+  const wait = spinner(type === 'chatgpt' ? 'Waiting for you to finish signing in in the browser (Ctrl-C to cancel)' : 'Waiting for you to enter the code (Ctrl-C to cancel)');
+  const outcome = await new Promise<LoginCompleted | 'interrupted'>((resolve) => {
+    const mine = early.find((event) => event.loginId === loginId);
+    if (mine) resolve(mine);
+    onCompleted = (event) => {
+      if (event.loginId === loginId) resolve(event);
+    };
+    process.once('SIGINT', () => resolve('interrupted'));
+  });
+  wait.stop();
+  subscription.dispose();
+
+  if (outcome === 'interrupted') {
+    await client.loginCancel(loginId).catch(() => undefined);
+    process.stderr.write('Login cancelled.\n');
+    return 1;
+  }
+  if (!outcome.success) {
+    process.stderr.write(`Login failed: ${outcome.error ?? 'unknown error'}\n`);
+    return 1;
+  }
+  const status = await client.read();
+  const account = status.account;
+  const who = account?.type === 'chatgpt' ? `${account.email ?? 'unknown email'}${account.planType ? ` (${account.planType})` : ''}` : 'ChatGPT';
+  process.stdout.write(`Logged in as ${who}\n`);
+  return 0;
+}

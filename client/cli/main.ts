@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// codex-auth: the thin client. Every command is a request or two to codexd.
+import { parseArgs } from 'node:util';
+import { autostartDisabled, DaemonUnreachableError } from '../autostart.js';
+import { CodexdClient, CodexdError, ErrorCodes } from '../index.js';
+import { resolveSocketPath } from '../paths.js';
+import { VERSION } from '../version.js';
+import { describeDaemon, describeStatus } from './format.js';
+import { login, UsageError } from './login.js';
+
+const HELP = `codex-auth ${VERSION} - sign in to Codex once, for every tool on this machine
+
+Usage: codex-auth <command> [options]
+
+Commands:
+  login                     sign in with ChatGPT in the browser (on a terminal, first
+                            asks: browser, device code, or API key)
+  login --device-auth       sign in with a one-time code (SSH and headless machines)
+  login --with-api-key      read an API key from stdin
+  login --api-key KEY       store KEY (it ends up in your shell history)
+  login status              same as status
+  status                    who is logged in, how, and when the token expires
+  token                     print the bearer credential (refreshed first when due)
+  logout                    revoke the login (best effort) and remove it
+  daemon start|stop|status  control the codexd daemon
+  service install|uninstall install or remove the systemd user units (--dry-run)
+
+Options:
+  --socket PATH        daemon socket (env CODEXD_SOCKET)
+  --json               machine-readable output (status, token, daemon status)
+  --no-browser         print the login URL without opening a browser
+  --force-refresh      token: refresh now, even if the token is not due
+  --no-autostart       never start codexd (env CODEXD_NO_AUTOSTART=1)
+  --dry-run            service: show what would change, change nothing
+  -h, --help           this help
+  --version            print the version
+
+Exit status: 0 success; 1 not logged in, re-login needed, or the action failed;
+2 usage error or the daemon cannot be reached.`;
+
+interface Flags {
+  socket?: string | undefined;
+  json: boolean;
+  deviceAuth: boolean;
+  withApiKey: boolean;
+  apiKey?: string | undefined;
+  noBrowser: boolean;
+  forceRefresh: boolean;
+  noAutostart: boolean;
+  dryRun: boolean;
+}
+
+function parse(argv: string[]): { command: string[]; flags: Flags } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      socket: { type: 'string' },
+      json: { type: 'boolean' },
+      'device-auth': { type: 'boolean' },
+      'with-api-key': { type: 'boolean' },
+      'api-key': { type: 'string' },
+      'no-browser': { type: 'boolean' },
+      'force-refresh': { type: 'boolean' },
+      'no-autostart': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    process.exit(0);
+  }
+  return {
+    command: positionals,
+    flags: {
+      socket: values.socket,
+      json: values.json ?? false,
+      deviceAuth: values['device-auth'] ?? false,
+      withApiKey: values['with-api-key'] ?? false,
+      apiKey: values['api-key'],
+      noBrowser: values['no-browser'] ?? false,
+      forceRefresh: values['force-refresh'] ?? false,
+      noAutostart: values['no-autostart'] ?? false,
+      dryRun: values['dry-run'] ?? false,
+    },
+  };
+}
+
+function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+async function status(client: CodexdClient, json: boolean): Promise<number> {
+  const [current, daemon] = await Promise.all([client.read(), client.daemonStatus()]);
+  const apiKey = current.account?.type === 'apiKey' ? await client.token().then((t) => (t.type === 'apiKey' ? t.apiKey : null)) : null;
+  print(json, { ...current, daemon }, describeStatus(current, apiKey, daemon));
+  return current.account !== null && current.state !== 'reauthRequired' ? 0 : 1;
+}
+
+async function token(client: CodexdClient, flags: Flags): Promise<number> {
+  try {
+    const result = await client.token({ forceRefresh: flags.forceRefresh });
+    print(flags.json, result, result.type === 'apiKey' ? result.apiKey : result.accessToken);
+    return 0;
+  } catch (error) {
+    if (error instanceof CodexdError && error.code !== ErrorCodes.internalError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function logout(client: CodexdClient): Promise<number> {
+  const before = await client.read();
+  const result = await client.logout();
+  if (result.warning) process.stderr.write(`Warning: ${result.warning}\n`);
+  process.stdout.write(before.account ? 'Successfully logged out\n' : 'Not logged in\n');
+  return 0;
+}
+
+async function daemonCommand(action: string | undefined, socket: string, flags: Flags): Promise<number> {
+  const client = new CodexdClient(socket, { autostart: false });
+  const running = await client.daemonStatus().catch((error: unknown) => {
+    if (error instanceof DaemonUnreachableError) return null;
+    throw error;
+  });
+  switch (action) {
+    case 'status':
+      if (!running) {
+        print(flags.json, { running: false, socket }, `codexd is not running (socket ${socket})`);
+        return 1;
+      }
+      print(flags.json, { running: true, ...running }, describeDaemon(running));
+      return 0;
+    case 'start': {
+      if (running) {
+        process.stdout.write(`codexd is already running (pid ${running.pid}, socket ${running.socket})\n`);
+        return 0;
+      }
+      const started = await new CodexdClient(socket, { autostart: true }).daemonStatus();
+      process.stdout.write(`codexd started (pid ${started.pid}, socket ${started.socket}, log ${started.logFile ?? 'stderr'})\n`);
+      return 0;
+    }
+    case 'stop': {
+      if (!running) {
+        process.stdout.write('codexd is not running\n');
+        return 0;
+      }
+      await client.shutdown();
+      await waitForExit(running.pid, 10_000);
+      process.stdout.write(`codexd stopped (pid ${running.pid})\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError('usage: codex-auth daemon start|stop|status');
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function serviceCommand(action: string | undefined, flags: Flags): Promise<number> {
+  const service = await import('./service.js');
+  const options = { dryRun: flags.dryRun, out: (line: string) => process.stdout.write(`${line}\n`), err: (line: string) => process.stderr.write(`${line}\n`) };
+  if (action === 'install') return service.installService(options);
+  if (action === 'uninstall') return service.uninstallService(options);
+  throw new UsageError('usage: codex-auth service install|uninstall [--dry-run]');
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { command, flags } = parse(argv);
+  const [name, sub, ...rest] = command;
+  if (name === undefined) throw new UsageError('no command given; run `codex-auth --help`');
+  const socket = resolveSocketPath(flags.socket);
+  if (name === 'daemon') return daemonCommand(sub, socket, flags);
+  if (name === 'service') return serviceCommand(sub, flags);
+
+  const known = ['login', 'status', 'token', 'logout'];
+  if (!known.includes(name)) throw new UsageError(`unknown command "${name}"; run \`codex-auth --help\``);
+  const loginStatus = name === 'login' && sub === 'status';
+  if ((sub !== undefined && !loginStatus) || rest.length > 0) throw new UsageError(`unexpected argument "${loginStatus ? rest[0] : sub}"`);
+
+  const client = new CodexdClient(socket, { autostart: !flags.noAutostart && !autostartDisabled() });
+  try {
+    if (name === 'status' || loginStatus) return await status(client, flags.json);
+    if (name === 'token') return await token(client, flags);
+    if (name === 'logout') return await logout(client);
+    const modes = [flags.deviceAuth, flags.withApiKey, flags.apiKey !== undefined].filter(Boolean).length;
+    if (modes > 1) throw new UsageError('choose one of --device-auth, --with-api-key and --api-key');
+    return await login(client, { deviceAuth: flags.deviceAuth, withApiKey: flags.withApiKey, apiKey: flags.apiKey, noBrowser: flags.noBrowser });
+  } finally {
+    await client.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
+    const unreachable = error instanceof DaemonUnreachableError;
+    const message = error instanceof CodexdError || usage || unreachable ? (error as Error).message : String((error as Error)?.stack ?? error);
+    process.stderr.write(`codex-auth: ${message}\n`);
+    process.exit(usage || unreachable ? 2 : 1);
+  },
+);

@@ -1,0 +1,172 @@
+// auth.json: Codex's format byte for byte, Codex's locks, atomic writes, and nothing lost.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFakeIssuer, type FakeIssuer } from './fake-issuer.js';
+import { cli, client, readAuth, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
+
+const KEY = 'sk-proj-interop-0123456789abcdefghij';
+
+function chatgptFixture(issuer: FakeIssuer, accessExpiresInS = 3600): string {
+  const tokens = issuer.mintTokens({ accessExpiresInS });
+  return JSON.stringify(
+    {
+      auth_mode: 'chatgpt',
+      OPENAI_API_KEY: null,
+      tokens: { ...tokens, account_id: issuer.account.accountId },
+      last_refresh: '2026-11-20T10:00:00.123456Z',
+    },
+    null,
+    2,
+  );
+}
+
+describe('auth.json', () => {
+  let issuer: FakeIssuer;
+  const boxes: Sandbox[] = [];
+  const box = (): Sandbox => {
+    const created = sandbox({ CODEXD_ISSUER: issuer.url });
+    boxes.push(created);
+    return created;
+  };
+  before(async () => {
+    issuer = await startFakeIssuer();
+  });
+  after(async () => {
+    await issuer.close();
+    for (const b of boxes) b.cleanup();
+  });
+
+  it('an API-key login writes exactly the bytes Codex CLI writes, 0600 in a 0700 CODEX_HOME', async () => {
+    const b = box();
+    const daemon = await startDaemon(b);
+    const result = await cli(b, ['login', '--with-api-key'], { input: `${KEY}\n` });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(readAuth(b), `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${KEY}"\n}`);
+    assert.equal(statSync(join(b.codexHome, 'auth.json')).mode & 0o777, 0o600);
+    assert.equal(statSync(b.codexHome).mode & 0o777, 0o700);
+    assert.deepEqual(readdirSync(b.codexHome).filter((name) => name.startsWith('.auth-')), [], 'no temp file is left behind');
+    await daemon.stop();
+  });
+
+  it('a ChatGPT login on disk is reported with email, plan, account id and expiry', async () => {
+    const b = box();
+    const daemon = await startDaemon(b);
+    writeFileSync(join(b.codexHome, 'auth.json'), chatgptFixture(issuer, 3600), { mode: 0o600 });
+    const c = await client(b);
+    const status = await waitFor(async () => {
+      const s = await c.read();
+      return s.account ? s : null;
+    }, 'the fixture to be read');
+    assert.deepEqual(status.account, { type: 'chatgpt', email: 'dev@example.com', planType: 'pro', accountId: 'acct_fake_123' });
+    assert.equal(status.state, 'ok');
+    assert.equal(status.lastRefresh, '2026-11-20T10:00:00.123456Z');
+    const expiresIn = Date.parse(status.accessTokenExpiresAt!) - Date.now();
+    assert.ok(expiresIn > 3500_000 && expiresIn <= 3600_000, `expiry about an hour away, got ${expiresIn} ms`);
+
+    const shown = await cli(b, ['status']);
+    assert.equal(shown.code, 0);
+    assert.match(shown.stdout, /Logged in using ChatGPT as dev@example\.com \(pro\)/);
+    assert.match(shown.stdout, /acct_fake_123/);
+    await c.close();
+    await daemon.stop();
+  });
+
+  it('a corrupt auth.json is reported with a reason, never overwritten silently, and kept aside when a login replaces it', async () => {
+    const b = box();
+    const daemon = await startDaemon(b);
+    const corrupt = '{"auth_mode": "chatgpt", "tokens": {"id_token": "not-a-jwt"';
+    writeFileSync(join(b.codexHome, 'auth.json'), corrupt, { mode: 0o600 });
+    const c = await client(b);
+    const status = await waitFor(async () => {
+      const s = await c.read();
+      return s.reauthReason ? s : null;
+    }, 'the corrupt file to be noticed');
+    assert.equal(status.state, 'loggedOut');
+    assert.match(status.reauthReason!, /not valid JSON/);
+    const shown = await cli(b, ['status']);
+    assert.equal(shown.code, 1);
+    assert.match(shown.stdout, /auth\.json cannot be used/);
+    assert.equal(readAuth(b), corrupt, 'reading never rewrites the file');
+
+    const login = await cli(b, ['login', '--with-api-key'], { input: KEY });
+    assert.equal(login.code, 0, login.stderr);
+    const aside = readdirSync(b.codexHome).filter((name) => name.startsWith('auth.json.corrupt-'));
+    assert.equal(aside.length, 1, 'the corrupt file is kept aside');
+    assert.equal(readFileSync(join(b.codexHome, aside[0]!), 'utf8'), corrupt);
+    await c.close();
+    await daemon.stop();
+  });
+
+  it('an id_token that is not a JWT makes the file unusable, as in Codex', async () => {
+    const b = box();
+    const fixture = JSON.parse(chatgptFixture(issuer)) as { tokens: { id_token: string } };
+    fixture.tokens.id_token = 'abc.def';
+    const daemon = await startDaemon(b);
+    writeFileSync(join(b.codexHome, 'auth.json'), JSON.stringify(fixture, null, 2));
+    const c = await client(b);
+    const status = await waitFor(async () => {
+      const s = await c.read();
+      return s.reauthReason ? s : null;
+    }, 'the broken id_token to be noticed');
+    assert.match(status.reauthReason!, /id_token is not a valid JWT/);
+    await assert.rejects(c.token(), (error: { code: number }) => error.code === -32001);
+    await c.close();
+    await daemon.stop();
+  });
+
+  it('a write waits while another process holds flock on auth.lock, and completes after release', async () => {
+    const b = box();
+    const daemon = await startDaemon(b);
+    const holder = spawn('flock', [join(b.codexHome, 'auth.lock'), '-c', 'echo locked; read line'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const login = cli(b, ['login', '--with-api-key'], { input: KEY });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    assert.equal(existsSync(join(b.codexHome, 'auth.json')), false, 'nothing is written while the lock is held');
+    holder.stdin.end('\n');
+    const result = await login;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(readAuth(b), /"auth_mode": "apikey"/);
+    await daemon.stop();
+  });
+
+  it('outside edits, including an atomic rename, reach two connected clients within 2 s', async () => {
+    const b = box();
+    const daemon = await startDaemon(b);
+    const first = await client(b);
+    const second = await client(b);
+    const seen: Array<Array<{ account: unknown }>> = [[], []];
+    first.onAccountUpdated((s) => seen[0]!.push(s));
+    second.onAccountUpdated((s) => seen[1]!.push(s));
+
+    const started = Date.now();
+    writeFileSync(join(b.codexHome, 'auth.json'), `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${KEY}"\n}`);
+    await waitFor(() => seen.every((list) => list.some((s) => JSON.stringify(s.account) === '{"type":"apiKey"}')), 'an in-place edit to be announced', 2000);
+
+    const temp = join(b.codexHome, '.auth-TEST01');
+    writeFileSync(temp, chatgptFixture(issuer), { mode: 0o600 });
+    renameSync(temp, join(b.codexHome, 'auth.json'));
+    await waitFor(() => seen.every((list) => list.some((s) => JSON.stringify(s.account).includes('dev@example.com'))), 'an atomic rename to be announced', 2000);
+    assert.ok(Date.now() - started < 4000);
+    await first.close();
+    await second.close();
+    await daemon.stop();
+  });
+
+  it('SIGTERM during a write lets the write finish: auth.json is whole afterwards', async () => {
+    const b = box();
+    const daemon = await startDaemon(b);
+    const c = await client(b);
+    const writes = Array.from({ length: 20 }, (_, i) => c.loginStart({ type: 'apiKey', apiKey: `${KEY}-${i}` }).catch(() => undefined));
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    const code = await daemon.stop('SIGTERM');
+    await Promise.all(writes);
+    assert.equal(code, 0, 'graceful exit');
+    const parsed = JSON.parse(readAuth(b)) as { auth_mode: string; OPENAI_API_KEY: string };
+    assert.equal(parsed.auth_mode, 'apikey');
+    assert.match(parsed.OPENAI_API_KEY, /^sk-proj-interop-0123456789abcdefghij-\d+$/);
+    await c.close();
+  });
+});
