@@ -1,0 +1,78 @@
+// systemd socket activation: codexd serves the socket it is handed and leaves it to its owner.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { cli, client, codexdBin, sandbox, waitFor, type Sandbox } from './helpers.js';
+
+const hasActivate = spawnSync('systemd-socket-activate', ['--help']).status === 0;
+const boxes: Sandbox[] = [];
+after(() => boxes.forEach((b) => b.cleanup()));
+
+function run(box: Sandbox, script: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', script], { env: box.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('socket activation', () => {
+  it('serves on the socket systemd hands over, reports it, and leaves the socket file to its owner', { skip: hasActivate ? false : 'systemd-socket-activate is not installed (Debian package systemd)' }, async () => {
+    const b = sandbox();
+    boxes.push(b);
+    mkdirSync(dirname(b.socket), { mode: 0o700 });
+    const activator = spawn('sh', ['-c', `umask 077; exec systemd-socket-activate -l "${b.socket}" --fdname=codexd "${process.execPath}" "${codexdBin}" --log-file "${b.logFile}"`], {
+      env: b.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      await waitFor(() => existsSync(b.socket), 'systemd-socket-activate to create the socket');
+      // systemd-socket-activate picks the socket's mode itself (the real unit says SocketMode=0600);
+      // the 0700 folder is what keeps other users out here.
+      assert.equal(lstatSync(dirname(b.socket)).mode & 0o777, 0o700);
+
+      const c = await client(b);
+      const status = await c.daemonStatus();
+      assert.equal(status.activation, 'systemd');
+      assert.equal((await c.read()).state, 'loggedOut');
+      const login = await cli(b, ['login', '--with-api-key', '--no-autostart'], { input: 'sk-activated-0123456789' });
+      assert.equal(login.code, 0, login.stderr);
+      assert.deepEqual(await c.token(), { type: 'apiKey', apiKey: 'sk-activated-0123456789' });
+      await c.close();
+
+      process.kill(status.pid, 'SIGTERM');
+      await waitFor(() => {
+        try {
+          process.kill(status.pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 'the daemon to exit');
+      assert.equal(existsSync(b.socket), true, 'the socket belongs to systemd, not to codexd');
+    } finally {
+      activator.kill('SIGKILL');
+    }
+  });
+
+  it('refuses LISTEN_PID that names another process, with a clear error', async () => {
+    const b = sandbox();
+    boxes.push(b);
+    const result = await run(b, `LISTEN_PID=1 LISTEN_FDS=1 exec "${process.execPath}" "${codexdBin}"`);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /socket activation: LISTEN_PID is 1, but this process is \d+/);
+    assert.equal(existsSync(b.socket), false, 'no silent second bind');
+  });
+
+  it('refuses LISTEN_FDS=2, with a clear error', async () => {
+    const b = sandbox();
+    boxes.push(b);
+    const result = await run(b, `LISTEN_PID=$$ LISTEN_FDS=2 exec "${process.execPath}" "${codexdBin}"`);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /socket activation: LISTEN_FDS is 2; codexd serves exactly one socket/);
+    assert.equal(existsSync(b.socket), false, 'no silent second bind');
+  });
+});

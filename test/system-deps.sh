@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# System packages the test suites use (Debian/Ubuntu):
+#   chromium   headless browser for the real browser-login test (driven by playwright-core)
+#   util-linux flock(1) to hold Codex's locks from outside, setpriv to run a client as `nobody`
+#   systemd    systemd-socket-activate and systemd-analyze for the socket-activation tests
+#   faketime   moves the wall clock under a running daemon, as a laptop suspend does
+#   procps     ps, to find daemons and to scan process listings for secrets
+set -euo pipefail
+packages=(chromium util-linux systemd faketime procps)
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update
+"${sudo[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
