@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lock } from './os.js';
 import { defaultLogFile, defaultSocketPath, readSettingsFile } from './paths.js';
@@ -42,8 +42,11 @@ export function systemdOwnsSocket(socketPath: string, env: NodeJS.ProcessEnv = p
   return existsSync(systemdSocketUnitPath(env));
 }
 
+/** Where `codex-auth service install` puts the socket unit. */
 export function systemdSocketUnitPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env['XDG_CONFIG_HOME'] || join(homedir(), '.config'), 'systemd', 'user', 'codexd.socket');
+  const config = env['XDG_CONFIG_HOME'];
+  const configHome = config && isAbsolute(config) ? config : join(env['HOME'] || homedir(), '.config');
+  return join(configHome, 'systemd', 'user', 'codexd.socket');
 }
 
 const daemonMain = fileURLToPath(new URL('../daemon/main.js', import.meta.url));

@@ -4,9 +4,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultSocketPath, resolveSocketPath } from '../paths.js';
+import { systemdSocketUnitPath } from '../autostart.js';
 
 export interface ServiceOptions {
   dryRun: boolean;
@@ -43,14 +44,11 @@ function home(env: Env): string {
 }
 
 function systemdUserDir(env: Env): string {
-  const config = env['XDG_CONFIG_HOME'];
-  return join(config && isAbsolute(config) ? config : join(home(env), '.config'), 'systemd', 'user');
+  return dirname(systemdSocketUnitPath(env));
 }
 
-/** Where the socket unit would be installed; used by the client's autostart to stand aside when systemd owns the socket. */
-export function systemdSocketUnitPath(env: Env = process.env): string {
-  return join(systemdUserDir(env), SOCKET_UNIT);
-}
+/** The client's autostart stands aside when this unit exists, so it owns the path logic. */
+export { systemdSocketUnitPath };
 
 // ---------------------------------------------------------------- running commands (no shell)
 
