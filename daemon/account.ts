@@ -41,6 +41,9 @@ export class AccountService extends EventEmitter<AccountEvents> {
   private login: LoginFlow | null = null;
   private lastAnnounced = '';
   private loginSequence = 0;
+  /** Bumped by every login start and logout: a login that finishes starting after a newer one began is dropped. */
+  private loginGeneration = 0;
+  private supersededBecause = '';
   readonly refresher: Refresher;
 
   constructor(
@@ -141,7 +144,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async startLogin(params: LoginStartParams): Promise<LoginStartResult> {
-    this.cancelPendingLogin('a new login was started');
+    const generation = this.supersedePendingLogin('Login was cancelled because a new login was started');
     if (params.type === 'apiKey') {
       await this.saveAndAdopt({ auth_mode: 'apikey', OPENAI_API_KEY: params.apiKey });
       this.log.info('logged in with an API key');
@@ -151,11 +154,11 @@ export class AccountService extends EventEmitter<AccountEvents> {
     try {
       if (params.type === 'chatgpt') {
         const { flow, authUrl } = await startBrowserLogin(context, this.settings);
-        this.trackLogin(flow);
+        this.trackLogin(flow, generation);
         return { type: 'chatgpt', loginId: flow.loginId, authUrl };
       }
       const { flow, verificationUrl, userCode, expiresAt } = await startDeviceLogin(context, this.settings);
-      this.trackLogin(flow);
+      this.trackLogin(flow, generation);
       return { type: 'chatgptDeviceCode', loginId: flow.loginId, verificationUrl, userCode, expiresAt };
     } catch (error) {
       throw rpcError(ErrorCodes.loginFailed, error instanceof Error ? error.message : String(error));
@@ -169,7 +172,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async logout(): Promise<LogoutResult> {
-    this.cancelPendingLogin('logged out');
+    this.supersedePendingLogin('Login was cancelled because you logged out');
     const held = this.held();
     let warning: string | undefined;
     if (held) {
@@ -221,11 +224,19 @@ export class AccountService extends EventEmitter<AccountEvents> {
     this.emit('updated', status);
   }
 
-  private cancelPendingLogin(reason: string): void {
+  /** Cancels the pending login, and any login still starting, with `reason`. */
+  private supersedePendingLogin(reason: string): number {
+    this.supersededBecause = reason;
     this.login?.cancel(reason);
+    return ++this.loginGeneration;
   }
 
-  private trackLogin(flow: LoginFlow): void {
+  private trackLogin(flow: LoginFlow, generation: number): void {
+    if (generation !== this.loginGeneration) {
+      // Another login or a logout began while this one was starting (binding the port, asking for a device code).
+      flow.cancel(this.supersededBecause);
+      throw new Error(this.supersededBecause);
+    }
     this.login = flow;
     this.announce();
   }
@@ -235,7 +246,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       loginId,
       issuer: this.issuer,
       log: this.log.child({ loginId }),
-      persist: (tokens, options) => this.persistChatgptLogin(tokens, options.exchangeApiKey),
+      persist: (tokens, options) => this.persistChatgptLogin(tokens, options.apiKey),
       finished: ({ success, error }) => {
         if (this.login?.loginId === loginId) this.login = null;
         const safeError = error === null ? null : scrub(error);
@@ -247,8 +258,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   /** Persist as Codex does, then revoke the previous refresh token if it changed (best effort). */
-  private async persistChatgptLogin(tokens: TokenSet, exchangeApiKey: boolean): Promise<void> {
-    const apiKey = exchangeApiKey ? await this.issuer.exchangeApiKey(tokens.id_token) : null;
+  private async persistChatgptLogin(tokens: TokenSet, apiKey: string | null): Promise<void> {
     const previous = this.held()?.record.tokens.refresh_token;
     const accountId = identityOf(decodeJwt(tokens.id_token) ?? {}).accountId;
     await this.saveAndAdopt({

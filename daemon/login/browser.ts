@@ -14,6 +14,8 @@ const BIND_ATTEMPTS = 10;
 const BIND_RETRY_MS = 200;
 /** How long the server stays up after a successful login so the browser can load /success. */
 const SUCCESS_PAGE_GRACE_MS = 10_000;
+/** How long a response still being written may take once the server has stopped listening. */
+const CLOSE_GRACE_MS = 1_000;
 
 export interface Pkce {
   verifier: string;
@@ -53,14 +55,24 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
   const allowedHosts = new Set([`localhost:${port}`, `127.0.0.1:${port}`]);
 
   let ended = false;
+  /** A callback is being exchanged and saved; a second one (a double click, a reload) must not race it. */
+  let completing = false;
+  let closeTimer: NodeJS.Timeout | undefined;
+  /** Stops listening after `afterMs` (freeing the port); responses in flight get a moment to finish. */
+  const closeServer = (afterMs: number): void => {
+    clearTimeout(closeTimer);
+    closeTimer = setTimeout(() => {
+      server.close();
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+    }, afterMs);
+    closeTimer.unref();
+  };
   const end = (success: boolean, error: string | null, keepServerMs = 0): void => {
     if (ended) return;
     ended = true;
     clearTimeout(timeout);
-    setTimeout(() => {
-      server.close();
-      server.closeAllConnections();
-    }, keepServerMs).unref();
+    closeServer(keepServerMs);
     context.finished({ success, error });
   };
   const timeout = setTimeout(() => end(false, 'Login timed out'), settings.loginTimeoutS * 1000);
@@ -88,6 +100,8 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
       case '/cancel':
         res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' }).end('Login cancelled');
         end(false, 'Login was cancelled');
+        // Also after a success, while the server lingers for /success: a new login wants the port now.
+        closeServer(0);
         return;
       default:
         res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
@@ -96,12 +110,16 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
 
   const handleCallback = async (query: URLSearchParams, res: ServerResponse): Promise<void> => {
     if (ended) {
-      sendHtml(res, 200, errorPage('This login has ended', 'This sign-in link is no longer active.', 'Start a new login with `codex-auth login`.'));
+      sendEnded(res);
       return;
     }
     if (query.get('state') !== state) {
       // A forged or stale callback: refuse it, and keep waiting for the real one.
       res.writeHead(400, { 'content-type': 'text/plain' }).end('State mismatch');
+      return;
+    }
+    if (completing) {
+      sendHtml(res, 200, errorPage('Sign-in is already being completed', 'This sign-in is already being completed in another tab.', 'Wait a moment, then check your terminal.'));
       return;
     }
     const error = query.get('error');
@@ -120,17 +138,32 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
       return;
     }
     registerSecret(code);
+    completing = true;
     let tokens;
     try {
       tokens = await context.issuer.exchangeCode('token exchange', code, redirectUri, pkce.verifier);
     } catch (exchangeError) {
-      fail(res, 'Sign-in could not be completed', `Token exchange failed: ${(exchangeError as Error).message}`, 'Run `codex-auth login` to try again; if it keeps failing, check your network or proxy settings.');
+      const reason = (exchangeError as Error).message.replace(/^token exchange failed: /, '');
+      if (ended) sendEnded(res);
+      else fail(res, 'Sign-in could not be completed', `Token exchange failed: ${reason}`, 'Run `codex-auth login` to try again; if it keeps failing, check your network or proxy settings.');
+      return;
+    }
+    // Best effort, as in Codex: a failed API-key exchange leaves the key null.
+    const apiKey = ended ? null : await context.issuer.exchangeApiKey(tokens.id_token);
+    // Cancelled, replaced or timed out while the code was being exchanged: save nothing.
+    if (ended) {
+      sendEnded(res);
       return;
     }
     try {
-      await context.persist(tokens, { exchangeApiKey: true });
+      await context.persist(tokens, { apiKey });
     } catch (persistError) {
-      fail(res, 'Your login could not be saved', `Could not save the login: ${(persistError as Error).message}`, 'Check that CODEX_HOME is writable and has free space, then run `codex-auth login` again.');
+      if (ended) sendEnded(res);
+      else fail(res, 'Your login could not be saved', `Could not save the login: ${(persistError as Error).message}`, 'Check that CODEX_HOME is writable and has free space, then run `codex-auth login` again.');
+      return;
+    }
+    if (ended) {
+      sendEnded(res);
       return;
     }
     res.writeHead(302, { location: `http://localhost:${port}/success`, connection: 'close' }).end();
@@ -143,6 +176,10 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
     cancel: (reason) => end(false, reason),
   };
   return { flow, authUrl: authorizeUrl(context.issuer.issuer, context.issuer.clientId, redirectUri, pkce.challenge, state) };
+}
+
+function sendEnded(res: ServerResponse): void {
+  sendHtml(res, 200, errorPage('This login has ended', 'This sign-in link is no longer active: the login was cancelled, replaced by a newer one, or timed out.', 'Start a new login with `codex-auth login`.'));
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string): void {

@@ -24,8 +24,12 @@ export async function startDeviceLogin(context: LoginContext, settings: Settings
     if (ended) return;
     ended = true;
     clearTimeout(pollTimer);
+    clearTimeout(expiry);
     context.finished({ success, error });
   };
+  // On time even when a poll is slow to answer.
+  const expiry = setTimeout(() => end(false, `device auth timed out after ${describeDuration(timeoutMs)}`), timeoutMs);
+  expiry.unref();
 
   const poll = async (): Promise<void> => {
     if (ended) return;
@@ -48,7 +52,7 @@ export async function startDeviceLogin(context: LoginContext, settings: Settings
         return;
       }
       if (ended) return;
-      await context.persist(tokens, { exchangeApiKey: false });
+      await context.persist(tokens, { apiKey: null });
       end(true, null);
     } catch (error) {
       end(false, (error as Error).message);
@@ -65,5 +69,6 @@ export async function startDeviceLogin(context: LoginContext, settings: Settings
 }
 
 function describeDuration(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} seconds`;
+  const [count, unit] = ms % 60_000 === 0 ? [ms / 60_000, 'minute'] : [Math.round(ms / 1000), 'second'];
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }

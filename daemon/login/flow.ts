@@ -7,8 +7,12 @@ export interface LoginContext {
   loginId: string;
   issuer: IssuerClient;
   log: Logger;
-  /** Persists the tokens as Codex does; `exchangeApiKey` runs the best-effort API-key exchange first. */
-  persist(tokens: TokenSet, options: { exchangeApiKey: boolean }): Promise<void>;
+  /**
+   * Persists the tokens as Codex does (with `apiKey` from the best-effort API-key exchange, or
+   * null), then revokes the previous refresh token if it changed. Flows call it last, only while
+   * they have not been cancelled.
+   */
+  persist(tokens: TokenSet, options: { apiKey: string | null }): Promise<void>;
   /** Called exactly once, when the flow ends for any reason. */
   finished(result: { success: boolean; error: string | null }): void;
 }

@@ -34,6 +34,12 @@ export function successPage(): string {
   );
 }
 
+/** Escapes `text`; a command in backticks in our own advice is shown as code. */
+function advice(text: string): string {
+  return escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
+/** `message` may carry text from the issuer: it is only escaped. `whatToDo` is ours. */
 export function errorPage(heading: string, message: string, whatToDo: string): string {
-  return page('Codex sign-in failed', 'error', heading, `<p>${escapeHtml(message)}</p><p>${escapeHtml(whatToDo)}</p>`);
+  return page('Codex sign-in failed', 'error', heading, `<p>${escapeHtml(message)}</p><p>${advice(whatToDo)}</p>`);
 }

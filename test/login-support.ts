@@ -1,0 +1,250 @@
+// Shared plumbing for the login tests: a "world" (fake issuer, sandbox, running codexd, and a
+// watching client connected before anything happens), the consent click without a browser,
+// raw HTTP to the callback server, and the end-of-file secret scan.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { CodexdClient, LoginCompleted, LoginStartResult, Status } from '../client/index.js';
+import { startFakeIssuer, type FakeIssuer, type TokenSet } from './fake-issuer.js';
+import { cliBin, client, everythingCaptured, readLog, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { assertNoSecrets, collectIssuerSecrets, watchIssuer, type Secret } from './secrets.js';
+
+export interface World {
+  /** The test's name, for secret-scan failures. */
+  name: string;
+  issuer: FakeIssuer;
+  box: Sandbox;
+  daemon: Daemon;
+  /** A second client, connected before the test does anything, that only listens. */
+  watcher: CodexdClient;
+  updated: ReturnType<typeof recorder<Status>>;
+  completed: ReturnType<typeof recorder<LoginCompleted>>;
+  clients: CodexdClient[];
+  /** Exact strings the user is meant to see (the authorize URL, the device code). */
+  shown: string[];
+  /** Secrets the test used that the issuer never saw (an API key typed by the user). */
+  extraSecrets: Secret[];
+  /** Another client on the same daemon; closed at the end. */
+  connect(): Promise<CodexdClient>;
+}
+
+export interface WorldOptions {
+  /** Environment for the sandbox (and so the daemon and the CLI); null removes a variable. */
+  env?: Record<string, string | null>;
+  /** Runs before the daemon starts (write fixtures here). */
+  before?: (world: Pick<World, 'issuer' | 'box'>) => void | Promise<void>;
+  /** Use this issuer URL instead of the fake's (an unreachable one, say). */
+  issuerUrl?: string;
+}
+
+const worlds: World[] = [];
+/** CLIs started with startCli; any still running at the end (a failed test) are killed. */
+const clis: ChildProcess[] = [];
+
+export async function world(name: string, options: WorldOptions = {}): Promise<World> {
+  const issuer = watchIssuer(await startFakeIssuer());
+  const env: NodeJS.ProcessEnv = { CODEXD_ISSUER: options.issuerUrl ?? issuer.url, CODEXD_LOGIN_PORT: '0' };
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === null) delete env[key];
+    else env[key] = value;
+  }
+  const box = sandbox(env);
+  for (const [key, value] of Object.entries(options.env ?? {})) if (value === null) delete box.env[key];
+  let daemon: Daemon | undefined;
+  let watcher: CodexdClient;
+  try {
+    await options.before?.({ issuer, box });
+    daemon = await startDaemon(box);
+    watcher = await client(box);
+  } catch (error) {
+    await daemon?.stop();
+    await issuer.close();
+    box.cleanup();
+    throw error;
+  }
+  const w: World = {
+    name,
+    issuer,
+    box,
+    daemon,
+    watcher,
+    updated: recorder<Status>((listener) => watcher.onAccountUpdated(listener)),
+    completed: recorder<LoginCompleted>((listener) => watcher.onLoginCompleted(listener)),
+    clients: [watcher],
+    shown: [],
+    extraSecrets: [],
+    connect: async () => {
+      const c = await client(box);
+      w.clients.push(c);
+      return c;
+    },
+  };
+  worlds.push(w);
+  return w;
+}
+
+/**
+ * For the file's after-hook: stops every daemon (so its stderr is captured), then scans every
+ * log and every captured output for every secret the test's issuer saw or handed out. The
+ * daemon's own log must not carry even the strings shown to the user.
+ */
+export async function finishWorlds(): Promise<void> {
+  for (const child of clis.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  const problems: string[] = [];
+  for (const w of worlds.splice(0)) {
+    try {
+      await Promise.all(w.clients.map((c) => c.close()));
+      await w.daemon.stop();
+      await w.issuer.close();
+      const secrets = [...collectIssuerSecrets(w.issuer), ...w.extraSecrets];
+      if (secrets.length === 0) continue; // this test never got as far as a secret
+      try {
+        assertNoSecrets(readLog(w.box), secrets, { where: `the daemon log of "${w.name}"` });
+        assertNoSecrets(everythingCaptured(w.box), secrets, { shown: w.shown, where: `the output captured in "${w.name}"` });
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    } finally {
+      w.box.cleanup();
+    }
+  }
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+}
+
+export function authPath(box: Sandbox): string {
+  return join(box.codexHome, 'auth.json');
+}
+
+export function hasAuth(box: Sandbox): boolean {
+  return existsSync(authPath(box));
+}
+
+/** Writes a ChatGPT auth.json the way Codex does, before the daemon starts. */
+export function writeChatgptAuth(box: Sandbox, tokens: TokenSet, accountId = 'acct_fake_123'): void {
+  mkdirSync(box.codexHome, { recursive: true, mode: 0o700 });
+  const record = {
+    auth_mode: 'chatgpt',
+    OPENAI_API_KEY: null,
+    tokens: { ...tokens, account_id: accountId },
+    last_refresh: new Date().toISOString(),
+  };
+  writeFileSync(authPath(box), JSON.stringify(record, null, 2), { mode: 0o600 });
+}
+
+export function browserStart(result: LoginStartResult): { loginId: string; authUrl: string; port: number; state: string; redirectUri: string } {
+  if (result.type !== 'chatgpt') throw new Error(`expected a chatgpt login, got ${result.type}`);
+  const url = new URL(result.authUrl);
+  const redirectUri = url.searchParams.get('redirect_uri') ?? '';
+  return {
+    loginId: result.loginId,
+    authUrl: result.authUrl,
+    redirectUri,
+    port: Number(new URL(redirectUri).port),
+    state: url.searchParams.get('state') ?? '',
+  };
+}
+
+/**
+ * What the consent page's Continue button does, without a browser: posts the decision to the
+ * fake issuer and returns where it redirects (the callback URL with code and state, or an error).
+ */
+export async function consent(issuer: FakeIssuer, authUrl: string, decision: 'approve' | 'deny' = 'approve'): Promise<string> {
+  const query = new URL(authUrl).search;
+  const response = await fetch(`${issuer.url}/oauth/consent${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `decision=${decision}`,
+    redirect: 'manual',
+  });
+  const location = response.headers.get('location');
+  if (response.status !== 302 || !location) throw new Error(`consent did not redirect: ${response.status} ${await response.text()}`);
+  return location;
+}
+
+export interface HttpReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A GET that follows no redirect and sends exactly the Host header given (fetch can't). */
+export function httpGet(url: string, headers: Record<string, string> = {}): Promise<HttpReply> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: Number(target.port), path: `${target.pathname}${target.search}`, headers: { host: target.host, ...headers }, timeout: 20_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`GET ${target.pathname} got no answer`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** True once nothing accepts connections on 127.0.0.1:port. */
+export function portClosed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(false);
+    });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+    req.end();
+  });
+}
+
+/** A port that was free a moment ago, and nothing listens on now. */
+export function deadPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** Starts codex-auth and lets the test read its output while it runs. */
+export function startCli(box: Sandbox, args: string[]): RunningCli {
+  const child = spawn(process.execPath, [cliBin, ...args], { env: { ...box.env, CODEXD_NO_AUTOSTART: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  clis.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      box.captured.push(stdout, stderr);
+      resolve(code);
+    });
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Waits for the pending login the watcher was told about. */
+export async function pendingLoginId(w: World): Promise<string> {
+  const status = await w.updated.next((s) => s.login !== null, 20_000);
+  return status.login!.loginId;
+}
+
+export { waitFor };
