@@ -12,6 +12,12 @@ import { timestamp, type AuthRecord, type AuthStore, type Loaded } from './store
 const STALE_AFTER_MS = 8 * 24 * 3600 * 1000;
 /** setTimeout's ceiling; the periodic tick covers anything further out. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * A token that arrives already inside the margin (tokens shorter-lived than the margin, or an
+ * issuer clock behind ours) is refreshed again at half its remaining life, but never sooner
+ * than this after it arrived: short-lived tokens stay valid, and skew cannot make a loop.
+ */
+const SHORT_LIVED_MIN_GAP_MS = 30_000;
 /** After refresh_token_reused, how long to wait for the other writer to land its tokens. */
 const REUSE_GRACE_STEPS = [200, 400, 800, 1600];
 
@@ -41,8 +47,11 @@ export class Refresher {
   /** A permanent failure, pinned to the exact file contents it happened with. */
   private permanent: { reason: string; raw: string } | null = null;
   private transient: { reason: string; failures: number; retryAt: number } | null = null;
-  /** An access token that arrived already due (issuer clock ahead of ours): never refreshed again by schedule. */
-  private arrivedDue: string | null = null;
+  /**
+   * An access token that arrived already inside the margin, and when to refresh it instead of
+   * exp − margin (null: never by schedule, it had expired on arrival by our clock).
+   */
+  private arrivedDue: { accessToken: string; dueAt: number | null } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private readonly tick: NodeJS.Timeout;
 
@@ -78,7 +87,7 @@ export class Refresher {
     const held = this.host.held();
     if (!held) return null;
     const access = held.record.tokens.access_token;
-    if (access === this.arrivedDue) return null;
+    if (this.arrivedDue?.accessToken === access) return this.arrivedDue.dueAt;
     const exp = expiryMs(access);
     if (exp !== null) return exp - this.options.marginMs;
     const last = held.record.last_refresh ? Date.parse(held.record.last_refresh) : NaN;
@@ -93,7 +102,7 @@ export class Refresher {
     const due = this.dueAt();
     if (due === null) return;
     const retryAt = this.transient?.retryAt ?? 0;
-    this.timer = setTimeout(() => this.onSchedule('timer'), Math.min(Math.max(due, retryAt) - Date.now(), MAX_TIMER_MS));
+    this.timer = setTimeout(() => this.onSchedule('timer'), Math.min(Math.ceil(Math.max(due, retryAt) - Date.now()), MAX_TIMER_MS));
     this.timer.unref();
   }
 
@@ -140,10 +149,16 @@ export class Refresher {
   }
 
   private onSchedule(source: 'timer' | 'tick'): void {
+    if (this.reauthReason || this.inFlight) return;
     const due = this.dueAt();
-    if (due === null || Date.now() < due || this.reauthReason || this.inFlight) return;
-    if (this.transient && Date.now() < this.transient.retryAt) return;
-    this.log.info({ source }, 'access token is due; refreshing');
+    if (due === null) return;
+    if (Date.now() < Math.max(due, this.transient?.retryAt ?? 0)) {
+      // Node's timers run on a millisecond-truncated monotonic clock and may fire a moment before
+      // Date.now() reaches the target: arm again rather than wait for the next tick.
+      if (source === 'timer') this.rearm();
+      return;
+    }
+    this.log.info({ source }, this.transient ? 'retrying the refresh' : 'access token is due; refreshing');
     this.refresh().catch(() => undefined);
   }
 
@@ -151,13 +166,13 @@ export class Refresher {
     const held = this.host.held();
     if (!held) return;
     try {
-      await this.store.withAuthLock(async (writer) => {
+      const outcome = await this.store.withAuthLock(async (writer): Promise<'adopted' | 'dropped' | 'refreshed'> => {
         const disk = await writer.load();
         // Another writer got there first (or logged out, or switched account): adopt, no request.
         if (disk.kind !== 'ok' || disk.raw !== held.raw) {
           this.log.info('auth.json changed on disk before refreshing; adopting it instead');
           this.host.adopt(disk);
-          return;
+          return 'adopted';
         }
         const tokens = await this.issuer.refresh(held.record.tokens.refresh_token);
         const heldAccount = held.record.tokens.account_id;
@@ -170,21 +185,52 @@ export class Refresher {
           tokens: { ...held.record.tokens, ...tokens },
           last_refresh: timestamp(),
         };
+        // A writer that ignores auth.lock (an older Codex, a person) may have logged out or logged
+        // in as someone else while the request was out: their login wins over this refresh.
+        const current = await writer.load();
+        if (current.kind !== 'unusable' && !(current.kind === 'ok' && current.raw === held.raw) && !sameAccount(current, held)) {
+          this.log.warn('auth.json changed to another login while refreshing; keeping it and dropping this refresh');
+          this.host.adopt(current);
+          return 'dropped';
+        }
         await writer.save(next);
-        const exp = expiryMs(next.tokens!.access_token);
-        this.arrivedDue = exp !== null && exp - this.options.marginMs <= Date.now() ? next.tokens!.access_token : null;
-        if (this.arrivedDue) this.log.warn('the issuer returned an access token that is already due; not refreshing it again by schedule (clock skew?)');
+        this.noteArrival(next.tokens!.access_token);
         this.host.adopt(await writer.load());
+        return 'refreshed';
       });
       this.transient = null;
-      this.log.info('refreshed the access token');
+      if (outcome === 'refreshed') this.log.info('refreshed the access token');
     } catch (error) {
       await this.onFailure(held, error);
     }
   }
 
+  /** Schedules a token that came back already inside the margin (see SHORT_LIVED_MIN_GAP_MS). */
+  private noteArrival(accessToken: string): void {
+    const exp = expiryMs(accessToken);
+    const now = Date.now();
+    if (exp === null || exp - this.options.marginMs > now) {
+      this.arrivedDue = null;
+      return;
+    }
+    const remaining = exp - now;
+    const dueAt = remaining > 0 ? now + Math.max(remaining / 2, SHORT_LIVED_MIN_GAP_MS) : null;
+    this.arrivedDue = { accessToken, dueAt };
+    if (dueAt === null) {
+      this.log.warn('the issuer returned an access token that has already expired by our clock; not refreshing it again by schedule (clock skew?)');
+    } else {
+      this.log.warn({ expiresInS: Math.round(remaining / 1000), nextRefreshInS: Math.round((dueAt - now) / 1000) }, 'the issuer returned an access token that expires within the refresh margin; refreshing it again at half its remaining life');
+    }
+  }
+
   private async onFailure(held: HeldChatgpt, error: unknown): Promise<void> {
     if (error instanceof IssuerError && error.code === 'refresh_token_reused' && (await this.adoptRotationByOthers(held))) return;
+    if (this.host.held()?.raw !== held.raw) {
+      // auth.json changed while the request was out (a new login, an outside edit): the failure
+      // belongs to tokens the daemon no longer holds.
+      this.log.info(`refresh failed, but auth.json has changed since; not counting it: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
     if (error instanceof IssuerError && error.kind === 'permanent') {
       this.permanent = { reason: error.message, raw: held.raw };
       this.transient = null;
@@ -215,4 +261,14 @@ export class Refresher {
     }
     return false;
   }
+}
+
+/** Whether `loaded` is a ChatGPT login of the same account as `held`. */
+function sameAccount(loaded: Loaded, held: HeldChatgpt): boolean {
+  return (
+    loaded.kind === 'ok' &&
+    loaded.record.auth_mode === 'chatgpt' &&
+    loaded.record.tokens !== undefined &&
+    loaded.record.tokens.account_id === held.record.tokens.account_id
+  );
 }
