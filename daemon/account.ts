@@ -12,6 +12,7 @@ import {
   type Status,
   type TokenResult,
 } from '../client/protocol.js';
+import { codexCredentialsStore, keyringNote } from './codex-config.js';
 import { IssuerError, type IssuerClient, type TokenSet } from './issuer.js';
 import { decodeJwt, expiryMs, identityOf } from './jwt.js';
 import type { Logger } from './log.js';
@@ -99,7 +100,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       reauthReason: null,
       login: this.login ? { loginId: this.login.loginId, type: this.login.type } : null,
     };
-    if (loaded.kind === 'missing') return base;
+    if (loaded.kind === 'missing') return { ...base, reauthReason: keyringNote(codexCredentialsStore(this.store.codexHome)) };
     if (loaded.kind === 'unusable') return { ...base, reauthReason: `auth.json cannot be used: ${loaded.reason}` };
     const { record } = loaded;
     if (record.auth_mode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };
