@@ -5,8 +5,9 @@
 #   systemd    systemd-socket-activate and systemd-analyze for the socket-activation tests
 #   faketime   moves the wall clock under a running daemon, as a laptop suspend does
 #   procps     ps, to find daemons and to scan process listings for secrets
+#   openssl    makes a throwaway CA for the custom-CA test
 set -euo pipefail
-packages=(chromium util-linux systemd faketime procps)
+packages=(chromium util-linux systemd faketime procps openssl)
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
