@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // codexd: the daemon. Wires settings, logging, the socket, the auth store and the account
 // service together, and shuts them down in order.
+import { lstatSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { VERSION } from '../client/version.js';
 import { defaultLimits } from '../client/transport.js';
@@ -41,6 +42,16 @@ Options:
 
 Settings are also read from the settings file (config.json in the codexd config folder).
 See the README for every setting, the protocol and the security model.`;
+
+const SOCKET_CHECK_MS = 5000;
+
+function socketInode(path: string): number | null {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return null;
+  }
+}
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`codexd: ${message}\n`);
@@ -162,6 +173,16 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   const watcher: FileWatcher | undefined = new FileWatcher(store.file, () => {
     account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
   });
+
+  if (socketIdentity) {
+    const ours = socketIdentity;
+    // As gpg-agent does: a daemon whose socket was deleted or taken over can never be reached
+    // again, yet it would keep holding CODEX_HOME against a new one. Step aside.
+    const guard = setInterval(() => {
+      if (socketInode(settings.socket) !== ours.ino) void shutdown('the socket file was removed or replaced');
+    }, SOCKET_CHECK_MS);
+    guard.unref();
+  }
 
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
   log.info(

@@ -2,7 +2,7 @@
 // transport that survives bad peers.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -86,6 +86,19 @@ describe('the socket', () => {
     assert.equal((await c.daemonStatus()).pid, daemon.pid);
     await c.close();
     await daemon.stop();
+  });
+
+  it('a daemon whose socket file was deleted steps aside, so a new one can start', async () => {
+    const b = box();
+    const daemon = await startDaemon(b);
+    unlinkSync(b.socket);
+    const { code } = await Promise.race([
+      daemon.exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the daemon kept running')), 10_000)),
+    ]);
+    assert.equal(code, 0);
+    const next = await startDaemon(b);
+    await next.stop();
   });
 
   it('a second daemon on the same socket exits non-zero naming the running one', async () => {
