@@ -3,7 +3,7 @@
 // service together, and shuts them down in order.
 import { lstatSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { VERSION } from '../client/version.js';
+import { exitOnHelpOrVersion, VERSION } from '../client/version.js';
 import { defaultLimits } from '../client/transport.js';
 import { AccountService } from './account.js';
 import { createHandlers } from './handlers.js';
@@ -71,14 +71,7 @@ function parseFlags(): Parameters<typeof loadSettings>[0] {
       },
       strict: true,
     });
-    if (values.help) {
-      process.stdout.write(`${HELP}\n`);
-      process.exit(0);
-    }
-    if (values.version) {
-      process.stdout.write(`${VERSION}\n`);
-      process.exit(0);
-    }
+    exitOnHelpOrVersion(values, HELP);
     return { socket: values.socket, codexHome: values['codex-home'], logLevel: values['log-level'], logFile: values['log-file'] };
   } catch (error) {
     return fail(`${(error as Error).message}\nRun \`codexd --help\` for usage.`, 2);

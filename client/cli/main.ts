@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { autostartDisabled, DaemonUnreachableError } from '../autostart.js';
 import { CodexdClient, CodexdError, ErrorCodes } from '../index.js';
 import { resolveSocketPath } from '../paths.js';
-import { VERSION } from '../version.js';
+import { exitOnHelpOrVersion, VERSION } from '../version.js';
 import { describeDaemon, describeStatus } from './format.js';
 import { login, UsageError } from './login.js';
 
@@ -69,14 +69,7 @@ function parse(argv: string[]): { command: string[]; flags: Flags } {
       version: { type: 'boolean' },
     },
   });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    process.exit(0);
-  }
-  if (values.version) {
-    process.stdout.write(`${VERSION}\n`);
-    process.exit(0);
-  }
+  exitOnHelpOrVersion(values, HELP);
   return {
     command: positionals,
     flags: {
