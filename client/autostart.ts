@@ -1,7 +1,6 @@
 // Starting the daemon on demand, the way gpg-agent's clients do: connect; on failure take a
 // spawn lock, connect again (someone else may have just started it), and only then spawn and
 // wait. Ten clients racing on a fresh socket end with exactly one daemon.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
@@ -88,6 +87,8 @@ export async function connectOrStart(socketPath: string, autostart: boolean, env
     } catch {
       // Still nobody: we are the one to start it.
     }
+    // Loaded here, not at start-up: only a client that actually starts the daemon needs it.
+    const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env)], {
       detached: true,
       stdio: 'ignore',

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Disposable, type MessageConnection, type RequestParam, type RequestType } from 'vscode-jsonrpc/node';
 import { connectOrStart, DaemonUnreachableError } from './autostart.js';
+import { CodexdError } from './errors.js';
 import { resolveSocketPath } from './paths.js';
 import {
   Methods,
@@ -30,6 +31,7 @@ import { defaultLimits, FrameReader, FrameWriter } from './transport.js';
 
 export * from './protocol.js';
 export { DaemonUnreachableError } from './autostart.js';
+export { CodexdError } from './errors.js';
 
 export interface ConnectOptions {
   /** Socket path; default: CODEXD_SOCKET, the settings file, then the standard location. */
@@ -38,17 +40,6 @@ export interface ConnectOptions {
   autostart?: boolean;
   /** Sent in `initialize`, and shown in the daemon's debug log. */
   clientInfo?: { name: string; version: string };
-}
-
-/** A JSON-RPC error from the daemon; `code` is one of `ErrorCodes`. */
-export class CodexdError extends Error {
-  override name = 'CodexdError';
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 interface ClientEvents {

@@ -2,10 +2,10 @@
 // Pure declarations, no I/O: the daemon and every client import this one module.
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
 
-export const PROTOCOL_VERSION = 1;
+export { ErrorCodes, type ErrorCode } from './errors.js';
+export { MAX_MESSAGE_BYTES } from './framing.js';
 
-/** Largest message either side accepts; a bigger one closes that connection. */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
+export const PROTOCOL_VERSION = 1;
 
 export type Account =
   | { type: 'apiKey' }
@@ -108,17 +108,3 @@ export const Notifications = {
   accountUpdated: new NotificationType<Status>('account/updated'),
   loginCompleted: new NotificationType<LoginCompleted>('account/login/completed'),
 } as const;
-
-export const ErrorCodes = {
-  parseError: -32700,
-  invalidRequest: -32600,
-  methodNotFound: -32601,
-  invalidParams: -32602,
-  internalError: -32603,
-  notLoggedIn: -32001,
-  reauthRequired: -32002,
-  issuerUnavailable: -32003,
-  loginFailed: -32004,
-} as const;
-
-export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -14,10 +14,10 @@ import {
   type MessageReader,
   type MessageWriter,
 } from 'vscode-jsonrpc/node';
-import { ErrorCodes, MAX_MESSAGE_BYTES } from './protocol.js';
+import { ErrorCodes } from './errors.js';
+import { FramingError, HEADER_END, idOf, invalidMessage, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from './framing.js';
 
-const HEADER_END = Buffer.from('\r\n\r\n');
-const MAX_HEADER_BYTES = 8 * 1024;
+export { FramingError };
 
 export interface TransportLimits {
   maxMessageBytes: number;
@@ -32,11 +32,6 @@ export const defaultLimits: TransportLimits = {
   partialFrameTimeoutMs: 10_000,
   maxWriteBacklogBytes: 4 * MAX_MESSAGE_BYTES,
 };
-
-/** Raised when the peer broke the framing; the connection cannot continue. */
-export class FramingError extends Error {
-  override name = 'FramingError';
-}
 
 type ErrorReply = (code: number, message: string, id: string | number | null) => void;
 
@@ -148,52 +143,6 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
     this.fireError(error);
     this.socket.destroy();
   }
-}
-
-function parseContentLength(header: string, max: number): number {
-  let length = -1;
-  for (const line of header.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon < 0) throw new FramingError('malformed header line');
-    if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
-    const value = line.slice(colon + 1).trim();
-    if (!/^\d{1,10}$/.test(value)) throw new FramingError('Content-Length is not a non-negative integer');
-    length = Number(value);
-  }
-  if (length < 0) throw new FramingError('missing Content-Length header');
-  if (length > max) throw new FramingError(`message of ${length} bytes exceeds the ${max}-byte limit`);
-  return length;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function idOf(value: unknown): string | number | null {
-  if (!isRecord(value)) return null;
-  const id = value['id'];
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
-}
-
-/** Why `value` is not a JSON-RPC 2.0 message, or null when it is one. */
-function invalidMessage(value: unknown): string | null {
-  if (Array.isArray(value)) return 'batch requests are not supported';
-  if (!isRecord(value)) return 'a message must be a JSON object';
-  if (value['jsonrpc'] !== '2.0') return 'jsonrpc must be "2.0"';
-  const id = value['id'];
-  if (id !== undefined && id !== null && typeof id !== 'string' && typeof id !== 'number') {
-    return 'id must be a string or a number';
-  }
-  if ('method' in value) {
-    if (typeof value['method'] !== 'string') return 'method must be a string';
-    const params = value['params'];
-    if (params !== undefined && (typeof params !== 'object' || params === null)) {
-      return 'params must be an object or an array';
-    }
-    return null;
-  }
-  if (id !== undefined && ('result' in value || isRecord(value['error']))) return null;
-  return 'neither a request, a notification nor a response';
 }
 
 export class FrameWriter extends AbstractMessageWriter implements MessageWriter {

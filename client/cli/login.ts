@@ -4,16 +4,15 @@ import { CodexdError, type CodexdClient } from '../index.js';
 import type { LoginCompleted, LoginStartResult } from '../protocol.js';
 import { maskApiKey } from './format.js';
 import { askHidden, choose, spinner } from './terminal.js';
+import { UsageError } from './usage.js';
+
+export { UsageError };
 
 export interface LoginOptions {
   deviceAuth: boolean;
   withApiKey: boolean;
   apiKey: string | undefined;
   noBrowser: boolean;
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 /** Why the browser will not be opened on this machine, or null when it can be. */

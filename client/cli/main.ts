@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // codex-auth: the thin client. Every command is a request or two to codexd.
+//
+// Start-up is on the hot path (`Authorization: Bearer $(codex-auth token)`), so what loads here
+// is kept lean: `token` sends its one request without the JSON-RPC library (oneshot.ts), and
+// the client library, the login flow and the service installer load only for the commands
+// that use them.
 import { parseArgs } from 'node:util';
 import { autostartDisabled, DaemonUnreachableError } from '../autostart.js';
-import { CodexdClient, CodexdError, ErrorCodes } from '../index.js';
+import { CodexdError, ErrorCodes } from '../errors.js';
+import type { CodexdClient } from '../index.js';
+import { requestOnce } from '../oneshot.js';
 import { resolveSocketPath } from '../paths.js';
+import type { TokenResult } from '../protocol.js';
 import { exitOnHelpOrVersion, VERSION } from '../version.js';
 import { describeDaemon, describeStatus } from './format.js';
-import { login, UsageError } from './login.js';
+import { UsageError } from './usage.js';
 
 const HELP = `codex-auth ${VERSION} - sign in to Codex once, for every tool on this machine
 
@@ -97,9 +105,9 @@ async function status(client: CodexdClient, json: boolean): Promise<number> {
   return current.account !== null && current.state !== 'reauthRequired' ? 0 : 1;
 }
 
-async function token(client: CodexdClient, flags: Flags): Promise<number> {
+async function token(socket: string, autostart: boolean, flags: Flags): Promise<number> {
   try {
-    const result = await client.token({ forceRefresh: flags.forceRefresh });
+    const result = await requestOnce<TokenResult>(socket, autostart, 'account/token', { forceRefresh: flags.forceRefresh });
     print(flags.json, result, result.type === 'apiKey' ? result.apiKey : result.accessToken);
     return 0;
   } catch (error) {
@@ -120,6 +128,7 @@ async function logout(client: CodexdClient): Promise<number> {
 }
 
 async function daemonCommand(action: string | undefined, socket: string, flags: Flags): Promise<number> {
+  const { CodexdClient } = await import('../index.js');
   const client = new CodexdClient(socket, { autostart: false });
   const running = await client.daemonStatus().catch((error: unknown) => {
     if (error instanceof DaemonUnreachableError) return null;
@@ -190,13 +199,16 @@ async function run(argv: string[]): Promise<number> {
   const loginStatus = name === 'login' && sub === 'status';
   if ((sub !== undefined && !loginStatus) || rest.length > 0) throw new UsageError(`unexpected argument "${loginStatus ? rest[0] : sub}"`);
 
-  const client = new CodexdClient(socket, { autostart: !flags.noAutostart && !autostartDisabled() });
+  const autostart = !flags.noAutostart && !autostartDisabled();
+  if (name === 'token') return token(socket, autostart, flags);
+  const { CodexdClient } = await import('../index.js');
+  const client = new CodexdClient(socket, { autostart });
   try {
     if (name === 'status' || loginStatus) return await status(client, flags.json);
-    if (name === 'token') return await token(client, flags);
     if (name === 'logout') return await logout(client);
     const modes = [flags.deviceAuth, flags.withApiKey, flags.apiKey !== undefined].filter(Boolean).length;
     if (modes > 1) throw new UsageError('choose one of --device-auth, --with-api-key and --api-key');
+    const { login } = await import('./login.js');
     return await login(client, { deviceAuth: flags.deviceAuth, withApiKey: flags.withApiKey, apiKey: flags.apiKey, noBrowser: flags.noBrowser });
   } finally {
     await client.close();

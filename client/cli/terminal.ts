@@ -1,8 +1,9 @@
 // Small terminal helpers for codex-auth: hidden input, a numbered menu and a spinner.
 // Hand-written because each is a few lines and the CLI must start fast.
-import { createInterface } from 'node:readline';
 
-export function ask(question: string): Promise<string> {
+export async function ask(question: string): Promise<string> {
+  // Loaded on first use: readline costs start-up time that commands without a prompt never need.
+  const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   return new Promise((resolve) => {
     rl.question(question, (answer) => {

@@ -1,0 +1,96 @@
+// The daemon's footprint: RSS after start and after 100k requests, and the CPU time it uses
+// while idle (one client connected and listening, as an editor would be).
+import { connect, type CodexdClient } from '../client/index.js';
+import type { FakeIssuer } from '../test/fake-issuer.js';
+import { atMost, cpuMs, figure, MiB, rssBytes, sandbox, sleep, startDaemon, writeLogin, type Figure, type Proc } from './lib.js';
+
+export interface ResourceOptions {
+  issuer: FakeIssuer;
+  root: string;
+  runs: number;
+  requests: number;
+  clients: number;
+  idleS: number;
+  /** Quiet time before the idle window: V8 tidies its heap for a few seconds after a load. */
+  quietS: number;
+  progress(label: string): void;
+}
+
+const SETTLE_MS = 1000;
+const IDLE_GOAL_MS_PER_30S = 30;
+
+async function hammer(clients: CodexdClient[], total: number): Promise<void> {
+  let sent = 0;
+  await Promise.all(
+    clients.map(async (client) => {
+      while (sent < total) {
+        sent++;
+        await client.token();
+      }
+    }),
+  );
+}
+
+export async function resourceBench(options: ResourceOptions): Promise<Figure[]> {
+  const started: number[] = [];
+  const startedAnon: number[] = [];
+  const loaded: number[] = [];
+  const daemons: Proc[] = [];
+  const listeners: CodexdClient[] = [];
+  try {
+    // Warm-up: one start and stop, so every run finds the files in the page cache.
+    options.progress('memory: warm-up start');
+    {
+      const box = sandbox(options.root, 'mem-warmup', { CODEXD_ISSUER: options.issuer.url });
+      writeLogin(options.issuer, box.codexHome);
+      await (await startDaemon(box)).stop();
+    }
+    for (let r = 0; r < options.runs; r++) {
+      options.progress(`memory: run ${r + 1}/${options.runs}: start, then ${options.requests} requests`);
+      const box = sandbox(options.root, `mem${r}`, { CODEXD_ISSUER: options.issuer.url });
+      writeLogin(options.issuer, box.codexHome);
+      const daemon = await startDaemon(box);
+      daemons.push(daemon);
+      const listener = await connect({ socket: box.socket, autostart: false });
+      listener.onAccountUpdated(() => undefined);
+      listeners.push(listener);
+      await listener.token();
+      await sleep(SETTLE_MS);
+      started.push(rssBytes(daemon.pid) / MiB);
+      startedAnon.push(rssBytes(daemon.pid, 'RssAnon') / MiB);
+      const clients = await Promise.all(Array.from({ length: options.clients }, () => connect({ socket: box.socket, autostart: false })));
+      await hammer(clients, options.requests);
+      for (const client of clients) await client.close();
+      await sleep(SETTLE_MS);
+      loaded.push(rssBytes(daemon.pid) / MiB);
+    }
+    // Every daemon idles at once: CPU time is per process, so they do not disturb each other's figure.
+    options.progress(`idle CPU: ${options.quietS} s quiet, then ${options.idleS} s measured, ${daemons.length} idle daemon(s)`);
+    await sleep(options.quietS * 1000);
+    const before = daemons.map((daemon) => cpuMs(daemon.pid));
+    const t0 = Date.now();
+    await sleep(options.idleS * 1000);
+    const window = (Date.now() - t0) / 1000;
+    const idle = daemons.map((daemon, i) => ((cpuMs(daemon.pid) - before[i]!) * 30) / window);
+    const rested = daemons.map((daemon) => rssBytes(daemon.pid) / MiB);
+    const group = 'daemon memory and CPU';
+    const rssGoal = atMost(50, '≤ 50 MiB');
+    return [
+      figure(group, 'RSS after start', 'MiB', started, rssGoal),
+      figure(group, 'of which private (RssAnon) after start', 'MiB', startedAnon, undefined, 'the rest is file-backed: the node binary and libraries, shared with every node process'),
+      figure(group, `RSS after ${options.requests / 1000}k requests`, 'MiB', loaded, rssGoal, `${options.clients} clients, read ${SETTLE_MS / 1000} s after the load`),
+      figure(group, 'RSS after the idle window', 'MiB', rested, rssGoal, `the same daemons, ${options.quietS + Math.round(window)} s after the load`),
+      figure(
+        group,
+        'CPU time per 30 idle s',
+        'ms',
+        idle,
+        atMost(IDLE_GOAL_MS_PER_30S, `≤ ${IDLE_GOAL_MS_PER_30S} ms (0.1% of a core)`),
+        `utime+stime from /proc/<pid>/stat over ${Math.round(window)} s${options.idleS === 30 ? '' : ', scaled to 30 s'}, from ${options.quietS} s after the load, one listening client connected`,
+      ),
+    ];
+  } finally {
+    for (const listener of listeners) await listener.close();
+    for (const daemon of daemons) await daemon.stop();
+  }
+}

@@ -1,0 +1,28 @@
+// Error codes and the client's error class. Kept apart from protocol.ts (which builds
+// vscode-jsonrpc RequestTypes) so that `codex-auth token` can report errors without loading
+// the JSON-RPC library at all.
+
+export const ErrorCodes = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+  notLoggedIn: -32001,
+  reauthRequired: -32002,
+  issuerUnavailable: -32003,
+  loginFailed: -32004,
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** A JSON-RPC error from the daemon; `code` is one of `ErrorCodes`. */
+export class CodexdError extends Error {
+  override name = 'CodexdError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
