@@ -45,8 +45,16 @@ export function identityOf(idToken: Claims): IdentityClaims {
   };
 }
 
+// account/token asks for the same access token's expiry on every call; decode it once.
+let cachedToken = '';
+let cachedExpiry: number | null = null;
+
 /** The `exp` claim in milliseconds since the epoch, or null. */
 export function expiryMs(token: string): number | null {
-  const exp = decodeJwt(token)?.['exp'];
-  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
+  if (token !== cachedToken) {
+    const exp = decodeJwt(token)?.['exp'];
+    cachedExpiry = typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
+    cachedToken = token;
+  }
+  return cachedExpiry;
 }
