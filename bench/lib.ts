@@ -7,6 +7,7 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeIssuer, TokenSet } from '../test/fake-issuer.js';
+import { DAEMON_NODE_FLAGS } from '../client/autostart.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const codexdBin = join(root, 'dist', 'daemon', 'main.js');
@@ -176,7 +177,7 @@ function track(proc: ChildProcess, what: string): Proc {
 
 /** Starts the built codexd in `box`, as a user would (default log level, log file), and waits until it answers. */
 export async function startDaemon(box: Sandbox): Promise<Proc> {
-  const proc = spawn(process.execPath, [codexdBin, '--log-file', box.logFile], { env: box.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, codexdBin, '--log-file', box.logFile], { env: box.env, stdio: ['ignore', 'ignore', 'pipe'] });
   const daemon = track(proc, 'codexd');
   await waitFor(async () => proc.exitCode !== null || (await canConnect(box.socket)), `codexd on ${box.socket}`);
   if (proc.exitCode !== null) throw new Error(`codexd exited with ${proc.exitCode}; see ${box.logFile}`);

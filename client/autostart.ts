@@ -11,6 +11,13 @@ import { defaultLogFile, defaultSocketPath, readSettingsFile } from './paths.js'
 
 export const AUTOSTART_WAIT_MS = 5000;
 
+/**
+ * V8 flags for the daemon's node process. A small young generation keeps an idle daemon's
+ * memory near its start-up size after a burst of requests (V8 otherwise keeps semi-spaces of
+ * up to 16 MiB); throughput does not measurably change. The systemd unit passes the same.
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 export class DaemonUnreachableError extends Error {
   override name = 'DaemonUnreachableError';
 }
@@ -89,7 +96,7 @@ export async function connectOrStart(socketPath: string, autostart: boolean, env
     }
     // Loaded here, not at start-up: only a client that actually starts the daemon needs it.
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env)], {
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env)], {
       detached: true,
       stdio: 'ignore',
       env,

@@ -4,7 +4,7 @@
 // owns the only retry loop). Error messages name the step and never carry a secret.
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { EnvHttpProxyAgent, fetch, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { decodeJwt } from './jwt.js';
 import { registerSecret, scrub } from './secrets.js';
 
@@ -16,6 +16,8 @@ export interface TokenSet {
 
 /** A refresh answer: Codex treats every field as optional. */
 export type RefreshedTokens = Partial<TokenSet>;
+
+type Undici = typeof import('undici');
 
 export type FailureKind = 'permanent' | 'transient';
 
@@ -59,10 +61,10 @@ interface Reply {
 }
 
 export class IssuerClient {
-  private readonly dispatcher: Dispatcher;
+  /** undici (about 8 MiB resident) is loaded at the first request, not while the daemon idles. */
+  private http: Promise<{ fetch: Undici['fetch']; dispatcher: Dispatcher }> | null = null;
 
   constructor(private readonly options: IssuerOptions) {
-    this.dispatcher = createDispatcher(options.env ?? process.env);
   }
 
   get issuer(): string {
@@ -210,11 +212,22 @@ export class IssuerClient {
     return { code, verifier };
   }
 
+  private httpClient(): Promise<{ fetch: Undici['fetch']; dispatcher: Dispatcher }> {
+    this.http ??= import('undici')
+      .then((undici) => ({ fetch: undici.fetch, dispatcher: createDispatcher(undici, this.options.env ?? process.env) }))
+      .catch((error: unknown) => {
+        this.http = null; // a CA file fixed later is picked up at the next request
+        throw error;
+      });
+    return this.http;
+  }
+
   private async post(step: string, path: string, encoding: 'json' | 'form', fields: Record<string, string>, timeoutMs = this.options.timeoutMs): Promise<Reply> {
     const url = `${this.options.issuer}${path}`;
     const body = encoding === 'json' ? JSON.stringify(fields) : new URLSearchParams(fields).toString();
     let response;
     try {
+      const { fetch, dispatcher } = await this.httpClient();
       response = await fetch(url, {
         method: 'POST',
         headers: {
@@ -224,7 +237,7 @@ export class IssuerClient {
           'user-agent': `codexd/${this.options.version}`,
         },
         body,
-        dispatcher: this.dispatcher,
+        dispatcher,
         signal: AbortSignal.timeout(timeoutMs),
         redirect: 'manual',
       });
@@ -291,10 +304,15 @@ function classifyRefreshFailure(reply: Reply): IssuerError {
 }
 
 /** Honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and CODEX_CA_CERTIFICATE (else SSL_CERT_FILE) as extra trust. */
-function createDispatcher(env: NodeJS.ProcessEnv): Dispatcher {
+function createDispatcher(undici: Undici, env: NodeJS.ProcessEnv): Dispatcher {
   const caFile = env['CODEX_CA_CERTIFICATE'] || env['SSL_CERT_FILE'];
-  const ca = caFile ? readFileSync(caFile, 'utf8') : undefined;
+  let ca: string | undefined;
+  try {
+    ca = caFile ? readFileSync(caFile, 'utf8') : undefined;
+  } catch (error) {
+    throw new Error(`cannot read the CA certificate ${caFile}: ${(error as Error).message}`);
+  }
   // Added to Node's roots rather than replacing them, so a corporate CA does not break the rest.
   const tls = ca ? { ca: [...rootCertificates, ca] } : {};
-  return new EnvHttpProxyAgent({ connect: tls, requestTls: tls, proxyTls: tls });
+  return new undici.EnvHttpProxyAgent({ connect: tls, requestTls: tls, proxyTls: tls });
 }

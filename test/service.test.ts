@@ -145,8 +145,8 @@ test('codex-auth service install/uninstall: dry run, install, idempotent re-inst
     assert.equal(statSync(dir).mode & 0o777, 0o700, `${dir} mode`);
   }
   const service = parseUnit(readFileSync(serviceUnit, 'utf8'));
-  const [node, daemon, ...rest] = execWords(value(service, 'Service', 'ExecStart') ?? '');
-  assert.deepEqual([node, daemon, rest], [process.execPath, DAEMON_MAIN, []]);
+  const [node, flag, daemon, ...rest] = execWords(value(service, 'Service', 'ExecStart') ?? '');
+  assert.deepEqual([node, flag, daemon, rest], [process.execPath, '--max-semi-space-size=1', DAEMON_MAIN, []]);
   assert.ok(existsSync(node ?? '') && existsSync(daemon ?? ''), 'ExecStart names files that exist');
   assert.doesNotMatch(readFileSync(serviceUnit, 'utf8'), /@NODE@|@CODEXD@/);
   const calls = systemctlCalls(box);
@@ -297,9 +297,9 @@ test('units: the keys that matter, and every directive justified by a comment', 
   assert.equal(value(service, 'Unit', 'Requires'), 'codexd.socket');
   assert.equal(value(service, 'Unit', 'After'), 'codexd.socket');
   assert.equal(value(service, 'Service', 'Restart'), 'on-failure');
-  const words = execWords(value(service, 'Service', 'ExecStart') ?? '');
+  const words = execWords(value(service, 'Service', 'ExecStart') ?? '').filter((w) => !w.startsWith('--'));
   assert.equal(words.length, 2);
-  assert.ok(words.every((w) => isAbsolute(w)), `ExecStart words are absolute: ${words.join(' ')}`);
+  assert.ok(words.every((w) => isAbsolute(w)), `ExecStart programs are absolute: ${words.join(' ')}`);
   assert.equal(value(service, 'Service', 'UMask'), '0077');
   assert.equal(value(service, 'Service', 'ProtectSystem'), 'strict');
   assert.equal(value(service, 'Service', 'NoNewPrivileges'), 'yes');
