@@ -170,4 +170,10 @@ export class FrameWriter extends AbstractMessageWriter implements MessageWriter 
   end(): void {
     this.socket.end();
   }
+
+  /** Disposing the connection closes its socket; otherwise a client's close() leaves it open at both ends. */
+  override dispose(): void {
+    super.dispose();
+    this.socket.end();
+  }
 }
