@@ -15,7 +15,7 @@ import {
   type MessageWriter,
 } from 'vscode-jsonrpc/node';
 import { ErrorCodes } from './errors.js';
-import { FramingError, HEADER_END, idOf, invalidMessage, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from './framing.js';
+import { FramingError, HEADER_END, idOf, invalidMessage, isRecord, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from './framing.js';
 
 export { FramingError };
 
@@ -25,12 +25,15 @@ export interface TransportLimits {
   partialFrameTimeoutMs: number;
   /** Bytes queued for a peer that does not read before the connection is dropped. */
   maxWriteBacklogBytes: number;
+  /** Requests read but not yet answered before reading pauses (a flood waits in the peer, not in us). */
+  maxPendingRequests: number;
 }
 
 export const defaultLimits: TransportLimits = {
   maxMessageBytes: MAX_MESSAGE_BYTES,
   partialFrameTimeoutMs: 10_000,
   maxWriteBacklogBytes: 4 * MAX_MESSAGE_BYTES,
+  maxPendingRequests: 128,
 };
 
 type ErrorReply = (code: number, message: string, id: string | number | null) => void;
@@ -41,6 +44,13 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
   private bodyBytes = 0;
   private expected = -1;
   private stallTimer: NodeJS.Timeout | undefined;
+  /**
+   * Frames read that will be answered (requests, and the errors we reply to), not answered yet:
+   * by id, since vscode-jsonrpc answers pipelined requests that share an id only once.
+   */
+  private readonly pendingIds = new Set<string | number>();
+  private pendingWithoutId = 0;
+  private paused = false;
 
   constructor(
     private readonly socket: Socket,
@@ -109,21 +119,48 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
     try {
       value = JSON.parse(frame.toString('utf8'));
     } catch {
+      this.awaitAnswer(null);
       this.replyError(ErrorCodes.parseError, 'Parse error: the message is not valid JSON', null);
       return;
     }
     const problem = invalidMessage(value);
     if (problem) {
+      this.awaitAnswer(idOf(value));
       this.replyError(ErrorCodes.invalidRequest, `Invalid request: ${problem}`, idOf(value));
       return;
     }
+    if (isRecord(value) && typeof value['method'] === 'string' && idOf(value) !== null) this.awaitAnswer(idOf(value));
     callback(value as Message);
+  }
+
+  private get pending(): number {
+    return this.pendingIds.size + this.pendingWithoutId;
+  }
+
+  /** One more answer owed to the peer; past the limit, stop reading until answers catch up. */
+  private awaitAnswer(id: string | number | null): void {
+    if (id === null) this.pendingWithoutId++;
+    else this.pendingIds.add(id);
+    if (this.pending < this.limits.maxPendingRequests || this.paused) return;
+    this.paused = true;
+    this.clearStall(); // we stopped reading: a half frame waiting now is not the peer's stall
+    this.socket.pause();
+  }
+
+  /** Called by the writer for every response it sends. */
+  answered(id: string | number | null): void {
+    if (id !== null) this.pendingIds.delete(id);
+    else if (this.pendingWithoutId > 0) this.pendingWithoutId--;
+    if (!this.paused || this.pending > this.limits.maxPendingRequests / 2) return;
+    this.paused = false;
+    this.socket.resume();
+    this.armStall();
   }
 
   private armStall(): void {
     this.clearStall();
     const pending = this.header.length > 0 || this.expected >= 0;
-    if (!pending || this.limits.partialFrameTimeoutMs <= 0) return;
+    if (!pending || this.paused || this.limits.partialFrameTimeoutMs <= 0) return;
     this.stallTimer = setTimeout(
       () => this.fail(new FramingError('a partial message stalled; closing the connection')),
       this.limits.partialFrameTimeoutMs,
@@ -149,6 +186,8 @@ export class FrameWriter extends AbstractMessageWriter implements MessageWriter 
   constructor(
     private readonly socket: Socket,
     private readonly limits: TransportLimits,
+    /** Told of every response written, by id (the reader's flow control). */
+    private readonly onResponse: (id: string | number | null) => void = () => undefined,
   ) {
     super();
     socket.on('error', (error) => this.fireError(error));
@@ -163,7 +202,9 @@ export class FrameWriter extends AbstractMessageWriter implements MessageWriter 
     // A peer that never reads would make us queue responses forever.
     if (this.socket.writableLength > this.limits.maxWriteBacklogBytes) {
       this.socket.destroy(new FramingError('peer is not reading its responses'));
+      return Promise.resolve();
     }
+    if ('id' in message && !('method' in message)) this.onResponse(idOf(message));
     return Promise.resolve();
   }
 

@@ -80,7 +80,7 @@ export class RpcServer {
     this.sockets.add(socket);
     socket.on('error', () => undefined); // reported through the reader; never fatal to the daemon
 
-    const writer = new FrameWriter(socket, limits);
+    const writer = new FrameWriter(socket, limits, (id) => reader.answered(id));
     const reader = new FrameReader(socket, limits, (code, message, id) => {
       void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as never);
     });
