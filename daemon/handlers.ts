@@ -50,7 +50,10 @@ export interface DaemonInfo {
 export function createHandlers(account: AccountService, daemon: DaemonInfo): Map<string, Handler> {
   const handlers: Array<[string, Handler]> = [
     [Methods.initialize.method, (p) => {
-      paramsObject(p);
+      const info = paramsObject(p)['clientInfo'] as Params | undefined;
+      if (info !== undefined && (typeof info !== 'object' || info === null || typeof info['name'] !== 'string' || typeof info['version'] !== 'string')) {
+        throw invalid('clientInfo must be {name: string, version: string}');
+      }
       return { serverInfo: { name: 'codexd', version: daemon.version }, protocolVersion: PROTOCOL_VERSION };
     }],
     [Methods.accountRead.method, (p) => account.read(optionalBoolean(paramsObject(p), 'refreshToken'))],
