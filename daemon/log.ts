@@ -35,6 +35,23 @@ export const SECRET_FIELDS = [
 ] as const;
 
 const redactPaths = SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
+const secretFields = new Set<string>(SECRET_FIELDS);
+
+/**
+ * pino's redact paths stop at a fixed depth; this covers secret fields at any depth, in arrays
+ * too, on a copy (the caller's object is left alone).
+ */
+function redactDeep(value: unknown, ancestors = new Set<object>()): unknown {
+  if (typeof value !== 'object' || value === null || ancestors.has(value)) return value;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return value; // Errors and the like: scrubbed by value
+  ancestors.add(value);
+  const out = Array.isArray(value)
+    ? value.map((item) => redactDeep(item, ancestors))
+    : Object.fromEntries(Object.entries(value).map(([key, item]) => [key, secretFields.has(key) ? '[REDACTED]' : redactDeep(item, ancestors)]));
+  ancestors.delete(value);
+  return out;
+}
 
 export function createLogger(options: { level: string; file: string | null }): Logger {
   let destination: pino.DestinationStream;
@@ -50,6 +67,10 @@ export function createLogger(options: { level: string; file: string | null }): L
       level: options.level,
       base: { pid: process.pid },
       redact: { paths: redactPaths, censor: '[REDACTED]' },
+      formatters: {
+        log: (object) => redactDeep(object) as Record<string, unknown>,
+        bindings: (bindings) => redactDeep(bindings) as Record<string, unknown>,
+      },
       hooks: { streamWrite: scrub },
     },
     destination,
