@@ -6,6 +6,8 @@ import { connect, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { tryLock, type HeldLock } from '../client/os.js';
 
+const LISTEN_BACKLOG = 4096;
+
 export class StartupError extends Error {
   override name = 'StartupError';
 }
@@ -154,7 +156,9 @@ function listen(server: Server, path: string): Promise<void> {
     // Node binds synchronously inside listen(): a socket gets 0777 & ~umask, so 0177 makes it 0600.
     const previous = process.umask(0o177);
     try {
-      server.listen(path, () => {
+      // Node's default backlog (511) makes a burst of connects fail with EAGAIN, which clients take
+      // for "not running"; the kernel clamps this to net.core.somaxconn.
+      server.listen({ path, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', onError);
         resolve();
       });
