@@ -158,14 +158,16 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   });
   account.on('updated', (status) => rpc.broadcastStatus(status));
   account.on('loginCompleted', (event) => rpc.broadcastLoginCompleted(event));
+  // Watching starts before the first read: a change made between the two would otherwise go unseen
+  // until the next one (the watcher's first fingerprint would already include it).
+  const watcher: FileWatcher | undefined = new FileWatcher(store.file, () => {
+    account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
+  });
   await account.start();
 
   let socketIdentity: { ino: number } | null = null;
   if (activation.kind === 'systemd') await listenOnActivatedFd(rpc.server);
   else socketIdentity = await bindSocket(rpc.server, settings.socket);
-  const watcher: FileWatcher | undefined = new FileWatcher(store.file, () => {
-    account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
-  });
 
   if (socketIdentity) {
     const ours = socketIdentity;
