@@ -1,0 +1,207 @@
+// Who may connect. Another uid (`nobody`, through setpriv) cannot reach the socket even when its
+// mode is widened, because of the 0700 folder; and when the folder is opened too, the daemon's
+// SO_PEERCRED check on every accept refuses it and logs so. The browser login's callback server
+// listens on 127.0.0.1 only, answers 403 to a wrong Host header, and a forged callback with the
+// wrong state changes nothing: no exchange, no file, the login keeps waiting and still completes.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { cliBin, readLog } from '../helpers.js';
+import { browserStart, consent, httpGet } from '../login-support.js';
+import { fixture, writeAtomically } from '../refresh-support.js';
+import { isRoot, suite, waitFor } from './support.js';
+
+const s = suite('who may connect');
+const NOBODY = 65534;
+
+/** Why a client cannot be run as nobody here, or null. */
+function setprivProblem(): string | null {
+  if (!isRoot()) return 'running a client as another user needs root (setpriv changes uid only with CAP_SETUID)';
+  const probe = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '-e', 'process.exit(0)'], { encoding: 'utf8' });
+  if (probe.error) return `setpriv is missing (${probe.error.message}); install util-linux`;
+  if (probe.status !== 0) return `setpriv could not run node as nobody: ${probe.stderr.trim()}`;
+  return null;
+}
+
+interface NobodyResult {
+  error?: string;
+  connected?: boolean;
+  answer?: string;
+}
+
+/** Connects to `socket` as nobody, sends daemon/status, and reports what happened. */
+function asNobody(socket: string): NobodyResult {
+  const script = `
+    const net = require('net');
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'daemon/status', params: {} });
+    const s = net.connect(${JSON.stringify(socket)});
+    let answer = '', connected = false;
+    const done = (r) => { process.stdout.write(JSON.stringify(r)); process.exit(0); };
+    s.on('connect', () => { connected = true; s.write('Content-Length: ' + Buffer.byteLength(body) + '\\r\\n\\r\\n' + body); });
+    s.on('data', (d) => { answer += d; });
+    s.on('error', (e) => done(connected ? { connected, answer, error: e.code } : { error: e.code }));
+    s.on('close', () => done({ connected, answer }));
+    setTimeout(() => done({ connected, answer, error: 'timeout' }), 5000);`;
+  const run = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', env: { PATH: process.env['PATH'] } });
+  s.capture('nobody client output', run.stdout + run.stderr);
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout) as NobodyResult;
+}
+
+function skipUnless(t: TestContext, problem: string | null): boolean {
+  if (!problem) return true;
+  s.skip(`${t.name}: ${problem}`);
+  t.skip(problem);
+  return false;
+}
+
+describe('another user', () => {
+  it('cannot connect even with the socket chmod 666, because the socket folder is 0700', async (t) => {
+    if (!skipUnless(t, setprivProblem())) return;
+    s.count({ cases: 1 });
+    const box = s.box();
+    // Everything above the socket folder is passable, so the folder itself is what stops them.
+    chmodSync(box.dir, 0o711);
+    chmodSync(join(box.dir, 'run'), 0o711);
+    const daemon = await s.daemon(box);
+    chmodSync(box.socket, 0o666);
+    const result = asNobody(box.socket);
+    assert.deepEqual(result, { error: 'EACCES' });
+    // The real client, as nobody: one clear line, exit status 2.
+    const cliRun = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, cliBin, 'status', '--no-autostart', '--socket', box.socket], { encoding: 'utf8', env: { PATH: process.env['PATH'], HOME: '/nonexistent' } });
+    s.capture('codex-auth as nobody', cliRun.stdout + cliRun.stderr);
+    assert.equal(cliRun.status, 2, cliRun.stderr);
+    assert.match(cliRun.stderr, /EACCES/);
+    assert.equal(daemon.proc.exitCode, null);
+    s.count({ faults: 1 });
+  });
+
+  it('is refused by the peer-credential check when the folder is opened too (755 + 666), and the daemon logs it', async (t) => {
+    if (!skipUnless(t, setprivProblem())) return;
+    s.count({ cases: 1 });
+    const box = s.box();
+    chmodSync(box.dir, 0o711);
+    chmodSync(join(box.dir, 'run'), 0o711);
+    const daemon = await s.daemon(box);
+    chmodSync(dirname(box.socket), 0o755);
+    chmodSync(box.socket, 0o666);
+    const result = asNobody(box.socket);
+    assert.equal(result.connected, true, 'the file system let it through this time');
+    assert.equal(result.answer, '', 'but the daemon answered nothing');
+    assert.notEqual(result.error, 'timeout', 'and hung up at once');
+    await waitFor(() => /refused a connection from another user/.test(readLog(box)), 'the refusal in the log');
+    const line = readLog(box).split('\n').find((l) => l.includes('refused a connection from another user'))!;
+    assert.equal((JSON.parse(line) as { peerUid: number }).peerUid, NOBODY);
+    // The owner is still served.
+    const own = await new Promise<string>((resolve, reject) => {
+      const c = connect(box.socket);
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'daemon/status', params: {} });
+      let got = '';
+      c.on('connect', () => c.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+      c.on('data', (d) => {
+        got += d.toString();
+        if (got.includes('"pid"')) {
+          c.destroy();
+          resolve(got);
+        }
+      });
+      c.on('error', reject);
+    });
+    assert.match(own, new RegExp(`"pid":${daemon.pid}`));
+    s.count({ faults: 1 });
+  });
+});
+
+/** Addresses of this machine other than 127.0.0.1 to try the callback port on. */
+function otherAddresses(): Array<{ host: string; family: 4 | 6 }> {
+  const found: Array<{ host: string; family: 4 | 6 }> = [{ host: '127.0.0.2', family: 4 }];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const address of list ?? []) {
+      if (address.address === '127.0.0.1' || address.address.startsWith('fe80')) continue;
+      found.push({ host: address.address, family: address.family === 'IPv6' ? 6 : 4 });
+    }
+  }
+  return found;
+}
+
+function refused(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const c = connect({ host, port });
+    c.setTimeout(2000, () => {
+      c.destroy();
+      resolve('timeout');
+    });
+    c.on('connect', () => {
+      c.destroy();
+      resolve('connected');
+    });
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+}
+
+/** Listening TCP sockets on `port`, as the kernel lists them (address in /proc's hex form). */
+function listeners(port: number): string[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const found: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state === '0A' && local?.endsWith(`:${hexPort}`)) found.push(local);
+    }
+  }
+  return found;
+}
+
+describe('the login callback server', () => {
+  it('listens on 127.0.0.1 only, answers 403 to a wrong Host, and a forged callback with the wrong state changes nothing', async () => {
+    s.count({ cases: 1 });
+    const issuer = await s.issuer();
+    const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_LOGIN_PORT: '0' });
+    const old = fixture(issuer.mintTokens(), issuer.account);
+    writeAtomically(box.codexHome, old.raw);
+    await s.daemon(box);
+    const { client: c, completed } = await s.watcher(box);
+    const login = browserStart(await c.loginStart({ type: 'chatgpt' }));
+    const base = `http://localhost:${login.port}`;
+
+    assert.deepEqual(listeners(login.port), [`0100007F:${login.port.toString(16).toUpperCase().padStart(4, '0')}`], 'one listener, on 127.0.0.1');
+    for (const { host } of otherAddresses()) {
+      assert.equal(await refused(host, login.port), 'ECONNREFUSED', `nothing answers on ${host}:${login.port}`);
+    }
+
+    for (const host of [`evil.example:${login.port}`, 'localhost', `localhost:${login.port + 1}`, `127.0.0.1.nip.io:${login.port}`, `[::1]:${login.port}`, `0.0.0.0:${login.port}`]) {
+      for (const path of [`/auth/callback?code=stolen-code-0123456789&state=${login.state}`, '/success', '/cancel']) {
+        const reply = await httpGet(`${base}${path}`, { host });
+        assert.equal(reply.status, 403, `Host ${host} ${path.split('?')[0]}`);
+      }
+    }
+
+    for (const query of ['code=forged-code-0123456789&state=wrong-state', 'code=forged-code-0123456789', 'code=forged-code-0123456789&state=', `code=forged-code-0123456789&state=${login.state.slice(0, -1)}`, 'error=access_denied&state=nope']) {
+      const reply = await httpGet(`${base}/auth/callback?${query}`);
+      assert.equal(reply.status, 400, `forged callback ${query}: ${reply.status}`);
+    }
+    assert.equal(issuer.count('/oauth/token'), 0, 'no code was exchanged');
+    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw, 'auth.json is untouched');
+    assert.deepEqual((await c.read()).login, { loginId: login.loginId, type: 'chatgpt' }, 'the login is still waiting');
+    assert.deepEqual(completed.values, [], 'and has not ended');
+
+    // The real callback still completes it.
+    const callback = await consent(issuer, login.authUrl);
+    const reply = await httpGet(callback);
+    assert.equal(reply.status, 302);
+    const done = await completed.next((e) => e.loginId === login.loginId);
+    assert.deepEqual(done, { loginId: login.loginId, success: true, error: null });
+    assert.notEqual(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw);
+    s.count({ faults: 1 });
+  });
+});

@@ -1,0 +1,222 @@
+// The disk misbehaves: CODEX_HOME fills up in the middle of a write, or is read-only. A small
+// tmpfs stands in for the disk (root only; skipped with the reason otherwise). The old auth.json
+// stays byte-for-byte intact, the error reaches the client, the daemon keeps serving, and once
+// there is space again the next write succeeds.
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { ErrorCodes } from '../../client/index.js';
+import type { Sandbox } from '../helpers.js';
+import { fixture, writeAtomically } from '../refresh-support.js';
+import { bindReadOnly, mountTmpfs, suite, umount, waitFor } from './support.js';
+
+const s = suite('disk faults');
+
+/** Mounts a small tmpfs as the sandbox's CODEX_HOME; skips the test (with why) when it cannot. */
+function tmpfsHome(t: TestContext, box: Sandbox, size = '512k'): boolean {
+  const why = mountTmpfs(box.codexHome, size);
+  if (why) {
+    s.skip(`${t.name}: ${why}`);
+    t.skip(why);
+    return false;
+  }
+  t.after(() => umount(box.codexHome));
+  return true;
+}
+
+/** Makes CODEX_HOME read-only (a read-only bind mount on itself); skips the test (with why) when it cannot. */
+function readOnly(t: TestContext, box: Sandbox): boolean {
+  const why = bindReadOnly(box.codexHome);
+  if (why) {
+    s.skip(`${t.name}: ${why}`);
+    t.skip(why);
+    return false;
+  }
+  t.after(() => umount(box.codexHome));
+  return true;
+}
+
+/** Fills the file system under `dir` to the last byte; returns the filler's path. */
+function fill(dir: string): string {
+  const path = join(dir, 'filler');
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(4096, 0x61);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (error) {
+    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+  }
+  // Then the last partial page, byte by byte.
+  try {
+    for (;;) writeSync(fd, chunk, 0, 1);
+  } catch {
+    // full
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+function strayFiles(codexHome: string): string[] {
+  return readdirSync(codexHome).filter((name) => name.startsWith('.auth-'));
+}
+
+const API_KEY_1 = 'sk-disk-full-first-0123456789abcdef';
+const API_KEY_2 = 'sk-disk-full-second-0123456789abcdef';
+s.secret('API key (disk tests)', API_KEY_1);
+s.secret('API key (disk tests)', API_KEY_2);
+
+describe('a full disk', () => {
+  it('during a login write: the old auth.json is intact, the error is reported, and the next write after space returns succeeds', async (t) => {
+    s.count({ cases: 1 });
+    const issuer = await s.issuer();
+    const box = s.box({ CODEXD_ISSUER: issuer.url });
+    if (!tmpfsHome(t, box)) return;
+    const old = fixture(issuer.mintTokens(), issuer.account);
+    writeAtomically(box.codexHome, old.raw);
+    const daemon = await s.daemon(box);
+    const { client: c, updates } = await s.watcher(box);
+    assert.equal((await c.read()).account?.type, 'chatgpt');
+
+    const filler = fill(box.codexHome);
+    const error = await s.rpcError(c.loginStart({ type: 'apiKey', apiKey: API_KEY_1 }));
+    assert.equal(error.code, ErrorCodes.internalError);
+    assert.match(error.message, /Could not save auth\.json: .*ENOSPC/);
+    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw, 'the old auth.json is intact');
+    assert.deepEqual(strayFiles(box.codexHome), [], 'the failed temp file is removed');
+    const status = await c.read();
+    assert.equal(status.account?.type, 'chatgpt', 'the daemon still holds the old login');
+    assert.equal(status.state, 'ok');
+    assert.equal(daemon.proc.exitCode, null);
+
+    unlinkSync(filler);
+    assert.deepEqual(await c.loginStart({ type: 'apiKey', apiKey: API_KEY_2 }), { type: 'apiKey' });
+    const saved = JSON.parse(readFileSync(join(box.codexHome, 'auth.json'), 'utf8')) as { auth_mode: string; OPENAI_API_KEY: string };
+    assert.deepEqual([saved.auth_mode, saved.OPENAI_API_KEY], ['apikey', API_KEY_2]);
+    await updates.next((u) => u.account?.type === 'apiKey');
+    s.count({ faults: 1 });
+  });
+
+  it('while a corrupt auth.json is kept aside: nothing half-copied is left, the corrupt file stays, and the retry keeps a complete copy', async (t) => {
+    s.count({ cases: 1 });
+    const box = s.box();
+    if (!tmpfsHome(t, box)) return;
+    // Big enough that the copy cannot fit in what is left.
+    const corrupt = `{"auth_mode": "chatgpt", "tokens": {"id_token": "${'x'.repeat(40_000)}`;
+    writeAtomically(box.codexHome, corrupt);
+    const daemon = await s.daemon(box);
+    const c = await s.client(box);
+    const filler = fill(box.codexHome);
+    const error = await s.rpcError(c.loginStart({ type: 'apiKey', apiKey: API_KEY_1 }));
+    assert.equal(error.code, ErrorCodes.internalError);
+    assert.match(error.message, /ENOSPC/);
+    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), corrupt, 'the corrupt file is not lost');
+    const asides = readdirSync(box.codexHome).filter((name) => name.startsWith('auth.json.corrupt-'));
+    for (const name of asides) {
+      assert.equal(readFileSync(join(box.codexHome, name), 'utf8'), corrupt, `${name} is a complete copy, not a truncated one`);
+    }
+    assert.deepEqual(strayFiles(box.codexHome), []);
+    assert.equal(daemon.proc.exitCode, null);
+
+    unlinkSync(filler);
+    await c.loginStart({ type: 'apiKey', apiKey: API_KEY_2 });
+    const kept = readdirSync(box.codexHome).filter((name) => name.startsWith('auth.json.corrupt-'));
+    assert.equal(kept.length, 1, `exactly one copy kept aside: ${kept.join(', ')}`);
+    assert.equal(readFileSync(join(box.codexHome, kept[0]!), 'utf8'), corrupt);
+    s.count({ faults: 1 });
+  });
+
+  it(
+    'during a refresh write: the old auth.json is intact, the error is reported, and the rotated tokens are not lost (the next write after space returns succeeds)',
+    { todo: 'reported: daemon/refresher.ts drops the rotated tokens when the write fails; the next refresh spends the old, already rotated refresh token (refresh_token_reused) and the user must log in again' },
+    async (t) => {
+      s.count({ cases: 1 });
+      const issuer = await s.issuer();
+      const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_REFRESH_BACKOFF_BASE_MS: '100', CODEXD_REFRESH_BACKOFF_MAX_MS: '200' });
+      if (!tmpfsHome(t, box)) return;
+      const old = fixture(issuer.mintTokens({ accessExpiresInS: 3600 }), issuer.account);
+      writeAtomically(box.codexHome, old.raw);
+      const daemon = await s.daemon(box);
+      const { client: c } = await s.watcher(box);
+      await c.read();
+      const filler = fill(box.codexHome);
+
+      const served = await c.token({ forceRefresh: true });
+      assert.equal(served.type, 'chatgpt');
+      await waitFor(() => issuer.count('/oauth/token', 'refresh_token') >= 1, 'the refresh request');
+      assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw, 'the old auth.json is intact');
+      assert.deepEqual(strayFiles(box.codexHome), []);
+      assert.match(readFileSync(box.logFile, 'utf8'), /ENOSPC/, 'the failed write is reported');
+      assert.equal(daemon.proc.exitCode, null);
+
+      unlinkSync(filler);
+      const after = await c.token({ forceRefresh: true });
+      assert.equal(after.type, 'chatgpt');
+      const status = await c.read();
+      assert.equal(status.state, 'ok', `the login survives the full disk: ${status.reauthReason}`);
+      const disk = JSON.parse(readFileSync(join(box.codexHome, 'auth.json'), 'utf8')) as { tokens: { access_token: string } };
+      assert.notEqual(disk.tokens.access_token, old.tokens.access_token, 'the refreshed tokens reach the disk once there is space');
+      s.count({ faults: 1 });
+    },
+  );
+});
+
+describe('a read-only CODEX_HOME', () => {
+  it('at start: codexd exits 1 with one clear line naming the folder and the reason, and does not crash', async (t) => {
+    s.count({ cases: 1 });
+    const box = s.box();
+    writeAtomically(box.codexHome, JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: API_KEY_1 }, null, 2));
+    if (!readOnly(t, box)) return;
+    const daemon = await s.daemon(box, { waitReady: false });
+    const { code, signal } = await daemon.exited;
+    assert.equal(signal, null);
+    assert.equal(code, 1);
+    const message = daemon.stderr().trim();
+    assert.equal(message.split('\n').length, 1, `one line: ${message}`);
+    assert.ok(message.includes(box.codexHome), message);
+    assert.match(message, /read-only file system|EROFS/i);
+    assert.doesNotMatch(message, /unexpected error|\n\s+at /);
+    s.count({ faults: 1 });
+  });
+
+  it('while running: a login gets a clear error, tokens are still served, nothing crashes, and writes work again once it is writable', async (t) => {
+    s.count({ cases: 1 });
+    const issuer = await s.issuer();
+    const box = s.box({ CODEXD_ISSUER: issuer.url });
+    const old = fixture(issuer.mintTokens(), issuer.account);
+    writeAtomically(box.codexHome, old.raw);
+    const daemon = await s.daemon(box);
+    const c = await s.client(box);
+    await c.read();
+    if (!readOnly(t, box)) return;
+
+    const error = await s.rpcError(c.loginStart({ type: 'apiKey', apiKey: API_KEY_1 }));
+    assert.equal(error.code, ErrorCodes.internalError);
+    assert.match(error.message, /Could not save auth\.json: .*(read-only file system|EROFS)/i);
+    const token = await c.token();
+    assert.equal(token.type === 'chatgpt' && token.accessToken, old.tokens.access_token, 'the held token is still served');
+    // A refresh cannot take Codex's lock, so it must not spend the refresh token either.
+    const forced = await c.token({ forceRefresh: true });
+    assert.equal(forced.type === 'chatgpt' && forced.accessToken, old.tokens.access_token, 'the still-valid token is served');
+    assert.equal(issuer.count('/oauth/token', 'refresh_token'), 0, 'no refresh token was spent on a write that cannot happen');
+    assert.match(readFileSync(box.logFile, 'utf8'), /refresh failed, will retry: .*(read-only file system|EROFS)/i);
+    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw);
+    assert.equal(daemon.proc.exitCode, null);
+
+    umount(box.codexHome);
+    const refreshed = await c.token({ forceRefresh: true });
+    assert.notEqual(refreshed.type === 'chatgpt' && refreshed.accessToken, old.tokens.access_token, 'once writable, the refresh works');
+
+    if (!readOnly(t, box)) return;
+    const logout = await s.rpcError(c.logout());
+    assert.match(logout.message, /read-only file system|EROFS/i);
+    assert.equal((await c.read()).account?.type, 'chatgpt', 'a logout that could not remove the file does not pretend it did');
+    assert.equal(daemon.proc.exitCode, null);
+
+    umount(box.codexHome);
+    assert.deepEqual(await c.loginStart({ type: 'apiKey', apiKey: API_KEY_2 }), { type: 'apiKey' });
+    assert.equal(existsSync(join(box.codexHome, 'auth.json')), true);
+    s.count({ faults: 1 });
+  });
+});
