@@ -86,6 +86,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   async reload(): Promise<void> {
     const loaded = await this.store.load();
     if (loaded.kind === this.loaded.kind && rawOf(loaded) === rawOf(this.loaded)) return;
+    if (this.refresher.holdsNewerThan(loaded)) return;
     this.log.info('auth.json changed on disk');
     this.adopt(loaded);
   }

@@ -6,7 +6,7 @@
 import { decodeJwt, expiryMs, identityOf } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from './log.js';
-import { timestamp, type AuthRecord, type AuthStore, type Loaded } from './store.js';
+import { serialize, timestamp, type AuthRecord, type AuthStore, type Loaded, type LockedWriter } from './store.js';
 
 /** Codex's fallback when the access token's exp cannot be read. */
 const STALE_AFTER_MS = 8 * 24 * 3600 * 1000;
@@ -42,6 +42,11 @@ export interface RefresherOptions {
   tickMs: number;
 }
 
+/** The refresh worked but its result is not on disk yet; retried with the usual backoff. */
+class UnsavedError extends Error {
+  override name = 'UnsavedError';
+}
+
 export class Refresher {
   private inFlight: Promise<void> | null = null;
   /** A permanent failure, pinned to the exact file contents it happened with. */
@@ -52,6 +57,12 @@ export class Refresher {
    * exp − margin (null: never by schedule, it had expired on arrival by our clock).
    */
   private arrivedDue: { accessToken: string; dueAt: number | null } | null = null;
+  /**
+   * Tokens the issuer rotated that could not be written (a full disk, say). The old refresh
+   * token is already spent, so these are held and served from memory, and the write is retried;
+   * `basedOn` is the file they replace.
+   */
+  private unsaved: { record: AuthRecord; basedOn: string } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private readonly tick: NodeJS.Timeout;
 
@@ -86,6 +97,7 @@ export class Refresher {
   dueAt(): number | null {
     const held = this.host.held();
     if (!held) return null;
+    if (this.unsaved) return Date.now(); // the pending write is due (after its backoff)
     const access = held.record.tokens.access_token;
     if (this.arrivedDue?.accessToken === access) return this.arrivedDue.dueAt;
     const exp = expiryMs(access);
@@ -108,10 +120,16 @@ export class Refresher {
 
   /** A new login or a logout: nothing pending for the old one survives. */
   reset(): void {
+    this.unsaved = null;
     this.permanent = null;
     this.transient = null;
     this.arrivedDue = null;
     this.rearm();
+  }
+
+  /** True when `loaded` is only the file our unsaved refresh replaces: keep serving ours. */
+  holdsNewerThan(loaded: Loaded): boolean {
+    return this.unsaved !== null && loaded.kind === 'ok' && loaded.raw === this.unsaved.basedOn;
   }
 
   stop(): void {
@@ -166,8 +184,9 @@ export class Refresher {
     const held = this.host.held();
     if (!held) return;
     try {
-      const outcome = await this.store.withAuthLock(async (writer): Promise<'adopted' | 'dropped' | 'refreshed'> => {
+      const outcome = await this.store.withAuthLock(async (writer): Promise<'adopted' | 'dropped' | 'refreshed' | 'saved'> => {
         const disk = await writer.load();
+        if (this.unsaved) return this.saveUnsaved(writer, disk);
         // Another writer got there first (or logged out, or switched account): adopt, no request.
         if (disk.kind !== 'ok' || disk.raw !== held.raw) {
           this.log.info('auth.json changed on disk before refreshing; adopting it instead');
@@ -193,16 +212,42 @@ export class Refresher {
           this.host.adopt(current);
           return 'dropped';
         }
-        await writer.save(next);
+        try {
+          await writer.save(next);
+        } catch (error) {
+          this.unsaved = { record: next, basedOn: held.raw };
+          this.host.adopt({ kind: 'ok', record: next, raw: serialize(next) });
+          throw new UnsavedError(`the refreshed tokens could not be saved (${(error as Error).message}); serving them from memory until the write succeeds`);
+        }
         this.noteArrival(next.tokens!.access_token);
         this.host.adopt(await writer.load());
         return 'refreshed';
       });
       this.transient = null;
       if (outcome === 'refreshed') this.log.info('refreshed the access token');
+      if (outcome === 'saved') this.log.info('saved the refreshed tokens that could not be written before');
     } catch (error) {
       await this.onFailure(held, error);
     }
+  }
+
+  /** Retries the write of rotated tokens, unless another writer has replaced the file since. */
+  private async saveUnsaved(writer: LockedWriter, disk: Loaded): Promise<'saved' | 'adopted'> {
+    const { record, basedOn } = this.unsaved!;
+    if (disk.kind !== 'ok' || disk.raw !== basedOn) {
+      this.unsaved = null;
+      this.log.warn('auth.json was replaced while refreshed tokens waited to be saved; keeping the new file');
+      this.host.adopt(disk);
+      return 'adopted';
+    }
+    try {
+      await writer.save(record);
+    } catch (error) {
+      throw new UnsavedError(`the refreshed tokens still cannot be saved (${(error as Error).message})`);
+    }
+    this.unsaved = null;
+    this.host.adopt(await writer.load());
+    return 'saved';
   }
 
   /** Schedules a token that came back already inside the margin (see SHORT_LIVED_MIN_GAP_MS). */
@@ -225,7 +270,7 @@ export class Refresher {
 
   private async onFailure(held: HeldChatgpt, error: unknown): Promise<void> {
     if (error instanceof IssuerError && error.code === 'refresh_token_reused' && (await this.adoptRotationByOthers(held))) return;
-    if (this.host.held()?.raw !== held.raw) {
+    if (this.host.held()?.raw !== held.raw && !(error instanceof UnsavedError)) {
       // auth.json changed while the request was out (a new login, an outside edit): the failure
       // belongs to tokens the daemon no longer holds.
       this.log.info(`refresh failed, but auth.json has changed since; not counting it: ${error instanceof Error ? error.message : String(error)}`);

@@ -129,7 +129,6 @@ describe('a full disk', () => {
 
   it(
     'during a refresh write: the old auth.json is intact, the error is reported, and the rotated tokens are not lost (the next write after space returns succeeds)',
-    { todo: 'reported: daemon/refresher.ts drops the rotated tokens when the write fails; the next refresh spends the old, already rotated refresh token (refresh_token_reused) and the user must log in again' },
     async (t) => {
       s.count({ cases: 1 });
       const issuer = await s.issuer();
