@@ -1,7 +1,7 @@
 // Bundles codex-auth into one file, written over tsc's dist/client/cli/main.js, so the `bin`
 // that users run and the binary the tests spawn are the same file. One file starts much faster
 // than ~25 ES modules (and vscode-jsonrpc's 15 CommonJS ones) resolved, read and linked one by
-// one; see bench/PERFORMANCE.md for the figures. Modules the entry imports dynamically (the
+// one; see "Performance" in the README for the figures. Modules the entry imports dynamically (the
 // client library with vscode-jsonrpc, the login flow) are in the file but run only when a
 // command imports them; `codex-auth token` never does.
 //
