@@ -157,6 +157,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       if (params.type === 'chatgpt') {
         const { flow, authUrl } = await startBrowserLogin(context, this.settings);
         this.trackLogin(flow, generation);
+        if (params.openBrowser) this.openBrowser(authUrl);
         return { type: 'chatgpt', loginId: flow.loginId, authUrl };
       }
       const { flow, verificationUrl, userCode, expiresAt } = await startDeviceLogin(context, this.settings);
@@ -165,6 +166,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
     } catch (error) {
       throw rpcError(ErrorCodes.loginFailed, error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /** Best effort, for clients that ask the daemon to do it; the URL is always returned too. */
+  private openBrowser(url: string): void {
+    import('open')
+      .then(({ default: open }) => open(url))
+      .catch((error: Error) => this.log.warn(`could not open a browser: ${error.message}`));
   }
 
   cancelLogin(loginId: string): 'canceled' | 'notFound' {

@@ -1,8 +1,8 @@
 // systemd socket activation: codexd serves the socket it is handed and leaves it to its owner.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cli, client, codexdBin, sandbox, waitFor, type Sandbox } from './helpers.js';
 
@@ -56,6 +56,22 @@ describe('socket activation', () => {
     } finally {
       activator.kill('SIGKILL');
     }
+  });
+
+  it('clients do not autostart a daemon when codexd.socket is installed: systemd owns the socket', async () => {
+    const b = sandbox();
+    boxes.push(b);
+    const unitDir = join(b.env['XDG_CONFIG_HOME']!, 'systemd', 'user');
+    mkdirSync(unitDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(unitDir, 'codexd.socket'), '[Socket]\nListenStream=%t/codexd/codexd.sock\n');
+    const result = await cli(b, ['status']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /codexd\.socket is installed but nothing listens on .*systemctl --user enable --now codexd\.socket/);
+    assert.equal(existsSync(b.socket), false, 'no daemon was spawned to race systemd');
+
+    const elsewhere = await cli(b, ['status', '--json'], { env: { CODEXD_SOCKET: join(b.dir, 'run', 'other', 'codexd.sock') } });
+    assert.equal(elsewhere.code, 1, 'a non-default socket is not systemd\'s, so autostart still works there');
+    assert.match(elsewhere.stdout, /"state": "loggedOut"/);
   });
 
   it('refuses LISTEN_PID that names another process, with a clear error', async () => {
