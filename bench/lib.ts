@@ -3,11 +3,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeIssuer, TokenSet } from '../test/fake-issuer.js';
 import { DAEMON_NODE_FLAGS } from '../client/autostart.js';
+import { canConnect, waitFor as waitUntil } from '../test/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const codexdBin = join(root, 'dist', 'daemon', 'main.js');
@@ -117,25 +117,10 @@ export function removeRoot(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+export { canConnect };
 
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
+export function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  return waitUntil(check, what, timeoutMs, 5);
 }
 
 export interface Proc {

@@ -2,11 +2,11 @@
 // folders), the built codexd as a real child process, and the real codex-auth binary.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect, type CodexdClient } from '../client/index.js';
+import { canConnect, waitFor } from './wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const codexdBin = join(root, 'dist', 'daemon', 'main.js');
@@ -81,26 +81,7 @@ export interface Daemon {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { canConnect, waitFor };
 
 /** Starts the built codexd in the sandbox, logging to its log file, and waits until it answers. */
 export async function startDaemon(box: Sandbox, options: { env?: NodeJS.ProcessEnv; args?: string[]; waitReady?: boolean } = {}): Promise<Daemon> {
