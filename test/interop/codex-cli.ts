@@ -7,7 +7,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { root, type Sandbox } from '../helpers.js';
+import { fileURLToPath } from 'node:url';
+import type { Sandbox } from '../helpers.js';
+
+/** The repository (this file is compiled to dist/test/interop/); not imported from helpers.ts, which registers test hooks. */
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 export const CODEX_VERSION = '0.169.0';
 export const codexCache = join(root, '.cache', `codex-${CODEX_VERSION}`);
