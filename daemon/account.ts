@@ -14,7 +14,7 @@ import {
 } from '../client/protocol.js';
 import { codexCredentialsStore, keyringNote } from './codex-config.js';
 import { IssuerError, type IssuerClient, type TokenSet } from './issuer.js';
-import { decodeJwt, expiryMs, identityOf } from './jwt.js';
+import { expiryMs, identityOf } from './jwt.js';
 import type { Logger } from './log.js';
 import { startBrowserLogin } from './login/browser.js';
 import { startDeviceLogin } from './login/device.js';
@@ -106,7 +106,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     const { record } = loaded;
     if (record.auth_mode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };
     const tokens = record.tokens!;
-    const identity = identityOf(decodeJwt(tokens.id_token) ?? {});
+    const identity = identityOf(tokens.id_token);
     const reauthReason = this.refresher.reauthReason;
     return {
       ...base,
@@ -270,7 +270,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   /** Persist as Codex does, then revoke the previous refresh token if it changed (best effort). */
   private async persistChatgptLogin(tokens: TokenSet, apiKey: string | null): Promise<void> {
     const previous = this.held()?.record.tokens.refresh_token;
-    const accountId = identityOf(decodeJwt(tokens.id_token) ?? {}).accountId;
+    const accountId = identityOf(tokens.id_token).accountId;
     await this.saveAndAdopt({
       auth_mode: 'chatgpt',
       OPENAI_API_KEY: apiKey,

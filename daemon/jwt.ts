@@ -32,13 +32,15 @@ export interface IdentityClaims {
   userId: string | null;
 }
 
-export function identityOf(idToken: Claims): IdentityClaims {
-  const auth = record(idToken['https://api.openai.com/auth']);
-  const profile = record(idToken['https://api.openai.com/profile']);
+/** Who an id_token names; every field null when it does not decode. */
+export function identityOf(idToken: string): IdentityClaims {
+  const claims = decodeJwt(idToken) ?? {};
+  const auth = record(claims['https://api.openai.com/auth']);
+  const profile = record(claims['https://api.openai.com/profile']);
   const raw = text(auth['chatgpt_plan_type'])?.toLowerCase() ?? null;
   const plan = raw === null ? null : (PLAN_ALIASES[raw] ?? raw);
   return {
-    email: text(idToken['email']) ?? text(profile['email']),
+    email: text(claims['email']) ?? text(profile['email']),
     planType: plan === null ? null : KNOWN_PLANS.has(plan) ? plan : 'unknown',
     accountId: text(auth['chatgpt_account_id']),
     userId: text(auth['chatgpt_user_id']) ?? text(auth['user_id']),

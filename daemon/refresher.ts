@@ -3,7 +3,7 @@
 // process, and keeps Codex CLI from needing to be: it refreshes earlier than Codex would
 // (exp − margin, Codex waits for exp − 5 min), under Codex's own auth.lock, and adopts
 // whatever another writer put on disk instead of spending a token that is already spent.
-import { decodeJwt, expiryMs, identityOf } from './jwt.js';
+import { expiryMs, identityOf } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from './log.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore, type Loaded, type LockedWriter } from './store.js';
@@ -195,7 +195,7 @@ export class Refresher {
         }
         const tokens = await this.issuer.refresh(held.record.tokens.refresh_token);
         const heldAccount = held.record.tokens.account_id;
-        if (heldAccount && tokens.id_token && identityOf(decodeJwt(tokens.id_token) ?? {}).accountId !== heldAccount) {
+        if (heldAccount && tokens.id_token && identityOf(tokens.id_token).accountId !== heldAccount) {
           // A refresh must never switch accounts; keep the file as it is.
           throw new IssuerError(REFRESH_MESSAGES.accountMismatch, 'permanent', 'account_mismatch');
         }
