@@ -111,7 +111,10 @@ export class IssuerClient {
     return tokens;
   }
 
-  /** Authorization-code grant with PKCE (browser and device-code logins). */
+  /**
+   * Authorization-code grant with PKCE (browser and device-code logins). Every error message
+   * starts with `${step} failed: `, as Codex words them ("Token exchange failed: …").
+   */
   async exchangeCode(step: string, code: string, redirectUri: string, verifier: string): Promise<TokenSet> {
     const reply = await this.post(step, '/oauth/token', 'form', {
       grant_type: 'authorization_code',
@@ -121,14 +124,14 @@ export class IssuerClient {
       code_verifier: verifier,
     });
     if (reply.status < 200 || reply.status >= 300) {
-      throw new IssuerError(`token endpoint returned status ${reply.status}: ${errorDetail(reply)}`, reply.status >= 500 ? 'transient' : 'permanent', null, reply.status);
+      throw new IssuerError(`${step} failed: token endpoint returned status ${reply.status}: ${errorDetail(reply)}`, reply.status >= 500 ? 'transient' : 'permanent', null, reply.status);
     }
     const body = isRecord(reply.body) ? reply.body : {};
     const { id_token, access_token, refresh_token } = body;
     if (typeof id_token !== 'string' || typeof access_token !== 'string' || typeof refresh_token !== 'string') {
-      throw new IssuerError('token endpoint returned a reply without id_token, access_token and refresh_token', 'permanent', null, reply.status);
+      throw new IssuerError(`${step} failed: token endpoint returned a reply without id_token, access_token and refresh_token`, 'permanent', null, reply.status);
     }
-    if (decodeJwt(id_token) === null) throw new IssuerError('token endpoint returned an id_token that is not a valid JWT', 'permanent');
+    if (decodeJwt(id_token) === null) throw new IssuerError(`${step} failed: token endpoint returned an id_token that is not a valid JWT`, 'permanent');
     for (const token of [id_token, access_token, refresh_token]) registerSecret(token);
     return { id_token, access_token, refresh_token };
   }

@@ -99,6 +99,31 @@ describe('device-code login', () => {
     assertNoAuthJson(w);
   });
 
+  it('a code exchange the issuer refuses ends with "device code exchange failed: token endpoint returned status …" and writes nothing', async () => {
+    const w = await world('device exchange 400');
+    w.issuer.devicePendingPolls = 0;
+    w.issuer.script('/oauth/token', { status: 400, body: { error: 'invalid_grant', error_description: 'Authorization code expired' } });
+    const started = await startDevice(w);
+    const done = await w.completed.next((e) => e.loginId === started.loginId, 30_000);
+    assert.deepEqual(done, {
+      loginId: started.loginId,
+      success: false,
+      error: 'device code exchange failed: token endpoint returned status 400: Authorization code expired',
+    });
+    assertNoAuthJson(w);
+  });
+
+  it('a code exchange cut off by the network names the step once: "device code exchange failed: …"', async () => {
+    const w = await world('device exchange reset');
+    w.issuer.devicePendingPolls = 0;
+    w.issuer.script('/oauth/token', { destroy: true });
+    const started = await startDevice(w);
+    const done = await w.completed.next((e) => e.loginId === started.loginId, 30_000);
+    assert.equal(done.success, false);
+    assert.match(done.error ?? '', /^device code exchange failed: (?!device code exchange failed)/);
+    assertNoAuthJson(w);
+  });
+
   it('a code nobody enters expires with "device auth timed out after …" and writes nothing', async () => {
     const w = await world('device expiry', { env: { CODEXD_DEVICE_CODE_TIMEOUT_S: '1' } });
     w.issuer.devicePendingPolls = 1_000;

@@ -141,11 +141,10 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
     completing = true;
     let tokens;
     try {
-      tokens = await context.issuer.exchangeCode('token exchange', code, redirectUri, pkce.verifier);
+      tokens = await context.issuer.exchangeCode('Token exchange', code, redirectUri, pkce.verifier);
     } catch (exchangeError) {
-      const reason = (exchangeError as Error).message.replace(/^token exchange failed: /, '');
       if (ended) sendEnded(res);
-      else fail(res, 'Sign-in could not be completed', `Token exchange failed: ${reason}`, 'Run `codex-auth login` to try again; if it keeps failing, check your network or proxy settings.');
+      else fail(res, 'Sign-in could not be completed', (exchangeError as Error).message, 'Run `codex-auth login` to try again; if it keeps failing, check your network or proxy settings.');
       return;
     }
     // Best effort, as in Codex: a failed API-key exchange leaves the key null.

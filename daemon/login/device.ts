@@ -48,7 +48,7 @@ export async function startDeviceLogin(context: LoginContext, settings: Settings
       try {
         tokens = await issuer.exchangeCode('device code exchange', grant.code, `${issuer.issuer}/deviceauth/callback`, grant.verifier);
       } catch (error) {
-        end(false, `device code exchange failed: ${(error as Error).message}`);
+        end(false, (error as Error).message);
         return;
       }
       if (ended) return;
