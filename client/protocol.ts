@@ -29,6 +29,10 @@ export interface Status {
   lastRefresh: string | null;
   /** Why a new login is needed, or why auth.json could not be used; otherwise null. */
   reauthReason: string | null;
+  /** Why the last refresh failed, until one succeeds; otherwise null. */
+  lastRefreshError: string | null;
+  /** ISO 8601: when the next refresh (or retry after a failure) is due; null when none is planned. */
+  nextRefreshAt: string | null;
   login: PendingLogin | null;
 }
 

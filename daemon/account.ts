@@ -99,6 +99,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
       accessTokenExpiresAt: null,
       lastRefresh: null,
       reauthReason: null,
+      lastRefreshError: null,
+      nextRefreshAt: null,
       login: this.login ? { loginId: this.login.loginId, type: this.login.type } : null,
     };
     if (loaded.kind === 'missing') return { ...base, reauthReason: keyringNote(codexCredentialsStore(this.store.codexHome)) };
@@ -115,6 +117,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
       accessTokenExpiresAt: iso(expiryMs(tokens.access_token)),
       lastRefresh: record.last_refresh ?? null,
       reauthReason,
+      lastRefreshError: this.refresher.lastError,
+      nextRefreshAt: iso(this.refresher.nextAttemptAt()),
     };
   }
 
@@ -131,7 +135,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     }
     if (loaded.record.auth_mode === 'apikey') return { type: 'apiKey', apiKey: loaded.record.OPENAI_API_KEY! };
 
-    await this.refresher.ensureFresh(forceRefresh);
+    const failure = await this.refresher.ensureFresh(forceRefresh);
     const reauth = this.refresher.reauthReason;
     if (reauth) throw rpcError(ErrorCodes.reauthRequired, `${reauth} Run \`codex-auth login\`.`);
     const held = this.held();
@@ -141,6 +145,10 @@ export class AccountService extends EventEmitter<AccountEvents> {
     const transient = this.refresher.transientReason;
     if (transient && exp !== null && exp <= Date.now()) {
       throw rpcError(ErrorCodes.issuerUnavailable, `The access token has expired and could not be refreshed: ${transient}`);
+    }
+    // Asked for a new token and did not get one: the old one is not what was asked for.
+    if (forceRefresh && failure) {
+      throw rpcError(ErrorCodes.issuerUnavailable, `Could not refresh the access token (${failure}). Try again later; \`codex-auth status\` shows when codexd retries.`);
     }
     return { type: 'chatgpt', accessToken, accountId, expiresAt: iso(exp) };
   }

@@ -77,17 +77,13 @@ export class IssuerClient {
 
   /** Refresh-token grant, JSON body exactly as Codex CLI 0.169 sends it. */
   async refresh(refreshToken: string): Promise<RefreshedTokens> {
-    let reply: Reply;
-    try {
-      reply = await this.post('token refresh', '/oauth/token', 'json', {
-        client_id: this.options.clientId,
-        grant_type: 'refresh_token',
-        refresh_reason: 'proactive_expiry',
-        refresh_token: refreshToken,
-      });
-    } catch (error) {
-      throw asTransient(error, 'Failed to refresh token');
-    }
+    // A network failure throws "token refresh failed: <cause>", transient.
+    const reply = await this.post('token refresh', '/oauth/token', 'json', {
+      client_id: this.options.clientId,
+      grant_type: 'refresh_token',
+      refresh_reason: 'proactive_expiry',
+      refresh_token: refreshToken,
+    });
     if (reply.status < 200 || reply.status >= 300) throw classifyRefreshFailure(reply);
     if (!isRecord(reply.body)) {
       throw new IssuerError('Failed to refresh token: the issuer answered with something that is not JSON', 'transient', null, reply.status);
@@ -273,11 +269,6 @@ function networkReason(error: unknown, timeoutMs: number): string {
   const cause = err.cause;
   if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
   return err.message ?? String(error);
-}
-
-function asTransient(error: unknown, prefix: string): IssuerError {
-  if (error instanceof IssuerError) return new IssuerError(`${prefix}: ${error.message}`, 'transient', error.code, error.status);
-  return new IssuerError(`${prefix}: ${String(error)}`, 'transient');
 }
 
 /** Codex's detail rule: error_description, error.message, error (string) or error.code, raw body, "unknown error". */

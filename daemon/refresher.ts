@@ -48,7 +48,7 @@ class UnsavedError extends Error {
 }
 
 export class Refresher {
-  private inFlight: Promise<void> | null = null;
+  private inFlight: Promise<string | null> | null = null;
   /** A permanent failure, pinned to the exact file contents it happened with. */
   private permanent: { reason: string; raw: string } | null = null;
   private transient: { reason: string; failures: number; retryAt: number } | null = null;
@@ -91,6 +91,17 @@ export class Refresher {
   /** The reason of the last passing failure, while its backoff runs. */
   get transientReason(): string | null {
     return this.transient?.reason ?? null;
+  }
+
+  /** Why the last refresh of the held login failed, until one succeeds. */
+  get lastError(): string | null {
+    return this.reauthReason ?? this.transientReason;
+  }
+
+  /** When the next refresh (or retry) will be tried, in ms since the epoch; null when none will be. */
+  nextAttemptAt(): number | null {
+    const due = this.reauthReason ? null : this.dueAt();
+    return due === null ? null : Math.max(due, this.transient?.retryAt ?? 0);
   }
 
   /** When the held login should be refreshed, in ms since the epoch; null when never by schedule. */
@@ -139,22 +150,25 @@ export class Refresher {
 
   /**
    * Before a token is handed out: refresh when it is due (or when forced), unless a permanent
-   * failure stands or a backoff is running. Never throws for a passing failure; the caller
-   * decides whether the token it still has is good enough.
+   * failure stands or a backoff is running. Never throws: resolves with the reason when a refresh
+   * was tried and failed; the caller decides whether the token it still has is good enough.
    */
-  async ensureFresh(force: boolean): Promise<void> {
-    if (this.reauthReason) return;
+  async ensureFresh(force: boolean): Promise<string | null> {
+    if (this.reauthReason) return null;
     const due = this.dueAt();
     const now = Date.now();
     if (!force) {
-      if (due === null || now < due) return;
-      if (this.transient && now < this.transient.retryAt) return;
+      if (due === null || now < due) return null;
+      if (this.transient && now < this.transient.retryAt) return null;
     }
-    await this.refresh().catch(() => undefined);
+    return this.refresh();
   }
 
-  /** Single flight: every caller during one refresh shares its outcome. */
-  refresh(): Promise<void> {
+  /**
+   * Single flight: every caller during one refresh shares its outcome, the reason it failed or
+   * null (refreshed, or another writer's login adopted).
+   */
+  refresh(): Promise<string | null> {
     if (!this.inFlight) {
       this.inFlight = this.refreshOnce().finally(() => {
         this.inFlight = null;
@@ -180,9 +194,9 @@ export class Refresher {
     this.refresh().catch(() => undefined);
   }
 
-  private async refreshOnce(): Promise<void> {
+  private async refreshOnce(): Promise<string | null> {
     const held = this.host.held();
-    if (!held) return;
+    if (!held) return null;
     try {
       const outcome = await this.store.withAuthLock(async (writer): Promise<'adopted' | 'dropped' | 'refreshed' | 'saved'> => {
         const disk = await writer.load();
@@ -226,8 +240,9 @@ export class Refresher {
       this.transient = null;
       if (outcome === 'refreshed') this.log.info('refreshed the access token');
       if (outcome === 'saved') this.log.info('saved the refreshed tokens that could not be written before');
+      return null;
     } catch (error) {
-      await this.onFailure(held, error);
+      return this.onFailure(held, error);
     }
   }
 
@@ -268,26 +283,30 @@ export class Refresher {
     }
   }
 
-  private async onFailure(held: HeldChatgpt, error: unknown): Promise<void> {
-    if (error instanceof IssuerError && error.code === 'refresh_token_reused' && (await this.adoptRotationByOthers(held))) return;
+  /** Records the failure; returns its reason, or null when the daemon holds good tokens after all. */
+  private async onFailure(held: HeldChatgpt, error: unknown): Promise<string | null> {
+    if (error instanceof IssuerError && error.code === 'refresh_token_reused' && (await this.adoptRotationByOthers(held))) return null;
+    const reason = error instanceof Error ? error.message : String(error);
     if (this.host.held()?.raw !== held.raw && !(error instanceof UnsavedError)) {
       // auth.json changed while the request was out (a new login, an outside edit): the failure
       // belongs to tokens the daemon no longer holds.
-      this.log.info(`refresh failed, but auth.json has changed since; not counting it: ${error instanceof Error ? error.message : String(error)}`);
-      return;
+      this.log.info(`refresh failed, but auth.json has changed since; not counting it: ${reason}`);
+      return null;
     }
     if (error instanceof IssuerError && error.kind === 'permanent') {
       this.permanent = { reason: error.message, raw: held.raw };
       this.transient = null;
-      this.log.warn({ code: error.code, status: error.status }, `refresh failed for good: ${error.message}`);
-      return;
+      // Not logged as `code`: that field name is redacted as a secret (authorization codes).
+      this.log.warn({ oauthError: error.code, status: error.status }, `refresh failed for good: ${error.message}`);
+      return reason;
     }
     const failures = (this.transient?.failures ?? 0) + 1;
     const ceiling = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (failures - 1));
     const delay = Math.random() * ceiling; // full jitter
-    const reason = error instanceof Error ? error.message : String(error);
     this.transient = { reason, failures, retryAt: Date.now() + delay };
     this.log.warn({ failures, retryInMs: Math.round(delay) }, `refresh failed, will retry: ${reason}`);
+    // The rotated tokens are held and served: for the caller, this refresh worked.
+    return error instanceof UnsavedError ? null : reason;
   }
 
   /**

@@ -25,13 +25,20 @@ export function describeStatus(status: Status, apiKey: string | null, daemon: Da
   } else if (account.type === 'apiKey') {
     lines.push(`Logged in using an API key - ${apiKey ? maskApiKey(apiKey) : '***'}`);
   } else {
-    const who = account.email ?? 'unknown email';
-    lines.push(`Logged in using ChatGPT as ${who}${account.planType ? ` (${account.planType})` : ''}`);
+    const who = `${account.email ?? 'unknown email'}${account.planType ? ` (${account.planType})` : ''}`;
+    if (status.state === 'reauthRequired') {
+      // Codex's reasons end in advice of their own ("Please log out and sign in again."): one instruction is enough.
+      const reason = (status.reauthReason ?? '').replace(/\s*Please [^.]*sign in again\.$/, '');
+      lines.push(`Sign-in needed for ${who}: ${reason} Run \`codex-auth login\`.`);
+    } else {
+      lines.push(`Logged in using ChatGPT as ${who}`);
+    }
     if (account.accountId) lines.push(`  account:        ${account.accountId}`);
     if (status.accessTokenExpiresAt) lines.push(`  token expires:  ${when(status.accessTokenExpiresAt, now)}`);
     if (status.lastRefresh) lines.push(`  last refresh:   ${when(status.lastRefresh, now)}`);
     if (status.state === 'refreshing') lines.push('  state:          refreshing now');
-    if (status.state === 'reauthRequired') lines.push(`  Sign in again:  ${status.reauthReason} Run \`codex-auth login\`.`);
+    if (status.lastRefreshError && status.state !== 'reauthRequired') lines.push(`  refresh failed: ${status.lastRefreshError}`);
+    if (status.nextRefreshAt) lines.push(`  ${status.lastRefreshError ? 'next try:      ' : 'next refresh:  '} ${when(status.nextRefreshAt, now)}`);
   }
   if (status.login) lines.push(`  pending login:  ${status.login.type} (${status.login.loginId})`);
   if (daemon) lines.push(`  daemon:         pid ${daemon.pid}, codexd ${daemon.version}, ${daemon.codexHome}`);
