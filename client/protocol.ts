@@ -57,8 +57,8 @@ export type TokenResult =
 
 export type LoginStartParams =
   | { type: 'apiKey'; apiKey: string }
-  | { type: 'chatgpt'; openBrowser?: boolean }
-  | { type: 'chatgptDeviceCode' };
+  | { type: 'chatgpt'; openBrowser?: boolean; keepAfterDisconnect?: boolean }
+  | { type: 'chatgptDeviceCode'; keepAfterDisconnect?: boolean };
 export type LoginStartResult =
   | { type: 'apiKey' }
   | { type: 'chatgpt'; loginId: string; authUrl: string }

@@ -21,6 +21,7 @@ import { startDeviceLogin } from './login/device.js';
 import type { LoginContext, LoginFlow } from './login/flow.js';
 import { Refresher, type HeldChatgpt } from './refresher.js';
 import { scrub } from './secrets.js';
+import type { Peer } from './server.js';
 import { timestamp, type AuthRecord, type AuthStore, type Loaded } from './store.js';
 import type { Settings } from './settings.js';
 
@@ -153,7 +154,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return { type: 'chatgpt', accessToken, accountId, expiresAt: iso(exp) };
   }
 
-  async startLogin(params: LoginStartParams): Promise<LoginStartResult> {
+  /** `peer` is the connection that asked: the login ends when it closes, unless asked to be kept. */
+  async startLogin(params: LoginStartParams, peer: Peer): Promise<LoginStartResult> {
     const generation = this.supersedePendingLogin('Login was cancelled because a new login was started');
     if (params.type === 'apiKey') {
       await this.saveAndAdopt({ auth_mode: 'apikey', OPENAI_API_KEY: params.apiKey });
@@ -165,11 +167,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
       if (params.type === 'chatgpt') {
         const { flow, authUrl } = await startBrowserLogin(context, this.settings);
         this.trackLogin(flow, generation);
+        if (!params.keepAfterDisconnect) this.cancelOnDisconnect(flow, peer);
         if (params.openBrowser) this.openBrowser(authUrl);
         return { type: 'chatgpt', loginId: flow.loginId, authUrl };
       }
       const { flow, verificationUrl, userCode, expiresAt } = await startDeviceLogin(context, this.settings);
       this.trackLogin(flow, generation);
+      if (!params.keepAfterDisconnect) this.cancelOnDisconnect(flow, peer);
       return { type: 'chatgptDeviceCode', loginId: flow.loginId, verificationUrl, userCode, expiresAt };
     } catch (error) {
       throw rpcError(ErrorCodes.loginFailed, error instanceof Error ? error.message : String(error));
@@ -181,6 +185,21 @@ export class AccountService extends EventEmitter<AccountEvents> {
     import('open')
       .then(({ default: open }) => open(url))
       .catch((error: Error) => this.log.warn(`could not open a browser: ${error.message}`));
+  }
+
+  /** A killed `codex-auth login` must not leave its login holding the callback port for minutes. */
+  private cancelOnDisconnect(flow: LoginFlow, peer: Peer): void {
+    const forget = peer.onClose(() => {
+      if (this.login !== flow) return;
+      this.log.info({ loginId: flow.loginId }, 'the client that started the login disconnected; cancelling it');
+      flow.cancel('Login was cancelled because the client that started it disconnected');
+    });
+    const ended = (event: LoginCompleted): void => {
+      if (event.loginId !== flow.loginId) return;
+      forget();
+      this.off('loginCompleted', ended);
+    };
+    this.on('loginCompleted', ended);
   }
 
   cancelLogin(loginId: string): 'canceled' | 'notFound' {

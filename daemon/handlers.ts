@@ -33,9 +33,9 @@ function loginParams(params: Params): LoginStartParams {
     case 'apiKey':
       return { type: 'apiKey', apiKey: requiredString(params, 'apiKey').trim() };
     case 'chatgpt':
-      return { type: 'chatgpt', openBrowser: optionalBoolean(params, 'openBrowser') };
+      return { type: 'chatgpt', openBrowser: optionalBoolean(params, 'openBrowser'), keepAfterDisconnect: optionalBoolean(params, 'keepAfterDisconnect') };
     case 'chatgptDeviceCode':
-      return { type: 'chatgptDeviceCode' };
+      return { type: 'chatgptDeviceCode', keepAfterDisconnect: optionalBoolean(params, 'keepAfterDisconnect') };
     default:
       throw invalid('type must be "apiKey", "chatgpt" or "chatgptDeviceCode"');
   }
@@ -58,7 +58,7 @@ export function createHandlers(account: AccountService, daemon: DaemonInfo): Map
     }],
     [Methods.accountRead.method, (p) => account.read(optionalBoolean(paramsObject(p), 'refreshToken'))],
     [Methods.accountToken.method, (p) => account.token(optionalBoolean(paramsObject(p), 'forceRefresh'))],
-    [Methods.loginStart.method, (p) => account.startLogin(loginParams(paramsObject(p)))],
+    [Methods.loginStart.method, (p, peer) => account.startLogin(loginParams(paramsObject(p)), peer)],
     [Methods.loginCancel.method, (p) => ({ status: account.cancelLogin(requiredString(paramsObject(p), 'loginId')) })],
     [Methods.logout.method, (p) => {
       paramsObject(p);

@@ -8,7 +8,31 @@ import type { Logger } from './log.js';
 import { peerUid } from '../client/os.js';
 import { scrub } from './secrets.js';
 
-export type Handler = (params: unknown) => unknown;
+/** The connection a request came on. */
+export interface Peer {
+  /** Calls `listener` once the connection has closed (soon, if it already has); returns a function that forgets it. */
+  onClose(listener: () => void): () => void;
+}
+
+export type Handler = (params: unknown, peer: Peer) => unknown;
+
+function createPeer(): Peer & { close(): void } {
+  const listeners = new Set<() => void>();
+  let closed = false;
+  return {
+    onClose: (listener) => {
+      if (closed) queueMicrotask(listener);
+      else listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      for (const listener of listeners) listener();
+      listeners.clear();
+    },
+  };
+}
 
 export interface ServerOptions {
   maxConnections: number;
@@ -85,27 +109,30 @@ export class RpcServer {
       void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as never);
     });
     const connection = createMessageConnection(reader, writer, rpcLogger(log));
-    connection.onRequest((method, params) => this.dispatch(method, params));
+    const peer = createPeer();
+    connection.onRequest((method, params) => this.dispatch(method, params, peer));
     connection.onError(([error]) => log.debug({ err: error.message }, 'connection error'));
     connection.onClose(() => {
       this.connections.delete(connection);
       this.sockets.delete(socket);
       connection.dispose();
+      peer.close();
     });
     socket.on('close', () => {
       this.connections.delete(connection);
       this.sockets.delete(socket);
+      peer.close();
     });
     this.connections.add(connection);
     connection.listen();
   }
 
-  private async dispatch(method: string, params: unknown): Promise<unknown> {
+  private async dispatch(method: string, params: unknown, peer: Peer): Promise<unknown> {
     const handler = this.options.handlers.get(method);
     if (!handler) return new ResponseError(ErrorCodes.methodNotFound, `Unknown method: ${method}`);
     this.inFlight++;
     try {
-      return await handler(params ?? {});
+      return await handler(params ?? {}, peer);
     } catch (error) {
       if (error instanceof ResponseError) return error;
       this.options.log.error({ method, err: scrub(String((error as Error)?.stack ?? error)) }, 'request failed');

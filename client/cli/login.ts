@@ -62,6 +62,17 @@ export async function login(client: CodexdClient, options: LoginOptions): Promis
   return waitForLogin(client, 'chatgpt', options);
 }
 
+/** `codex-auth login --cancel`: ends whatever login is pending in the daemon. */
+export async function cancelPendingLogin(client: CodexdClient): Promise<number> {
+  const { login: pending } = await client.read();
+  if (pending && (await client.loginCancel(pending.loginId)).status === 'canceled') {
+    process.stdout.write(`Cancelled the pending ${pending.type === 'chatgpt' ? 'browser' : 'device-code'} login.\n`);
+  } else {
+    process.stdout.write('No login is pending.\n');
+  }
+  return 0;
+}
+
 async function promptApiKey(): Promise<string> {
   const fromEnv = process.env['OPENAI_API_KEY']?.trim();
   const hint = fromEnv ? ` [Enter to use OPENAI_API_KEY ${maskApiKey(fromEnv)}]` : '';

@@ -26,6 +26,7 @@ Commands:
   login --device-auth       sign in with a one-time code (SSH and headless machines)
   login --with-api-key      read an API key from stdin
   login --api-key KEY       store KEY (it ends up in your shell history)
+  login --cancel            cancel the pending login, whoever started it
   login status              same as status
   status                    who is logged in, how, and when the token expires
   token                     print the bearer credential (refreshed first when due)
@@ -53,6 +54,7 @@ interface Flags {
   withApiKey: boolean;
   apiKey?: string | undefined;
   noBrowser: boolean;
+  cancel: boolean;
   forceRefresh: boolean;
   noAutostart: boolean;
   dryRun: boolean;
@@ -70,6 +72,7 @@ function parse(argv: string[]): { command: string[]; flags: Flags } {
       'with-api-key': { type: 'boolean' },
       'api-key': { type: 'string' },
       'no-browser': { type: 'boolean' },
+      cancel: { type: 'boolean' },
       'force-refresh': { type: 'boolean' },
       'no-autostart': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
@@ -87,6 +90,7 @@ function parse(argv: string[]): { command: string[]; flags: Flags } {
       withApiKey: values['with-api-key'] ?? false,
       apiKey: values['api-key'],
       noBrowser: values['no-browser'] ?? false,
+      cancel: values.cancel ?? false,
       forceRefresh: values['force-refresh'] ?? false,
       noAutostart: values['no-autostart'] ?? false,
       dryRun: values['dry-run'] ?? false,
@@ -208,7 +212,11 @@ async function run(argv: string[]): Promise<number> {
     if (name === 'logout') return await logout(client);
     const modes = [flags.deviceAuth, flags.withApiKey, flags.apiKey !== undefined].filter(Boolean).length;
     if (modes > 1) throw new UsageError('choose one of --device-auth, --with-api-key and --api-key');
-    const { login } = await import('./login.js');
+    const { cancelPendingLogin, login } = await import('./login.js');
+    if (flags.cancel) {
+      if (modes > 0 || flags.noBrowser) throw new UsageError('--cancel takes no other login option');
+      return await cancelPendingLogin(client);
+    }
     return await login(client, { deviceAuth: flags.deviceAuth, withApiKey: flags.withApiKey, apiKey: flags.apiKey, noBrowser: flags.noBrowser });
   } finally {
     await client.close();
