@@ -61,7 +61,8 @@ export type LoginStartParams =
   | { type: 'chatgptDeviceCode'; keepAfterDisconnect?: boolean };
 export type LoginStartResult =
   | { type: 'apiKey' }
-  | { type: 'chatgpt'; loginId: string; authUrl: string }
+  /** `busyPort`: the callback port that was in use, when the login fell back to another. */
+  | { type: 'chatgpt'; loginId: string; authUrl: string; busyPort?: number }
   | { type: 'chatgptDeviceCode'; loginId: string; verificationUrl: string; userCode: string; expiresAt: string };
 
 export interface LoginCancelParams {

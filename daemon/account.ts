@@ -165,18 +165,20 @@ export class AccountService extends EventEmitter<AccountEvents> {
     const context = this.loginContext(`login-${Date.now().toString(36)}-${++this.loginSequence}`);
     try {
       if (params.type === 'chatgpt') {
-        const { flow, authUrl } = await startBrowserLogin(context, this.settings);
+        const { flow, authUrl, busyPort } = await startBrowserLogin(context, this.settings);
         this.trackLogin(flow, generation);
         if (!params.keepAfterDisconnect) this.cancelOnDisconnect(flow, peer);
         if (params.openBrowser) this.openBrowser(authUrl);
-        return { type: 'chatgpt', loginId: flow.loginId, authUrl };
+        return { type: 'chatgpt', loginId: flow.loginId, authUrl, ...(busyPort === null ? {} : { busyPort }) };
       }
       const { flow, verificationUrl, userCode, expiresAt } = await startDeviceLogin(context, this.settings);
       this.trackLogin(flow, generation);
       if (!params.keepAfterDisconnect) this.cancelOnDisconnect(flow, peer);
       return { type: 'chatgptDeviceCode', loginId: flow.loginId, verificationUrl, userCode, expiresAt };
     } catch (error) {
-      throw rpcError(ErrorCodes.loginFailed, error instanceof Error ? error.message : String(error));
+      const message = error instanceof Error ? error.message : String(error);
+      context.log.warn(`the login could not start: ${message}`);
+      throw rpcError(ErrorCodes.loginFailed, message);
     }
   }
 

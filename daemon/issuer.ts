@@ -241,13 +241,13 @@ export class IssuerClient {
         redirect: 'manual',
       });
     } catch (error) {
-      throw new IssuerError(`${step} failed: ${networkReason(error, timeoutMs)}`, 'transient');
+      throw new IssuerError(`${step} failed: ${networkReason(error, timeoutMs, new URL(url), this.options.env ?? process.env)}`, 'transient');
     }
     let text: string;
     try {
       text = await response.text();
     } catch (error) {
-      throw new IssuerError(`${step} failed while reading the reply: ${networkReason(error, timeoutMs)}`, 'transient', null, response.status);
+      throw new IssuerError(`${step} failed while reading the reply: ${networkReason(error, timeoutMs, new URL(url), this.options.env ?? process.env)}`, 'transient', null, response.status);
     }
     let parsed: unknown = undefined;
     try {
@@ -263,12 +263,43 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function networkReason(error: unknown, timeoutMs: number): string {
-  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${Math.round(timeoutMs / 1000)} s`;
-  const cause = err.cause;
-  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
-  return err.message ?? String(error);
+interface NetworkCause {
+  name?: string;
+  message?: string;
+  code?: unknown;
+  cause?: unknown;
+  hostname?: string;
+  address?: string;
+  port?: number;
+}
+
+/**
+ * What went wrong, in words a person can act on, with the system's code. undici reports
+ * everything as "fetch failed" and keeps the real reason in a chain of causes.
+ */
+function networkReason(error: unknown, timeoutMs: number, target: URL, env: NodeJS.ProcessEnv): string {
+  const chain: NetworkCause[] = [];
+  for (let e = error as NetworkCause | undefined; e && typeof e === 'object' && chain.length < 5; e = e.cause as NetworkCause | undefined) chain.push(e);
+  if (chain[0]?.name === 'TimeoutError' || chain[0]?.name === 'AbortError') return `no answer from ${target.host} within ${Math.round(timeoutMs / 1000)} s`;
+  const tunnel = chain.map((e) => /^Proxy response \((\d+)\)/.exec(e.message ?? '')).find(Boolean);
+  if (tunnel) return `the proxy refused the connection to ${target.host} with HTTP ${tunnel[1]}; check HTTPS_PROXY/HTTP_PROXY and the proxy's credentials`;
+  const cause = chain.find((e) => typeof e.code === 'string' && e.code !== '');
+  if (!cause) return chain.at(-1)?.message || String(error);
+  const code = cause.code as string;
+  const targetPort = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  const proxySet = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => env[name]);
+  // The failing peer is not the issuer: then it can only be the proxy.
+  const viaProxy = proxySet && ((cause.hostname !== undefined && cause.hostname !== target.hostname) || (cause.port !== undefined && cause.port !== targetPort));
+  const peer = cause.hostname ?? (cause.address ? `${cause.address}:${cause.port}` : target.host);
+  const where = viaProxy ? `the proxy ${peer}` : peer;
+  if (code === 'ECONNREFUSED') return `connection refused by ${where} (ECONNREFUSED)`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `cannot resolve ${viaProxy ? 'the proxy host' : 'host'} ${cause.hostname ?? target.hostname} (${code}); check the network and the address`;
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `connecting to ${where} timed out (${code})`;
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `the connection to ${where} was closed (${code})`;
+  if (/CERT|SSL|TLS/.test(code)) {
+    return `TLS error with ${target.host}: ${cause.message} (${code}); if a proxy or firewall inspects HTTPS, set CODEX_CA_CERTIFICATE to its CA certificate`;
+  }
+  return `${code}${cause.message ? ` (${cause.message})` : ''}`;
 }
 
 /** Codex's detail rule: error_description, error.message, error (string) or error.code, raw body, "unknown error". */

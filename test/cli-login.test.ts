@@ -1,9 +1,15 @@
 // `codex-auth login` when things go wrong around it: a killed client, a login left pending,
 // an issuer that is slow or unreachable, busy callback ports. Driven through the real binary.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cli, readLog } from './helpers.js';
-import { browserStart, finishWorlds, pendingLoginId, portClosed, startCli, waitFor, world } from './login-support.js';
+import { cli, cliBin, readLog, type Sandbox } from './helpers.js';
+import { browserStart, deadPort, finishWorlds, pendingLoginId, portClosed, startCli, waitFor, world } from './login-support.js';
 
 after(finishWorlds);
 
@@ -51,4 +57,100 @@ describe('a login left behind', () => {
     assert.equal(misuse.code, 2);
     assert.equal(misuse.stderr, 'codex-auth: --cancel takes no other login option\n');
   });
+});
+
+/** Runs codex-auth on a real pseudo-terminal (util-linux `script`); resolves with everything it drew. */
+function onTerminal(box: Sandbox, args: string[]): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, cliBin, ...args].map((word) => `'${word}'`).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...box.env, CODEXD_NO_AUTOSTART: '1', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => {
+    child.once('exit', (code) => {
+      box.captured.push(output);
+      resolve({ code, output });
+    });
+  });
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+const servers: Server[] = [];
+after(() => {
+  for (const server of servers) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+describe('an issuer that is slow or cannot be reached', () => {
+  it('one that never answers: the spinner shows from the first request, then the failure names the timeout', async () => {
+    const w = await world('hanging issuer', { env: { CODEXD_HTTP_TIMEOUT_S: '2' } });
+    w.issuer.script('/api/accounts/deviceauth/usercode', { hang: true });
+    const run = await onTerminal(w.box, ['login', '--device-auth']);
+    assert.equal(run.code, 1, run.output);
+    const spinning = run.output.indexOf('Asking the sign-in server for a one-time code');
+    const failed = run.output.indexOf(`Login failed: device code request failed: no answer from ${new URL(w.issuer.url).host} within 2 s`);
+    assert.ok(spinning >= 0 && failed > spinning, `the spinner came first, then the reason: ${JSON.stringify(run.output)}`);
+    assert.equal(w.issuer.count('/api/accounts/deviceauth/usercode'), 1, 'the request reached the issuer and was never answered');
+  });
+
+  const causes: Array<{ name: string; setup: () => Promise<{ issuerUrl?: string; env?: Record<string, string> }>; reason: (issuerHost: string) => RegExp }> = [
+    {
+      name: 'connection refused',
+      setup: async () => ({ issuerUrl: `http://127.0.0.1:${await deadPort()}` }),
+      reason: (host) => new RegExp(`^connection refused by ${host} \\(ECONNREFUSED\\)$`),
+    },
+    {
+      name: 'an unknown host',
+      setup: async () => ({ issuerUrl: 'http://codexd-test.invalid' }),
+      reason: () => /^cannot resolve host codexd-test\.invalid \((ENOTFOUND|EAI_AGAIN)\); check the network and the address$/,
+    },
+    {
+      name: 'a proxy that refuses connections',
+      setup: async () => ({ env: { HTTP_PROXY: `http://127.0.0.1:${await deadPort()}`, NO_PROXY: '' } }),
+      reason: () => /^connection refused by the proxy 127\.0\.0\.1:\d+ \(ECONNREFUSED\)$/,
+    },
+    {
+      name: 'a proxy that wants credentials',
+      setup: async () => {
+        const proxy = createServer((_req, res) => res.writeHead(407).end());
+        proxy.on('connect', (_req, socket) => socket.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n'));
+        servers.push(proxy);
+        return { env: { HTTP_PROXY: `http://127.0.0.1:${await listen(proxy)}`, NO_PROXY: '' } };
+      },
+      reason: (host) => new RegExp(`^the proxy refused the connection to ${host} with HTTP 407; check HTTPS_PROXY/HTTP_PROXY and the proxy's credentials$`),
+    },
+    {
+      name: 'a certificate nobody trusts',
+      setup: async () => {
+        const dir = mkdtempSync('/tmp/cxd-tls-');
+        const key = join(dir, 'key.pem');
+        const cert = join(dir, 'cert.pem');
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+        const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.writeHead(500).end());
+        servers.push(tls as unknown as Server);
+        const port = await listen(tls as unknown as Server);
+        rmSync(dir, { recursive: true, force: true });
+        return { issuerUrl: `https://127.0.0.1:${port}` };
+      },
+      reason: (host) => new RegExp(`^TLS error with ${host}: self[- ]signed certificate \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); if a proxy or firewall inspects HTTPS, set CODEX_CA_CERTIFICATE to its CA certificate$`),
+    },
+  ];
+  for (const c of causes) {
+    it(`${c.name}: login fails with exit 1 and names the cause, on the terminal and in the log`, async () => {
+      const { issuerUrl, env } = await c.setup();
+      const w = await world(c.name, { ...(issuerUrl ? { issuerUrl } : {}), env: env ?? {} });
+      const run = await cli(w.box, ['login', '--device-auth'], { env: { CODEXD_NO_AUTOSTART: '1' } });
+      assert.equal(run.code, 1, run.stderr);
+      const lines = run.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 2, `the spinner's line, then one line: ${run.stderr}`);
+      const prefix = 'Login failed: device code request failed: ';
+      assert.ok(lines[1]!.startsWith(prefix), lines[1]);
+      assert.match(lines[1]!.slice(prefix.length), c.reason(new URL(issuerUrl ?? w.issuer.url).host));
+      assert.ok(readLog(w.box).includes(`the login could not start: ${lines[1]!.slice('Login failed: '.length)}`), 'the same words are logged');
+    });
+  }
 });

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it, type TestContext } from 'node:test';
 import { CodexdError, ErrorCodes } from '../client/index.js';
-import { readAuth } from './helpers.js';
+import { cli, readAuth, readLog } from './helpers.js';
 import { browserStart, consent, finishWorlds, hasAuth, httpGet, pendingLoginId, portClosed, startCli, waitFor, world, type World } from './login-support.js';
 
 after(finishWorlds);
@@ -293,8 +293,56 @@ describe('the callback port', () => {
       assert.deepEqual(seen, ['/cancel'], 'the old server on 1455 was asked to cancel, once');
       await completeLogin(w, login);
       assert.equal(w.issuer.codeExchanges[0]!.redirectUri, 'http://localhost:1457/auth/callback');
+      // The server lingers for the success page; free 1457 for the next tests.
+      await httpGet('http://localhost:1457/cancel');
+      assert.ok(await waitFor(() => portClosed(1457), 'the callback server on 1457 to close', 10_000));
     } finally {
       await release(holder);
+    }
+  });
+
+  it('codex-auth login says that 1455 is busy before it falls back to 1457, and the log says so too', async (t: TestContext) => {
+    const holder = await hold(1455, () => undefined);
+    const probe = holder ? await hold(1457, () => undefined) : null;
+    await release(probe);
+    if (!holder || !probe) {
+      await release(holder);
+      t.skip(`port ${holder ? 1457 : 1455} is already in use by something else on this machine`);
+      return;
+    }
+    try {
+      const w = await world('1455 busy, CLI', { env: { CODEXD_LOGIN_PORT: null } });
+      const run = startCli(w.box, ['login', '--no-browser']);
+      const printed = await waitFor(() => /^(https?:\/\/\S+\/oauth\/authorize\?\S+)$/m.exec(run.stdout()), 'codex-auth to print the authorize URL', 20_000);
+      w.shown.push(printed[1]!);
+      assert.ok(
+        run.stdout().startsWith('Port 1455 is in use (another `codex login` may be running); using port 1457 instead.\nStarting local login server on http://localhost:1457.\n'),
+        run.stdout(),
+      );
+      assert.match(readLog(w.box), /port 1455 is in use \(another `codex login` may be running\); falling back to port 1457/);
+      run.child.kill('SIGKILL'); // its login ends with it
+      assert.ok(await waitFor(() => portClosed(1457), 'the callback server on 1457 to close', 10_000));
+    } finally {
+      await release(holder);
+    }
+  });
+
+  it('when 1455 and 1457 are both busy, codex-auth login names both and says what to do instead (exit 1, logged)', async (t: TestContext) => {
+    const holders = [await hold(1455, () => undefined), await hold(1457, () => undefined)];
+    try {
+      if (holders.includes(null)) {
+        t.skip('port 1455 or 1457 is already in use by something else on this machine');
+        return;
+      }
+      const w = await world('1455 and 1457 busy', { env: { CODEXD_LOGIN_PORT: null } });
+      const run = await cli(w.box, ['login', '--no-browser'], { env: { CODEXD_NO_AUTOSTART: '1' } });
+      const reason = 'Ports 1455 and 1457 are both in use; another `codex login` may be running. Use `codex-auth login --device-auth`, or set CODEXD_LOGIN_PORT=0 to use any free port.';
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, `Starting the login callback server\nLogin failed: ${reason}\n`);
+      assert.equal(run.stdout, '');
+      assert.ok(readLog(w.box).includes(`the login could not start: ${reason}`), 'logged');
+    } finally {
+      for (const holder of holders) await release(holder);
     }
   });
 });
@@ -402,7 +450,7 @@ describe('a login that cannot start', () => {
       await assert.rejects(w.watcher.loginStart({ type: 'chatgpt' }), (error: unknown) => {
         assert.ok(error instanceof CodexdError);
         assert.equal(error.code, ErrorCodes.loginFailed);
-        assert.equal(error.message, `Port 127.0.0.1:${port} is already in use`);
+        assert.equal(error.message, `Port ${port} is in use; another \`codex login\` may be running. Use \`codex-auth login --device-auth\`, or set CODEXD_LOGIN_PORT=0 to use any free port.`);
         return true;
       });
       assert.equal((await w.watcher.read()).login, null);

@@ -87,9 +87,12 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
   let onCompleted: ((event: LoginCompleted) => void) | null = null;
   const subscription = client.onLoginCompleted((event) => (onCompleted ? onCompleted(event) : early.push(event)));
 
+  // From the first request on: an issuer that never answers must not leave the terminal blank.
+  const starting = spinner(type === 'chatgpt' ? 'Starting the login callback server' : 'Asking the sign-in server for a one-time code');
   try {
     started = await client.loginStart(type === 'chatgpt' ? { type, openBrowser: false } : { type });
   } catch (error) {
+    starting.stop();
     subscription.dispose();
     if (error instanceof CodexdError) {
       process.stderr.write(`Login failed: ${error.message}\n`);
@@ -97,6 +100,7 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
     }
     throw error;
   }
+  starting.stop();
   if (started.type === 'apiKey') return 0;
   const loginId = started.loginId;
 
@@ -110,6 +114,7 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
     );
   } else {
     const port = new URL(new URL(started.authUrl).searchParams.get('redirect_uri') ?? 'http://localhost:1455').port;
+    if (started.busyPort !== undefined) process.stdout.write(`Port ${started.busyPort} is in use (another \`codex login\` may be running); using port ${port} instead.\n`);
     process.stdout.write(`Starting local login server on http://localhost:${port}.\n`);
     const reason = options.noBrowser ? '--no-browser was given' : whyNoBrowser();
     if (reason === null) {

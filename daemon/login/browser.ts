@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
 import { registerSecret } from '../secrets.js';
 import type { Settings } from '../settings.js';
 import { LoginError, type LoginContext, type LoginFlow } from './flow.js';
@@ -43,14 +44,14 @@ export function authorizeUrl(issuer: string, clientId: string, redirectUri: stri
   return `${issuer}/oauth/authorize?${params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}`;
 }
 
-export async function startBrowserLogin(context: LoginContext, settings: Settings): Promise<{ flow: LoginFlow; authUrl: string }> {
+export async function startBrowserLogin(context: LoginContext, settings: Settings): Promise<{ flow: LoginFlow; authUrl: string; busyPort: number | null }> {
   const pkce = createPkce();
   const state = randomBytes(32).toString('base64url');
   registerSecret(pkce.verifier);
   registerSecret(state);
 
   const server = createServer();
-  const port = await bindCallbackServer(server, settings.loginPort);
+  const { port, busyPort } = await bindCallbackServer(server, settings.loginPort, context.log);
   const redirectUri = `http://localhost:${port}/auth/callback`;
   const allowedHosts = new Set([`localhost:${port}`, `127.0.0.1:${port}`]);
 
@@ -174,7 +175,7 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
     type: 'chatgpt',
     cancel: (reason) => end(false, reason),
   };
-  return { flow, authUrl: authorizeUrl(context.issuer.issuer, context.issuer.clientId, redirectUri, pkce.challenge, state) };
+  return { flow, authUrl: authorizeUrl(context.issuer.issuer, context.issuer.clientId, redirectUri, pkce.challenge, state), busyPort };
 }
 
 function sendEnded(res: ServerResponse): void {
@@ -185,15 +186,19 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', connection: 'close' }).end(html);
 }
 
-/** Codex's port dance: on a busy port ask the old login server to /cancel, retry, then fall back 1455 → 1457. */
-async function bindCallbackServer(server: Server, preferred: number): Promise<number> {
-  if (preferred === 0) return listen(server, 0);
+/**
+ * Codex's port dance: on a busy port ask the old login server to /cancel, retry, then fall back
+ * 1455 → 1457. `busyPort` is the preferred port when it had to be given up.
+ */
+async function bindCallbackServer(server: Server, preferred: number, log: Logger): Promise<{ port: number; busyPort: number | null }> {
+  if (preferred === 0) return { port: await listen(server, 0), busyPort: null };
   const ports = preferred === 1455 ? [1455, FALLBACK_PORT] : [preferred];
   for (const port of ports) {
+    if (port !== preferred) log.warn(`port ${preferred} is in use (another \`codex login\` may be running); falling back to port ${port}`);
     let cancelSent = false;
     for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
       try {
-        return await listen(server, port);
+        return { port: await listen(server, port), busyPort: port === preferred ? null : preferred };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new LoginError(`cannot start the login callback server: ${(error as Error).message}`);
         if (!cancelSent) {
@@ -204,7 +209,8 @@ async function bindCallbackServer(server: Server, preferred: number): Promise<nu
       }
     }
   }
-  throw new LoginError(`Port 127.0.0.1:${ports[ports.length - 1]} is already in use`);
+  const busy = ports.length === 1 ? `Port ${ports[0]} is in use` : `Ports ${ports.join(' and ')} are both in use`;
+  throw new LoginError(`${busy}; another \`codex login\` may be running. Use \`codex-auth login --device-auth\`, or set CODEXD_LOGIN_PORT=0 to use any free port.`);
 }
 
 function listen(server: Server, port: number): Promise<number> {
