@@ -1,13 +1,17 @@
 // Starting the daemon on demand, the way gpg-agent's clients do: connect; on failure take a
 // spawn lock, connect again (someone else may have just started it), and only then spawn and
 // wait. Ten clients racing on a fresh socket end with exactly one daemon.
-import { existsSync, mkdirSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DaemonUnreachableError } from './errors.js';
 import { lock } from './os.js';
 import { defaultLogFile, defaultSocketPath, readSettingsFile } from './paths.js';
+import { checkSocketPath, createSocketFolder, openTrusted } from './trust.js';
+
+export { DaemonUnreachableError };
 
 export const AUTOSTART_WAIT_MS = 5000;
 
@@ -17,21 +21,6 @@ export const AUTOSTART_WAIT_MS = 5000;
  * up to 16 MiB); throughput does not measurably change. The systemd unit passes the same.
  */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
-
-export class DaemonUnreachableError extends Error {
-  override name = 'DaemonUnreachableError';
-}
-
-export function openSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(path);
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
 
 export function autostartDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
   const setting = env['CODEXD_NO_AUTOSTART'] ?? readSettingsFile(env)['NO_AUTOSTART'];
@@ -60,8 +49,9 @@ const daemonMain = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
 async function waitForSocket(path: string, deadline: number, exited: () => string | null): Promise<Socket> {
   for (;;) {
     try {
-      return await openSocket(path);
+      return await openTrusted(path);
     } catch (error) {
+      if (error instanceof DaemonUnreachableError) throw error;
       const exit = exited();
       if (exit) throw new DaemonUnreachableError(`codexd exited during start-up (${exit}); see ${defaultLogFile()}`);
       if (Date.now() >= deadline) {
@@ -75,8 +65,9 @@ async function waitForSocket(path: string, deadline: number, exited: () => strin
 /** Connects to the daemon, starting it first when nothing answers and autostart is allowed. */
 export async function connectOrStart(socketPath: string, autostart: boolean, env: NodeJS.ProcessEnv = process.env): Promise<Socket> {
   try {
-    return await openSocket(socketPath);
+    return await openTrusted(socketPath);
   } catch (error) {
+    if (error instanceof DaemonUnreachableError) throw error;
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     if (!autostart || autostartDisabled(env)) {
       throw new DaemonUnreachableError(`codexd is not running on ${socketPath} (${reason}) and autostart is off; start it with \`codex-auth daemon start\``);
@@ -85,13 +76,23 @@ export async function connectOrStart(socketPath: string, autostart: boolean, env
       throw new DaemonUnreachableError(`codexd.socket is installed but nothing listens on ${socketPath} (${reason}); run \`systemctl --user enable --now codexd.socket\``);
     }
   }
-  // The same 0700 folder the daemon will insist on; created in the mkdir call itself.
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
+  try {
+    return await start(socketPath, env);
+  } catch (error) {
+    if (error instanceof DaemonUnreachableError) throw error;
+    throw new DaemonUnreachableError(`cannot start codexd on ${socketPath}: ${(error as Error).message}`);
+  }
+}
+
+async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket> {
+  createSocketFolder(socketPath);
+  checkSocketPath(socketPath); // whoever created the folder, it must pass before we put a lock file in it
   const spawnLock = await lock(`${socketPath}.spawn.lock`, AUTOSTART_WAIT_MS * 2);
   try {
     try {
-      return await openSocket(socketPath);
-    } catch {
+      return await openTrusted(socketPath);
+    } catch (error) {
+      if (error instanceof DaemonUnreachableError) throw error;
       // Still nobody: we are the one to start it.
     }
     // Loaded here, not at start-up: only a client that actually starts the daemon needs it.

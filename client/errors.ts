@@ -26,3 +26,13 @@ export class CodexdError extends Error {
     super(message);
   }
 }
+
+/** The daemon cannot be reached, or must not be talked to; the CLI exits 2. */
+export class DaemonUnreachableError extends Error {
+  override name = 'DaemonUnreachableError';
+}
+
+/** The socket path is unusable or untrusted, or the daemon there serves another home: nothing was sent. */
+export class SocketRefusedError extends DaemonUnreachableError {
+  override name = 'SocketRefusedError';
+}

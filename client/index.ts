@@ -31,7 +31,7 @@ import { defaultLimits, FrameReader, FrameWriter } from './transport.js';
 
 export * from './protocol.js';
 export { DaemonUnreachableError } from './autostart.js';
-export { CodexdError } from './errors.js';
+export { CodexdError, SocketRefusedError } from './errors.js';
 
 export interface ConnectOptions {
   /** Socket path; default: CODEXD_SOCKET, the settings file, then the standard location. */

@@ -2,7 +2,7 @@
 // auth.json.lock, and the peer's uid on a Unix socket (SO_PEERCRED / getpeereid), which
 // ssh-agent checks on every accept. Both go through koffi, an FFI whose prebuilt binaries
 // ship inside its npm packages; nothing is compiled or downloaded at install.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 
@@ -60,6 +60,11 @@ export interface HeldLock {
   release(): void;
 }
 
+/** O_NOFOLLOW: a lock file that is a symlink is refused (ELOOP), never followed to its target. */
+function openLockFile(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (constants.O_NOFOLLOW ?? 0), 0o600);
+}
+
 function tryLockFd(fd: number): boolean {
   const lib = loadLibc();
   if (!lib) return true; // Windows: no flock; Codex takes none there either.
@@ -68,7 +73,7 @@ function tryLockFd(fd: number): boolean {
 
 /** Takes an exclusive flock on `path` (created 0600 if missing) without waiting; null when another holder has it. */
 export function tryLock(path: string): HeldLock | null {
-  const fd = openSync(path, 'a', 0o600);
+  const fd = openLockFile(path);
   if (!tryLockFd(fd)) {
     closeSync(fd);
     return null;
@@ -83,7 +88,7 @@ const POLL_MS = 10;
  * blocking flock would stall the event loop and every other client with it.
  */
 export async function lock(path: string, timeoutMs: number): Promise<HeldLock> {
-  const fd = openSync(path, 'a', 0o600);
+  const fd = openLockFile(path);
   const deadline = Date.now() + timeoutMs;
   while (!tryLockFd(fd)) {
     if (Date.now() >= deadline) {

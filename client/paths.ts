@@ -56,3 +56,12 @@ export function resolveSocketPath(flag: string | undefined, env: Env = process.e
   const fromFile = readSettingsFile(env)['SOCKET'];
   return typeof fromFile === 'string' && fromFile ? fromFile : defaultSocketPath(env);
 }
+
+/** sun_path is 108 bytes on Linux and 104 on macOS, including the terminating NUL. */
+export function maxSocketPathBytes(platform: NodeJS.Platform = process.platform): number {
+  return platform === 'darwin' ? 103 : 107;
+}
+
+export function isWindowsPipe(path: string): boolean {
+  return path.startsWith('\\\\.\\pipe\\') || path.startsWith('\\\\?\\pipe\\');
+}

@@ -5,20 +5,12 @@ import { lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'n
 import { connect, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { tryLock, type HeldLock } from '../client/os.js';
+import { isWindowsPipe, maxSocketPathBytes } from '../client/paths.js';
 
 const LISTEN_BACKLOG = 4096;
 
 export class StartupError extends Error {
   override name = 'StartupError';
-}
-
-/** sun_path is 108 bytes on Linux and 104 on macOS, including the terminating NUL. */
-export function maxSocketPathBytes(platform: NodeJS.Platform = process.platform): number {
-  return platform === 'darwin' ? 103 : 107;
-}
-
-export function isWindowsPipe(path: string): boolean {
-  return path.startsWith('\\\\.\\pipe\\') || path.startsWith('\\\\?\\pipe\\');
 }
 
 /** Node would silently truncate a longer path and bind somewhere else. */

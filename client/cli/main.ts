@@ -7,7 +7,7 @@
 // that use them.
 import { parseArgs } from 'node:util';
 import { autostartDisabled, DaemonUnreachableError } from '../autostart.js';
-import { CodexdError, ErrorCodes } from '../errors.js';
+import { CodexdError, ErrorCodes, SocketRefusedError } from '../errors.js';
 import type { CodexdClient } from '../index.js';
 import { requestOnce } from '../oneshot.js';
 import { resolveSocketPath } from '../paths.js';
@@ -135,7 +135,7 @@ async function daemonCommand(action: string | undefined, socket: string, flags: 
   const { CodexdClient } = await import('../index.js');
   const client = new CodexdClient(socket, { autostart: false });
   const running = await client.daemonStatus().catch((error: unknown) => {
-    if (error instanceof DaemonUnreachableError) return null;
+    if (error instanceof DaemonUnreachableError && !(error instanceof SocketRefusedError)) return null;
     throw error;
   });
   switch (action) {

@@ -3,14 +3,17 @@
 // SO_PEERCRED check on every accept refuses it and logs so. The browser login's callback server
 // listens on 127.0.0.1 only, answers 403 to a wrong Host header, and a forged callback with the
 // wrong state changes nothing: no exchange, no file, the login keeps waiting and still completes.
+// The other way round, a stranger listening where a client looks for codexd (a folder another
+// user made first, or a socket of theirs) gets nothing from any client: not a byte.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
-import { cliBin, readLog } from '../helpers.js';
+import { after, describe, it, type TestContext } from 'node:test';
+import { connect as connectClient, SocketRefusedError } from '../../client/index.js';
+import { cli, cliBin, readLog, type Sandbox } from '../helpers.js';
 import { browserStart, consent, httpGet } from '../login-support.js';
 import { fixture, writeAtomically } from '../refresh-support.js';
 import { isRoot, suite, waitFor } from './support.js';
@@ -71,11 +74,11 @@ describe('another user', () => {
     chmodSync(box.socket, 0o666);
     const result = asNobody(box.socket);
     assert.deepEqual(result, { error: 'EACCES' });
-    // The real client, as nobody: one clear line, exit status 2.
+    // The real client, as nobody: one clear line, exit status 2 (it checks the folder's owner before connecting).
     const cliRun = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, cliBin, 'status', '--no-autostart', '--socket', box.socket], { encoding: 'utf8', env: { PATH: process.env['PATH'], HOME: '/nonexistent' } });
     s.capture('codex-auth as nobody', cliRun.stdout + cliRun.stderr);
     assert.equal(cliRun.status, 2, cliRun.stderr);
-    assert.match(cliRun.stderr, /EACCES/);
+    assert.match(cliRun.stderr, /its folder .* is owned by root \(uid 0\), not by you \(nobody \(uid 65534\)\)/);
     assert.equal(daemon.proc.exitCode, null);
     s.count({ faults: 1 });
   });
@@ -112,6 +115,172 @@ describe('another user', () => {
       c.on('error', reject);
     });
     assert.match(own, new RegExp(`"pid":${daemon.pid}`));
+    s.count({ faults: 1 });
+  });
+});
+
+/**
+ * A stranger's listener: answers every request as codexd would (the token it hands out is its own)
+ * and reports each connection and every byte it receives on stdout, one JSON line each. With
+ * `makeFolder` it first creates the socket's folder, mode 0777, as a squatter would.
+ */
+const STRANGER = `
+  const net = require('net'), fs = require('fs'), path = require('path');
+  const [socketPath, makeFolder] = JSON.parse(process.env.STRANGER);
+  if (makeFolder) { process.umask(0); fs.mkdirSync(path.dirname(socketPath), { mode: 0o777 }); }
+  const say = (event) => process.stdout.write(JSON.stringify(event) + '\\n');
+  const results = {
+    initialize: { serverInfo: { name: 'codexd', version: '0.1.0' }, protocolVersion: 1 },
+    'account/token': { type: 'apiKey', apiKey: 'sk-handed-out-by-the-stranger-0123456789' },
+    'account/read': { account: { type: 'apiKey' }, state: 'ok', accessTokenExpiresAt: null, lastRefresh: null, reauthReason: null, login: null },
+    'daemon/status': { pid: process.pid, version: '0.1.0', uptimeS: 1, socket: socketPath, codexHome: '/', connections: 1, activation: 'bind', logFile: null },
+  };
+  let connections = 0;
+  net.createServer((c) => {
+    const n = ++connections;
+    say({ accepted: n });
+    let buffer = '';
+    c.on('data', (d) => {
+      say({ from: n, got: d.toString('latin1') });
+      buffer += d.toString('latin1');
+      for (;;) {
+        const m = /^Content-Length: (\\d+)\\r\\n\\r\\n/.exec(buffer);
+        if (!m || buffer.length < m[0].length + Number(m[1])) return;
+        const message = JSON.parse(buffer.slice(m[0].length, m[0].length + Number(m[1])));
+        buffer = buffer.slice(m[0].length + Number(m[1]));
+        const body = JSON.stringify({ jsonrpc: '2.0', id: message.id, result: results[message.method] ?? {} });
+        c.write('Content-Length: ' + Buffer.byteLength(body) + '\\r\\n\\r\\n' + body);
+      }
+    });
+    c.on('error', () => undefined);
+    c.on('close', () => say({ closed: n }));
+  }).listen(socketPath, () => { fs.chmodSync(socketPath, 0o777); say({ ready: true }); });`;
+
+interface Stranger {
+  /** Everything clients sent, once every connection made so far has been read to its end (`at`: where its socket is now). */
+  received(at: string): Promise<string>;
+}
+
+const strangers: Array<ReturnType<typeof spawn>> = [];
+after(() => strangers.forEach((p) => p.kill('SIGKILL')));
+
+async function startStranger(socketPath: string, options: { asNobody: boolean; makeFolder: boolean }): Promise<Stranger> {
+  const node = [process.execPath, '-e', STRANGER];
+  const argv = options.asNobody ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...node] : node;
+  const proc = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env['PATH'], STRANGER: JSON.stringify([socketPath, options.makeFolder]) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  strangers.push(proc);
+  const events: Array<{ ready?: true; accepted?: number; closed?: number; got?: string }> = [];
+  let partial = '';
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) events.push(JSON.parse(line) as (typeof events)[number]);
+  });
+  await waitFor(() => events.some((e) => e.ready), `the stranger to listen on ${socketPath}`);
+  return {
+    async received(at) {
+      // Connections are accepted in order: once one made now is accepted and every accepted one
+      // has closed, everything any client sent before is in `events`.
+      const before = events.filter((e) => e.accepted).length;
+      await new Promise<void>((resolve) => {
+        const probe = connect(at);
+        probe.on('connect', () => probe.destroy());
+        probe.on('close', () => resolve());
+        probe.on('error', () => undefined);
+      });
+      await waitFor(() => {
+        const accepted = events.filter((e) => e.accepted).length;
+        return accepted > before && accepted === events.filter((e) => e.closed).length;
+      }, 'the stranger to read every connection to its end');
+      return events.map((e) => e.got ?? '').join('');
+    },
+  };
+}
+
+const STRANGER_KEY = 'sk-typed-by-the-user-for-codexd-0123456789';
+s.secret('API key typed by the user', STRANGER_KEY);
+
+/**
+ * Runs the clients that matter against `env`: a login that sends a key, `token`, `status`, and
+ * the library. Each must refuse with one line naming `socketPath` and `owner`, exit 2, and send
+ * nothing.
+ */
+async function assertNothingSent(box: Sandbox, env: NodeJS.ProcessEnv, socketPath: string, owner: RegExp, stranger: Stranger): Promise<void> {
+  for (const args of [['login', '--with-api-key'], ['token'], ['status'], ['logout']]) {
+    const run = await cli(box, args, { env, input: `${STRANGER_KEY}\n` });
+    s.capture(`codex-auth ${args.join(' ')} at a stranger's socket`, run.stdout + run.stderr);
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+    assert.equal(run.stdout, '', `${args.join(' ')} printed nothing of the stranger's`);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    assert.ok(run.stderr.includes(socketPath), `${args.join(' ')} names the path: ${run.stderr}`);
+    assert.match(run.stderr, owner, `${args.join(' ')} names the owner`);
+  }
+  const previous = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    await assert.rejects(connectClient({ socket: socketPath, autostart: false }), (error: Error) => error instanceof SocketRefusedError && owner.test(error.message));
+  } finally {
+    for (const key of Object.keys(env)) if (previous[key] === undefined) delete process.env[key];
+    Object.assign(process.env, previous);
+  }
+  assert.equal(await stranger.received(socketPath), '', 'not a byte reached the stranger');
+}
+
+describe('a stranger where a client looks for codexd', () => {
+  it('a socket in a folder open to others gets nothing from any client', async () => {
+    s.count({ cases: 1 });
+    const box = s.box();
+    // /tmp: sticky and open to everyone, and not ours unless we are root; either way refused.
+    const socketPath = join('/tmp', `cxd-stranger-${process.pid}.sock`);
+    const stranger = await startStranger(socketPath, { asNobody: false, makeFolder: false });
+    await assertNothingSent(box, { CODEXD_SOCKET: socketPath }, socketPath, /\/tmp .*(owned by|has mode 1777)/, stranger);
+    s.count({ faults: 1 });
+  });
+
+  it('another user who made <tmpdir>/codexd-<uid> first (XDG_RUNTIME_DIR unset) gets nothing from any client', async (t) => {
+    if (!skipUnless(t, setprivProblem())) return;
+    s.count({ cases: 1 });
+    const box = s.box();
+    chmodSync(box.dir, 0o711);
+    const tmp = join(box.dir, 'tmp');
+    mkdirSync(tmp);
+    chmodSync(tmp, 0o1777);
+    const socketPath = join(tmp, `codexd-${process.getuid!()}`, 'codexd.sock');
+    const stranger = await startStranger(socketPath, { asNobody: true, makeFolder: true });
+    // The default socket of a user without XDG_RUNTIME_DIR, CODEX_HOME or CODEXD_SOCKET.
+    const env = { TMPDIR: tmp, XDG_RUNTIME_DIR: '', CODEXD_SOCKET: '', CODEX_HOME: '' };
+    await assertNothingSent(box, env, socketPath, /owned by nobody \(uid 65534\)/, stranger);
+    s.count({ faults: 1 });
+  });
+
+  it("another user's socket inside our own 0700 folder is refused by its peer uid, before a byte is sent", async (t) => {
+    if (!skipUnless(t, setprivProblem())) return;
+    s.count({ cases: 1 });
+    const box = s.box();
+    chmodSync(box.dir, 0o711);
+    const theirs = join(box.dir, 'theirs');
+    mkdirSync(theirs, { mode: 0o777 });
+    chmodSync(theirs, 0o777);
+    const stranger = await startStranger(join(theirs, 'codexd.sock'), { asNobody: true, makeFolder: false });
+    // A bound socket keeps listening when its file is moved: now it sits where ours should be.
+    mkdirSync(dirname(box.socket), { mode: 0o700 });
+    renameSync(join(theirs, 'codexd.sock'), box.socket);
+    await assertNothingSent(box, {}, box.socket, /runs as nobody \(uid 65534\)/, stranger);
+    s.count({ faults: 1 });
+  });
+
+  it('autostart refuses a spawn lock that is a symlink, and creates nothing through it', async () => {
+    s.count({ cases: 1 });
+    const box = s.box();
+    mkdirSync(dirname(box.socket), { mode: 0o700 });
+    const target = join(box.dir, 'created-through-the-symlink');
+    symlinkSync(target, `${box.socket}.spawn.lock`);
+    const run = await cli(box, ['status']);
+    s.capture('codex-auth status with a symlinked spawn lock', run.stdout + run.stderr);
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, /^codex-auth: cannot start codexd on .*ELOOP/);
+    assert.equal(run.stderr.trim().split('\n').length, 1);
+    assert.equal(existsSync(target), false, 'the symlink was not followed');
     s.count({ faults: 1 });
   });
 });
