@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof StartupError) {
       log.error(error.message);
-      fail(error.message);
+      fail(error.message, error.exitCode);
     }
     throw error;
   }

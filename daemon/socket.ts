@@ -1,16 +1,24 @@
 // The listening socket: where it lives, who may reach it, and that only one daemon owns it.
 // The 0700 folder is the first wall (as in ssh-agent and git's credential-cache); the 0600
 // socket (bound under umask 077) and the peer-uid check on every accept are the second.
-import { lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { tryLock, type HeldLock } from '../client/os.js';
 import { isWindowsPipe, maxSocketPathBytes } from '../client/paths.js';
+import { createSocketFolder, fileKind } from '../client/trust.js';
 
 const LISTEN_BACKLOG = 4096;
 
 export class StartupError extends Error {
   override name = 'StartupError';
+  constructor(
+    message: string,
+    /** 2 for a socket path that cannot be used as given (as for a usage error). */
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
 }
 
 /** Node would silently truncate a longer path and bind somewhere else. */
@@ -24,17 +32,16 @@ export function checkSocketPathLength(socketPath: string): void {
 }
 
 /**
- * Creates the socket folder 0700 in the mkdir call itself (a chmod afterwards would leave a
- * window in which another user could enter it), then refuses a folder that is not ours or is
- * open to others, whoever created it.
+ * Creates the socket's own folder 0700 (never missing parents above it), then refuses a folder
+ * that is not ours or is open to others, whoever created it.
  */
 export function prepareSocketDir(socketPath: string): void {
   if (isWindowsPipe(socketPath)) return;
   const dir = dirname(socketPath);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    createSocketFolder(socketPath);
   } catch (error) {
-    throw new StartupError(`cannot create socket folder ${dir}: ${(error as Error).message}`);
+    throw new StartupError(`${(error as Error).message} (choose another --socket or CODEXD_SOCKET)`, 2);
   }
   const stat = lstatSync(dir);
   const uid = process.getuid?.();
@@ -117,13 +124,16 @@ export function lockCodexHome(codexHome: string, socketPath: string): HeldLock {
  */
 export async function bindSocket(server: Server, socketPath: string): Promise<{ ino: number } | null> {
   if (!isWindowsPipe(socketPath)) {
+    refuseNonSocket(socketPath);
     // Serializes daemons starting on the same socket, so probe-then-unlink cannot race.
     const bindLock = tryLock(`${socketPath}.lock`);
     if (!bindLock) throw new StartupError(describeRunning((await probeRunning(socketPath)) ?? { pid: null, socket: socketPath }));
     try {
       const found = await probe(socketPath);
-      if (found === 'stale') unlinkSync(socketPath);
-      else if (found !== 'absent') throw new StartupError(describeRunning(found));
+      if (found === 'stale') {
+        // A regular file refuses connections too: unlink only what is still a socket.
+        if (refuseNonSocket(socketPath)) unlinkSync(socketPath);
+      } else if (found !== 'absent') throw new StartupError(describeRunning(found));
       await listen(server, socketPath);
     } finally {
       bindLock.release();
@@ -132,6 +142,18 @@ export async function bindSocket(server: Server, socketPath: string): Promise<{ 
   }
   await listen(server, socketPath);
   return null;
+}
+
+/** Throws (exit status 2) when something other than a socket is at `socketPath`; true when a socket is. */
+function refuseNonSocket(socketPath: string): boolean {
+  let stat;
+  try {
+    stat = lstatSync(socketPath);
+  } catch {
+    return false;
+  }
+  if (stat.isSocket()) return true;
+  throw new StartupError(`${socketPath} is ${fileKind(stat)}, not a socket; refusing to replace it (choose another --socket or CODEXD_SOCKET)`, 2);
 }
 
 async function probeRunning(socketPath: string): Promise<RunningDaemon | null> {

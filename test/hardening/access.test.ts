@@ -7,7 +7,7 @@
 // user made first, or a socket of theirs) gets nothing from any client: not a byte.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -281,6 +281,46 @@ describe('a stranger where a client looks for codexd', () => {
     assert.match(run.stderr, /^codex-auth: cannot start codexd on .*ELOOP/);
     assert.equal(run.stderr.trim().split('\n').length, 1);
     assert.equal(existsSync(target), false, 'the symlink was not followed');
+    s.count({ faults: 1 });
+  });
+});
+
+describe('the socket path given to codexd', () => {
+  it('a regular file or a directory there is refused with one line and exit status 2, and left as it was', { timeout: 60_000 }, async () => {
+    const box = s.box();
+    const folder = dirname(box.socket);
+    mkdirSync(folder, { mode: 0o700 });
+    const file = join(folder, 'notes.txt');
+    writeFileSync(file, 'not a socket\n');
+    const dir = join(folder, 'a-directory');
+    mkdirSync(dir);
+    for (const [path, what] of [[file, 'a regular file'], [dir, 'a directory']] as const) {
+      s.count({ cases: 1 });
+      const daemon = await s.daemon(box, { args: ['--socket', path], waitReady: false });
+      const { code } = await daemon.exited;
+      s.capture('codexd at a socket path that is not a socket', daemon.stderr());
+      assert.equal(code, 2, daemon.stderr());
+      assert.equal(daemon.stderr().trim().split('\n').length, 1, daemon.stderr());
+      assert.match(daemon.stderr(), new RegExp(`^codexd: ${path} is ${what}, not a socket; refusing to replace it`));
+      s.count({ faults: 1 });
+    }
+    assert.equal(readFileSync(file, 'utf8'), 'not a socket\n');
+    assert.ok(lstatSync(dir).isDirectory());
+  });
+
+  it('only the socket\'s own folder is created (0700), never missing parents above it', { timeout: 60_000 }, async () => {
+    s.count({ cases: 1 });
+    const box = s.box();
+    const above = join(box.dir, 'run', 'missing');
+    const daemon = await s.daemon(box, { args: ['--socket', join(above, 'codexd', 'codexd.sock')], waitReady: false });
+    const { code } = await daemon.exited;
+    s.capture('codexd at a socket path whose parents are missing', daemon.stderr());
+    assert.equal(code, 2, daemon.stderr());
+    assert.match(daemon.stderr(), /^codexd: cannot create the socket folder .*\/missing\/codexd: its parent folder does not exist/);
+    assert.equal(existsSync(above), false, 'no parent folder was made');
+    const served = await s.daemon(box);
+    assert.equal(lstatSync(dirname(box.socket)).mode & 0o777, 0o700);
+    await served.stop();
     s.count({ faults: 1 });
   });
 });
