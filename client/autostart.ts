@@ -8,7 +8,7 @@ import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonUnreachableError } from './errors.js';
 import { lock } from './os.js';
-import { defaultLogFile, defaultSocketPath, readSettingsFile } from './paths.js';
+import { defaultCodexHome, defaultLogFile, defaultSocketPath, readSettingsFile } from './paths.js';
 import { checkSocketPath, createSocketFolder, openTrusted } from './trust.js';
 
 export { DaemonUnreachableError };
@@ -33,7 +33,7 @@ export function autostartDisabled(env: NodeJS.ProcessEnv = process.env): boolean
  * the race that made gpg-agent drop its units — so autostart stands aside.
  */
 export function systemdOwnsSocket(socketPath: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (process.platform !== 'linux' || socketPath !== defaultSocketPath(env) || !env['XDG_RUNTIME_DIR']) return false;
+  if (process.platform !== 'linux' || socketPath !== defaultSocketPath(env, 'linux', defaultCodexHome({})) || !env['XDG_RUNTIME_DIR']) return false;
   return existsSync(systemdSocketUnitPath(env));
 }
 

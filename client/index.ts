@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Disposable, type MessageConnection, type RequestParam, type RequestType } from 'vscode-jsonrpc/node';
 import { connectOrStart, DaemonUnreachableError } from './autostart.js';
 import { CodexdError } from './errors.js';
-import { resolveSocketPath } from './paths.js';
+import { expectedDaemon, resolveSocketPath, type ExpectedDaemon } from './paths.js';
 import {
   Methods,
   Notifications,
@@ -28,6 +28,7 @@ import {
   type TokenResult,
 } from './protocol.js';
 import { defaultLimits, FrameReader, FrameWriter } from './transport.js';
+import { checkServes } from './trust.js';
 
 export * from './protocol.js';
 export { DaemonUnreachableError } from './autostart.js';
@@ -40,6 +41,11 @@ export interface ConnectOptions {
   autostart?: boolean;
   /** Sent in `initialize`, and shown in the daemon's debug log. */
   clientInfo?: { name: string; version: string };
+  /**
+   * @internal What the daemon must serve (default: what this process's environment and the
+   * settings file set); `{}` accepts any daemon, for commands that control the daemon itself.
+   */
+  expect?: ExpectedDaemon;
 }
 
 interface ClientEvents {
@@ -144,10 +150,18 @@ export class CodexdClient {
     }
   }
 
+  /** Connects, then checks with `initialize` that the daemon serves what this client expects, before any request. */
   private async establish(autostart: boolean): Promise<MessageConnection> {
     const socket = await connectOrStart(this.socketPath, autostart);
     const connection = this.wire(socket);
-    if (this.options.clientInfo) await connection.sendRequest(Methods.initialize, { clientInfo: this.options.clientInfo });
+    try {
+      const served = await connection.sendRequest(Methods.initialize, this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {});
+      checkServes(this.socketPath, served, this.options.expect ?? expectedDaemon());
+    } catch (error) {
+      connection.dispose();
+      throw error;
+    }
+    this.connection = connection;
     return connection;
   }
 
@@ -159,7 +173,6 @@ export class CodexdClient {
     connection.onNotification(Notifications.loginCompleted, (event: LoginCompleted) => void this.events.emit('loginCompleted', event));
     connection.onClose(() => this.lost(connection));
     connection.listen();
-    this.connection = connection;
     return connection;
   }
 

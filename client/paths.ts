@@ -1,21 +1,47 @@
 // Where things live. Shared by the daemon and its clients so both find the same socket
 // without loading the settings library on the client's start-up path.
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 type Env = NodeJS.ProcessEnv;
 
-export function defaultSocketPath(env: Env = process.env, platform: NodeJS.Platform = process.platform): string {
-  if (platform === 'win32') return `\\\\.\\pipe\\codexd-${userInfo().username}`;
+/**
+ * A short, stable name for a CODEX_HOME: the first 16 hex digits of the sha256 of its canonical
+ * path (Codex keys its keyring entry the same way). Daemons for different homes get their own
+ * socket, lock and log file.
+ */
+export function codexHomeKey(codexHome: string): string {
+  let canonical: string;
+  try {
+    canonical = realpathSync(codexHome);
+  } catch {
+    canonical = resolve(codexHome);
+  }
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/**
+ * The socket of the daemon for `codexHome`: `codexd.sock` for the default home (~/.codex),
+ * `codexd-<key>.sock` beside it for any other, so each home gets a daemon of its own.
+ */
+export function defaultSocketPath(env: Env = process.env, platform: NodeJS.Platform = process.platform, codexHome = resolveCodexHome(env)): string {
+  const suffix = codexHomeKey(codexHome) === codexHomeKey(defaultCodexHome({})) ? '' : `-${codexHomeKey(codexHome)}`;
+  if (platform === 'win32') return `\\\\.\\pipe\\codexd-${userInfo().username}${suffix}`;
   const runtime = env['XDG_RUNTIME_DIR'];
-  if (runtime) return join(runtime, 'codexd', 'codexd.sock');
-  return join(tmpdir(), `codexd-${process.getuid?.() ?? userInfo().uid}`, 'codexd.sock');
+  if (runtime) return join(runtime, 'codexd', `codexd${suffix}.sock`);
+  return join(tmpdir(), `codexd-${process.getuid?.() ?? userInfo().uid}`, `codexd${suffix}.sock`);
 }
 
 export function defaultCodexHome(env: Env = process.env): string {
   const home = env['CODEX_HOME'];
   return home ? home : join(homedir(), '.codex');
+}
+
+/** CODEX_HOME as the daemon resolves it: the variable, then the settings file, then ~/.codex. */
+export function resolveCodexHome(env: Env = process.env): string {
+  return resolve(env['CODEX_HOME'] || settingString(readSettingsFile(env), 'CODEX_HOME') || defaultCodexHome({}));
 }
 
 /** The folder of the settings file (`config.json`, managed by the daemon with `conf`). */
@@ -49,12 +75,38 @@ export function readSettingsFile(env: Env = process.env): Record<string, unknown
   }
 }
 
-/** Socket path by the contract's precedence: flag, then CODEXD_SOCKET, then the settings file, then the default. */
+function settingString(file: Record<string, unknown>, name: string): string | undefined {
+  const value = file[name];
+  return typeof value === 'string' && value ? value : undefined;
+}
+
+/** Socket path by the contract's precedence: flag, then CODEXD_SOCKET, then the settings file, then the default for the home. */
 export function resolveSocketPath(flag: string | undefined, env: Env = process.env): string {
-  if (flag) return flag;
-  if (env['CODEXD_SOCKET']) return env['CODEXD_SOCKET'];
-  const fromFile = readSettingsFile(env)['SOCKET'];
-  return typeof fromFile === 'string' && fromFile ? fromFile : defaultSocketPath(env);
+  return flag || env['CODEXD_SOCKET'] || settingString(readSettingsFile(env), 'SOCKET') || defaultSocketPath(env);
+}
+
+/**
+ * What this client expects the daemon to serve: each value its environment (or, below that, the
+ * settings file) sets. A value set nowhere matches whatever the daemon serves, so an editor
+ * started without CODEX_HOME in its environment still uses the daemon it is pointed at.
+ */
+export interface ExpectedDaemon {
+  codexHome?: string;
+  issuer?: string;
+  clientId?: string;
+}
+
+export function expectedDaemon(env: Env = process.env): ExpectedDaemon {
+  const file = readSettingsFile(env);
+  const pick = (name: string, envName = `CODEXD_${name}`): string | undefined => env[envName] || settingString(file, name);
+  const codexHome = pick('CODEX_HOME', 'CODEX_HOME');
+  const issuer = pick('ISSUER');
+  const clientId = pick('CLIENT_ID');
+  return {
+    ...(codexHome ? { codexHome: resolve(codexHome) } : {}),
+    ...(issuer ? { issuer: issuer.replace(/\/+$/, '') } : {}),
+    ...(clientId ? { clientId } : {}),
+  };
 }
 
 /** sun_path is 108 bytes on Linux and 104 on macOS, including the terminating NUL. */

@@ -42,6 +42,10 @@ export interface InitializeParams {
 export interface InitializeResult {
   serverInfo: { name: 'codexd'; version: string };
   protocolVersion: number;
+  /** What the daemon serves; clients check it before anything else (older daemons leave it out). */
+  codexHome?: string;
+  issuer?: string;
+  clientId?: string;
 }
 
 export interface ReadParams {

@@ -3,13 +3,15 @@
 // whoever listens there would receive API keys and hand out tokens of their own. So the socket's
 // folder must be a real directory (not a symlink) that is ours and closed to group and others,
 // the path must be a socket, and the process listening on it must run as us or root
-// (SO_PEERCRED / getpeereid).
+// (SO_PEERCRED / getpeereid). Then the daemon must serve the CODEX_HOME, issuer and client id
+// this client would use ("Which daemon a client talks to" in the README).
 import { lstatSync, mkdirSync, readFileSync, type Stats } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { SocketRefusedError } from './errors.js';
 import { peerUid } from './os.js';
-import { isWindowsPipe, maxSocketPathBytes } from './paths.js';
+import { codexHomeKey, isWindowsPipe, maxSocketPathBytes, type ExpectedDaemon } from './paths.js';
+import type { InitializeResult } from './protocol.js';
 
 /** "alice (uid 1001)", with the name when /etc/passwd has one. */
 function owner(uid: number): string {
@@ -112,4 +114,22 @@ export async function openTrusted(socketPath: string): Promise<Socket> {
   if (uid === undefined || own === undefined || uid === own || uid === 0) return socket;
   socket.destroy();
   return refuse(socketPath, uid === null ? 'cannot tell which user listens on it' : `the process listening on it runs as ${owner(uid)}, not as you (${owner(own)})`);
+}
+
+/** Throws unless the daemon serves each value this client sets (an `initialize` result). */
+export function checkServes(socketPath: string, served: InitializeResult, expected: ExpectedDaemon): void {
+  if (expected.codexHome && served.codexHome && codexHomeKey(expected.codexHome) !== codexHomeKey(served.codexHome)) {
+    throw new SocketRefusedError(
+      `the codexd on ${socketPath} serves CODEX_HOME ${served.codexHome}, but yours is ${expected.codexHome}; set CODEX_HOME=${served.codexHome} to use it, or drop --socket and CODEXD_SOCKET to reach the daemon for your home`,
+    );
+  }
+  for (const [key, name, variable] of [['issuer', 'issuer', 'CODEXD_ISSUER'], ['clientId', 'client id', 'CODEXD_CLIENT_ID']] as const) {
+    const theirs = served[key];
+    const mine = expected[key];
+    if (mine && theirs && mine !== theirs) {
+      throw new SocketRefusedError(
+        `the codexd on ${socketPath} uses the ${name} ${theirs}, but yours is ${mine}; set ${variable}=${theirs} to use it, or stop it (\`codex-auth daemon stop\`) so that it restarts with yours`,
+      );
+    }
+  }
 }

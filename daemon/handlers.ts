@@ -43,6 +43,8 @@ function loginParams(params: Params): LoginStartParams {
 
 export interface DaemonInfo {
   version: string;
+  /** What this daemon serves; clients compare it with what they would use (see initialize in the README). */
+  serves: { codexHome: string; issuer: string; clientId: string };
   status(): DaemonStatus;
   shutdown(): void;
 }
@@ -54,7 +56,7 @@ export function createHandlers(account: AccountService, daemon: DaemonInfo): Map
       if (info !== undefined && (typeof info !== 'object' || info === null || typeof info['name'] !== 'string' || typeof info['version'] !== 'string')) {
         throw invalid('clientInfo must be {name: string, version: string}');
       }
-      return { serverInfo: { name: 'codexd', version: daemon.version }, protocolVersion: PROTOCOL_VERSION };
+      return { serverInfo: { name: 'codexd', version: daemon.version }, protocolVersion: PROTOCOL_VERSION, ...daemon.serves };
     }],
     [Methods.accountRead.method, (p) => account.read(optionalBoolean(paramsObject(p), 'refreshToken'))],
     [Methods.accountToken.method, (p) => account.token(optionalBoolean(paramsObject(p), 'forceRefresh'))],

@@ -32,8 +32,9 @@ Runs in the foreground until SIGTERM, SIGINT or a daemon/shutdown request.
 Clients (codex-auth, editor integrations) talk to it over a Unix socket.
 
 Options:
-  --socket PATH       socket to listen on (env CODEXD_SOCKET;
-                      default $XDG_RUNTIME_DIR/codexd/codexd.sock)
+  --socket PATH       socket to listen on (env CODEXD_SOCKET; default
+                      $XDG_RUNTIME_DIR/codexd/codexd.sock, or codexd-<key>.sock
+                      there for a CODEX_HOME other than ~/.codex)
   --codex-home DIR    folder holding auth.json (env CODEX_HOME; default ~/.codex)
   --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (env CODEXD_LOG_LEVEL)
   --log-file PATH     append JSON logs to PATH (created 0600) instead of stderr
@@ -138,6 +139,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
 
   const handlers = createHandlers(account, {
     version: VERSION,
+    serves: { codexHome: settings.codexHome, issuer: settings.issuer, clientId: settings.clientId },
     status: () => ({
       pid: process.pid,
       version: VERSION,

@@ -83,9 +83,10 @@ export function loadSettings(flags: Flags, env: NodeJS.ProcessEnv = process.env)
   const loginPort = int('LOGIN_PORT', 1455, 0);
   if (loginPort > 65535) throw new SettingsError(`LOGIN_PORT must be a port number, got ${loginPort}`);
 
+  const codexHome = path(flags.codexHome ?? pick('CODEX_HOME', 'CODEX_HOME') ?? defaultCodexHome({}));
   return {
-    socket: path(flags.socket ?? pick('SOCKET') ?? defaultSocketPath(env)),
-    codexHome: path(flags.codexHome ?? pick('CODEX_HOME', 'CODEX_HOME') ?? defaultCodexHome({})),
+    socket: path(flags.socket ?? pick('SOCKET') ?? defaultSocketPath(env, process.platform, codexHome)),
+    codexHome,
     issuer,
     clientId: pick('CLIENT_ID') ?? DEFAULT_CLIENT_ID,
     loginPort,

@@ -24,7 +24,8 @@ describe('socket activation', () => {
     const b = sandbox();
     boxes.push(b);
     mkdirSync(dirname(b.socket), { mode: 0o700 });
-    const activator = spawn('sh', ['-c', `umask 077; exec systemd-socket-activate -l "${b.socket}" --fdname=codexd "${process.execPath}" "${codexdBin}" --log-file "${b.logFile}"`], {
+    // systemd-socket-activate passes on only the variables named with -E: the sandbox's home is one.
+    const activator = spawn('sh', ['-c', `umask 077; exec systemd-socket-activate -l "${b.socket}" --fdname=codexd -E CODEX_HOME "${process.execPath}" "${codexdBin}" --log-file "${b.logFile}"`], {
       env: b.env,
       stdio: ['ignore', 'ignore', 'pipe'],
     });

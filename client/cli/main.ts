@@ -133,7 +133,8 @@ async function logout(client: CodexdClient): Promise<number> {
 
 async function daemonCommand(action: string | undefined, socket: string, flags: Flags): Promise<number> {
   const { CodexdClient } = await import('../index.js');
-  const client = new CodexdClient(socket, { autostart: false });
+  // Controlling the daemon is about the process, not the account: any daemon on the socket will do.
+  const client = new CodexdClient(socket, { autostart: false, expect: {} });
   const running = await client.daemonStatus().catch((error: unknown) => {
     if (error instanceof DaemonUnreachableError && !(error instanceof SocketRefusedError)) return null;
     throw error;
@@ -151,7 +152,7 @@ async function daemonCommand(action: string | undefined, socket: string, flags: 
         process.stdout.write(`codexd is already running (pid ${running.pid}, socket ${running.socket})\n`);
         return 0;
       }
-      const started = await new CodexdClient(socket, { autostart: true }).daemonStatus();
+      const started = await new CodexdClient(socket, { autostart: true, expect: {} }).daemonStatus();
       process.stdout.write(`codexd started (pid ${started.pid}, socket ${started.socket}, log ${started.logFile ?? 'stderr'})\n`);
       return 0;
     }

@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync,
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultSocketPath, resolveSocketPath } from '../paths.js';
+import { codexHomeKey, defaultSocketPath, resolveSocketPath } from '../paths.js';
 import { systemdSocketUnitPath } from '../autostart.js';
 
 export interface ServiceOptions {
@@ -148,14 +148,13 @@ function prepareForService(o: Io): void {
     }
   }
   const custom = o.env['CODEX_HOME'];
-  if (custom && custom !== codexHome) {
-    o.out(`note: CODEX_HOME is ${custom}, but the service uses ${codexHome}; to change that, run`);
-    o.out('  systemctl --user edit codexd.service');
-    o.out(`and add under [Service]: Environment=CODEX_HOME=${custom} and ReadWritePaths=${custom}`);
+  if (custom && codexHomeKey(custom) !== codexHomeKey(codexHome)) {
+    o.out(`note: CODEX_HOME is ${custom}, but the service serves ${codexHome}; clients with this CODEX_HOME start a daemon of their own for it`);
   }
-  const socket = resolveSocketPath(undefined, o.env);
-  if (o.env['XDG_RUNTIME_DIR'] && socket !== defaultSocketPath(o.env, 'linux')) {
-    o.out(`note: clients are set to use the socket ${socket}, but codexd.socket listens on ${defaultSocketPath(o.env, 'linux')}`);
+  const socket = resolveSocketPath(undefined, { ...o.env, CODEX_HOME: '' });
+  const unitSocket = defaultSocketPath(o.env, 'linux', codexHome);
+  if (o.env['XDG_RUNTIME_DIR'] && socket !== unitSocket) {
+    o.out(`note: clients are set to use the socket ${socket}, but codexd.socket listens on ${unitSocket}`);
   }
 }
 
@@ -297,7 +296,8 @@ function xml(text: string): string {
  */
 function desiredPlist(env: Env): Desired {
   const log = join(home(env), 'Library', 'Logs', 'codexd', 'codexd.log');
-  const args = [process.execPath, DAEMON_MAIN, '--socket', resolveSocketPath(undefined, env)].map((arg) => `    <string>${xml(arg)}</string>`).join('\n');
+  // The agent serves the default home: its socket is that home's, whatever CODEX_HOME the installing shell has.
+  const args = [process.execPath, DAEMON_MAIN, '--socket', resolveSocketPath(undefined, { ...env, CODEX_HOME: '' })].map((arg) => `    <string>${xml(arg)}</string>`).join('\n');
   const content = `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
