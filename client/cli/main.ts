@@ -229,8 +229,9 @@ run(process.argv.slice(2)).then(
   (error: unknown) => {
     const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
     const unreachable = error instanceof DaemonUnreachableError;
-    const message = error instanceof CodexdError || usage || unreachable ? (error as Error).message : String((error as Error)?.stack ?? error);
-    process.stderr.write(`codex-auth: ${message}\n`);
+    // One line, never a stack trace: the message says what happened.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`codex-auth: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
     process.exit(usage || unreachable ? 2 : 1);
   },
 );
