@@ -146,7 +146,7 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
   if (outcome === 'interrupted') {
     await client.loginCancel(loginId).catch(() => undefined);
     process.stderr.write('Login cancelled.\n');
-    return 1;
+    return 130;
   }
   if (!outcome.success) {
     process.stderr.write(`Login failed: ${outcome.error ?? 'unknown error'}\n`);

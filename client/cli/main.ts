@@ -14,6 +14,7 @@ import { resolveSocketPath } from '../paths.js';
 import type { TokenResult } from '../protocol.js';
 import { exitOnHelpOrVersion, VERSION } from '../version.js';
 import { describeDaemon, describeStatus } from './format.js';
+import { Cancelled } from './terminal.js';
 import { UsageError } from './usage.js';
 
 const HELP = `codex-auth ${VERSION} - sign in to Codex once, for every tool on this machine
@@ -227,6 +228,10 @@ async function run(argv: string[]): Promise<number> {
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof Cancelled) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(error.exitCode);
+    }
     const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
     const unreachable = error instanceof DaemonUnreachableError;
     // One line, never a stack trace: the message says what happened.

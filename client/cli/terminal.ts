@@ -1,37 +1,64 @@
 // Small terminal helpers for codex-auth: hidden input, a numbered menu and a spinner.
 // Hand-written because each is a few lines and the CLI must start fast.
 
+/** The person left a prompt: Ctrl-C (exit status 130, as shells expect) or Ctrl-D (1). */
+export class Cancelled extends Error {
+  override name = 'Cancelled';
+  constructor(readonly exitCode: 130 | 1) {
+    super('Login cancelled.');
+  }
+}
+
 export async function ask(question: string): Promise<string> {
   // Loaded on first use: readline costs start-up time that commands without a prompt never need.
   const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
-  return new Promise((resolve) => {
+  let settled = false;
+  const leave = (reject: (error: Error) => void, exitCode: 130 | 1): void => {
+    if (settled) return;
+    settled = true;
+    process.stderr.write('\n');
+    reject(new Cancelled(exitCode));
+    rl.close();
+  };
+  return new Promise((resolve, reject) => {
+    rl.once('SIGINT', () => leave(reject, 130));
+    rl.once('close', () => leave(reject, 1));
     rl.question(question, (answer) => {
-      rl.close();
+      settled = true;
       resolve(answer.trim());
+      rl.close();
     });
   });
 }
 
-/** Reads a line without echoing it (for API keys). Ctrl-C aborts the process. */
+/** Reads a line without echoing it (for API keys). Ctrl-C and Ctrl-D reject with Cancelled. */
 export function askHidden(question: string): Promise<string> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const input = process.stdin;
     process.stderr.write(question);
     input.setRawMode(true);
     input.resume();
     let value = '';
+    const finish = (): void => {
+      input.setRawMode(false);
+      input.pause();
+      input.off('data', onData);
+      input.off('end', onEnd);
+      process.stderr.write('\n');
+    };
+    const onEnd = (): void => {
+      finish();
+      reject(new Cancelled(1));
+    };
     const onData = (chunk: Buffer): void => {
       for (const char of chunk.toString('utf8')) {
-        if (char === '\u0003') {
-          input.setRawMode(false);
-          process.stderr.write('\n');
-          process.exit(130);
+        if (char === '\u0003' || char === '\u0004') {
+          finish();
+          reject(new Cancelled(char === '\u0003' ? 130 : 1));
+          return;
         } else if (char === '\r' || char === '\n') {
-          input.setRawMode(false);
-          input.pause();
-          input.off('data', onData);
-          process.stderr.write('\n');
+          finish();
           resolve(value.trim());
           return;
         } else if (char === '\u007f' || char === '\b') {
@@ -42,6 +69,7 @@ export function askHidden(question: string): Promise<string> {
       }
     };
     input.on('data', onData);
+    input.once('end', onEnd);
   });
 }
 
