@@ -1,6 +1,20 @@
 // How codex-auth shows things to a person.
 import type { DaemonStatus, Status } from '../protocol.js';
 
+/**
+ * Text codexd did not write itself (an email claim, an issuer's error_description, a user code)
+ * may hold escape sequences that retitle or clear the terminal: C0 and C1 control characters are
+ * removed, line breaks kept.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '');
+}
+
+/** JSON for people and scripts: JSON.stringify escapes C0 but leaves DEL and C1 raw. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Codex's mask: first 8 characters, ***, last 5; short keys show only ***. */
 export function maskApiKey(key: string): string {
   return key.length <= 13 ? '***' : `${key.slice(0, 8)}***${key.slice(-5)}`;

@@ -2,7 +2,7 @@
 // needs, opens the browser when there is one, and waits for the daemon to say how it ended.
 import { CodexdError, type CodexdClient } from '../index.js';
 import type { LoginCompleted, LoginStartResult } from '../protocol.js';
-import { maskApiKey } from './format.js';
+import { maskApiKey, printable } from './format.js';
 import { askHidden, choose, spinner } from './terminal.js';
 import { UsageError } from './usage.js';
 
@@ -95,7 +95,7 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
     starting.stop();
     subscription.dispose();
     if (error instanceof CodexdError) {
-      process.stderr.write(`Login failed: ${error.message}\n`);
+      process.stderr.write(`Login failed: ${printable(error.message)}\n`);
       return 1;
     }
     throw error;
@@ -108,8 +108,8 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
     const minutes = Math.max(1, Math.round((Date.parse(started.expiresAt) - Date.now()) / 60_000));
     process.stdout.write(
       `\nFollow these steps to sign in with ChatGPT using device code authorization:\n\n` +
-        `1. Open this link in your browser and sign in to your account\n   ${started.verificationUrl}\n\n` +
-        `2. Enter this one-time code (expires in ${minutes} minutes)\n   \u001b[1m${started.userCode}\u001b[0m\n\n` +
+        `1. Open this link in your browser and sign in to your account\n   ${printable(started.verificationUrl)}\n\n` +
+        `2. Enter this one-time code (expires in ${minutes} minutes)\n   \u001b[1m${printable(started.userCode)}\u001b[0m\n\n` +
         `Device codes are a common phishing target. Never share this code.\n\n`,
     );
   } else {
@@ -149,12 +149,12 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
     return 130;
   }
   if (!outcome.success) {
-    process.stderr.write(`Login failed: ${outcome.error ?? 'unknown error'}\n`);
+    process.stderr.write(`Login failed: ${printable(outcome.error ?? 'unknown error')}\n`);
     return 1;
   }
   const status = await client.read();
   const account = status.account;
   const who = account?.type === 'chatgpt' ? `${account.email ?? 'unknown email'}${account.planType ? ` (${account.planType})` : ''}` : 'ChatGPT';
-  process.stdout.write(`Logged in as ${who}\n`);
+  process.stdout.write(`Logged in as ${printable(who)}\n`);
   return 0;
 }

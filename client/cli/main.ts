@@ -13,7 +13,7 @@ import { requestOnce } from '../oneshot.js';
 import { resolveSocketPath } from '../paths.js';
 import type { TokenResult } from '../protocol.js';
 import { exitOnHelpOrVersion, VERSION } from '../version.js';
-import { describeDaemon, describeStatus } from './format.js';
+import { describeDaemon, describeStatus, jsonText, printable } from './format.js';
 import { Cancelled } from './terminal.js';
 import { UsageError } from './usage.js';
 
@@ -100,7 +100,7 @@ function parse(argv: string[]): { command: string[]; flags: Flags } {
 }
 
 function print(json: boolean, value: unknown, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  process.stdout.write(json ? `${jsonText(value)}\n` : `${printable(text)}\n`);
 }
 
 async function status(client: CodexdClient, json: boolean): Promise<number> {
@@ -117,7 +117,7 @@ async function token(socket: string, autostart: boolean, flags: Flags): Promise<
     return 0;
   } catch (error) {
     if (error instanceof CodexdError && error.code !== ErrorCodes.internalError) {
-      process.stderr.write(`${error.message}\n`);
+      process.stderr.write(`${printable(error.message)}\n`);
       return 1;
     }
     throw error;
@@ -127,7 +127,7 @@ async function token(socket: string, autostart: boolean, flags: Flags): Promise<
 async function logout(client: CodexdClient): Promise<number> {
   const before = await client.read();
   const result = await client.logout();
-  if (result.warning) process.stderr.write(`Warning: ${result.warning}\n`);
+  if (result.warning) process.stderr.write(`Warning: ${printable(result.warning)}\n`);
   process.stdout.write(before.account ? 'Successfully logged out\n' : 'Not logged in\n');
   return 0;
 }
@@ -236,7 +236,7 @@ run(process.argv.slice(2)).then(
     const unreachable = error instanceof DaemonUnreachableError;
     // One line, never a stack trace: the message says what happened.
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`codex-auth: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    process.stderr.write(`codex-auth: ${printable(message.replace(/\s*\n\s*/g, ' '))}\n`);
     process.exit(usage || unreachable ? 2 : 1);
   },
 );
