@@ -58,8 +58,10 @@ export function stateDir(env: Env = process.env, platform: NodeJS.Platform = pro
   return join(env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state'), 'codexd');
 }
 
-export function defaultLogFile(env: Env = process.env): string {
-  return join(stateDir(env), 'codexd.log');
+/** The detached daemon's log: `codexd.log` for the default CODEX_HOME, `codexd-<key>.log` for any other. */
+export function defaultLogFile(env: Env = process.env, codexHome = resolveCodexHome(env)): string {
+  const key = codexHomeKey(codexHome);
+  return join(stateDir(env), key === codexHomeKey(defaultCodexHome({})) ? 'codexd.log' : `codexd-${key}.log`);
 }
 
 /**

@@ -53,9 +53,23 @@ function redactDeep(value: unknown, ancestors = new Set<object>()): unknown {
   return out;
 }
 
-export function createLogger(options: { level: string; file: string | null }): Logger {
+/** One line per entry, the time as everywhere else: ISO 8601, UTC, milliseconds. */
+export const PRETTY_OPTIONS = { singleLine: true, translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'", ignore: 'pid,hostname' } as const;
+
+/**
+ * Readable lines for a person watching `codexd` in the foreground on a terminal. pino-pretty is
+ * loaded only then: a detached daemon or a service never needs it.
+ */
+export async function prettyStderr(): Promise<pino.DestinationStream> {
+  const { default: pretty } = await import('pino-pretty');
+  return pretty({ ...PRETTY_OPTIONS, destination: 2, sync: true, colorize: !process.env['NO_COLOR'] });
+}
+
+export function createLogger(options: { level: string; file: string | null; stream?: pino.DestinationStream | undefined }): Logger {
   let destination: pino.DestinationStream;
-  if (options.file) {
+  if (options.stream) {
+    destination = options.stream;
+  } else if (options.file) {
     // Created 0700/0600 in the call itself, never chmod-ed afterwards.
     mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
     destination = pino.destination({ dest: options.file, sync: true, mode: 0o600 });
@@ -66,6 +80,7 @@ export function createLogger(options: { level: string; file: string | null }): L
     {
       level: options.level,
       base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: redactPaths, censor: '[REDACTED]' },
       formatters: {
         log: (object) => redactDeep(object) as Record<string, unknown>,

@@ -2,13 +2,15 @@
 // codexd: the daemon. Wires settings, logging, the socket, the auth store and the account
 // service together, and shuts them down in order.
 import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { configDir } from '../client/paths.js';
 import { exitOnHelpOrVersion, VERSION } from '../client/version.js';
 import { defaultLimits } from '../client/transport.js';
 import { AccountService } from './account.js';
 import { createHandlers } from './handlers.js';
 import { IssuerClient } from './issuer.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, prettyStderr, type Logger } from './log.js';
 import { RpcServer } from './server.js';
 import { loadSettings, SettingsError, type Settings } from './settings.js';
 import {
@@ -41,7 +43,7 @@ Options:
   --version           print the version and exit
   --help              print this help and exit
 
-Settings are also read from the settings file (config.json in the codexd config folder).
+Settings are also read from the settings file, ${join(configDir(), 'config.json')}.
 See the README for every setting, the protocol and the security model.`;
 
 const SOCKET_CHECK_MS = 5000;
@@ -90,12 +92,14 @@ async function main(): Promise<void> {
     if (error instanceof SettingsError) fail(error.message, 2);
     throw error;
   }
-  const log = createLogger({ level: settings.logLevel, file: settings.logFile });
+  const stream = settings.logFile === null && process.stderr.isTTY ? await prettyStderr() : undefined;
+  const log = createLogger({ level: settings.logLevel, file: settings.logFile, stream });
   try {
     await run(settings, log);
   } catch (error) {
     if (error instanceof StartupError) {
-      log.error(error.message);
+      // Printed once: when the log is stderr, the plain line alone.
+      if (settings.logFile) log.error(error.message);
       fail(error.message, error.exitCode);
     }
     throw error;
@@ -105,6 +109,7 @@ async function main(): Promise<void> {
 async function run(settings: Settings, log: Logger): Promise<void> {
   const startedAt = Date.now();
   const activation = readActivation();
+  const activationName = activation.kind === 'systemd' ? 'systemd' : 'bind';
   if (activation.kind === 'none') {
     checkSocketPathLength(settings.socket);
     prepareSocketDir(settings.socket);
@@ -147,7 +152,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
       socket: settings.socket,
       codexHome: settings.codexHome,
       connections: rpc.connectionCount,
-      activation: activation.kind === 'systemd' ? 'systemd' : 'bind',
+      activation: activationName,
       logFile: settings.logFile,
     }),
     shutdown: () => void shutdown('daemon/shutdown request'),
@@ -183,7 +188,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
 
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
   log.info(
-    { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, activation: activation.kind },
+    { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, activation: activationName },
     'codexd is ready',
   );
 }

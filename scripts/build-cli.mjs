@@ -9,7 +9,8 @@
 // from the tsc output or node_modules, is only what the hot path never needs:
 //  - koffi, a native module (loaded lazily with createRequire in client/os.ts);
 //  - `open`, imported only when a browser login opens the browser;
-//  - ./service.js (`codex-auth service ...`), imported only by that command.
+//  - ./service.js (`codex-auth service ...`) and ./logs.js (`codex-auth logs`, with pino-pretty),
+//    each imported only by its command.
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,7 +74,7 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
-  external: ['koffi', 'open', './service.js'],
+  external: ['koffi', 'open', './service.js', './logs.js'],
   // vscode-jsonrpc is CommonJS: inside an ES module bundle its require() calls need a real
   // require. (esbuild keeps the entry's #! line first, above this banner.)
   banner: { js: `${BUNDLE_MARK}\nimport { createRequire as __cr } from 'node:module';\nconst require = __cr(import.meta.url);` },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect, type CodexdClient } from '../client/index.js';
+import { defaultLogFile } from '../client/paths.js';
 import { canConnect, waitFor } from './wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,7 +46,7 @@ export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
     dir,
     codexHome,
     socket,
-    logFile: join(dir, 'state', 'codexd', 'codexd.log'),
+    logFile: defaultLogFile(env), // where an autostarted daemon logs, too
     env,
     captured: [],
     cleanup: () => {

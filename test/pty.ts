@@ -24,9 +24,12 @@ function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Runs the real codex-auth on a pty; `script -e` exits with its exit status (128+n for a signal). */
-export function cliOnPty(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}): Pty {
-  const command = ['exec', process.execPath, cliBin, ...args].map(shellQuote).join(' ');
+/**
+ * Runs the real codex-auth (or another of our binaries) on a pty; `script -e` exits with its exit
+ * status (128+n for a signal).
+ */
+export function cliOnPty(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, program: string[] = [cliBin]): Pty {
+  const command = ['exec', process.execPath, ...program, ...args].map(shellQuote).join(' ');
   const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...box.env, TERM: 'dumb', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
@@ -50,7 +53,7 @@ export function cliOnPty(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = 
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           child.kill('SIGKILL');
-          reject(new Error(`codex-auth ${args.join(' ')} did not exit within ${timeoutMs} ms; the terminal shows ${JSON.stringify(output)}`));
+          reject(new Error(`${program.join(' ')} ${args.join(' ')} did not exit within ${timeoutMs} ms; the terminal shows ${JSON.stringify(output)}`));
         }, timeoutMs);
       });
       return Promise.race([exited, timeout]).finally(() => clearTimeout(timer));

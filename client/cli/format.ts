@@ -10,9 +10,14 @@ export function printable(text: string): string {
   return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '');
 }
 
-/** JSON for people and scripts: JSON.stringify escapes C0 but leaves DEL and C1 raw. */
+/** JSON.stringify escapes C0 but leaves DEL and C1 raw; this escapes those in JSON text. */
+export function escapeC1(json: string): string {
+  return json.replace(/[\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** JSON for people and scripts, with no raw control character. */
 export function jsonText(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeC1(JSON.stringify(value, null, 2));
 }
 
 /** Codex's mask: first 8 characters, ***, last 5; short keys show only ***. */
@@ -27,15 +32,17 @@ function relative(iso: string, now: number): string {
   return ms >= 0 ? `in ${span}` : `${span} ago`;
 }
 
+/** ISO 8601, UTC, milliseconds, as in the log (auth.json's last_refresh has microseconds). */
 function when(iso: string, now: number): string {
-  return `${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC')} (${relative(iso, now)})`;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? `${new Date(ms).toISOString()} (${relative(iso, now)})` : iso;
 }
 
 export function describeStatus(status: Status, apiKey: string | null, daemon: DaemonStatus | null, now = Date.now()): string {
   const lines: string[] = [];
   const { account } = status;
   if (!account) {
-    lines.push(status.reauthReason ? `Not logged in: ${status.reauthReason}` : 'Not logged in');
+    lines.push(status.reauthReason ? `Not logged in: ${status.reauthReason}` : 'Not logged in.', 'Run `codex-auth login` to sign in.');
   } else if (account.type === 'apiKey') {
     lines.push(`Logged in using an API key - ${apiKey ? maskApiKey(apiKey) : '***'}`);
   } else {
@@ -64,7 +71,8 @@ export function describeDaemon(daemon: DaemonStatus): string {
     `codexd ${daemon.version} is running`,
     `  pid:          ${daemon.pid}`,
     `  uptime:       ${daemon.uptimeS} s`,
-    `  socket:       ${daemon.socket}${daemon.activation === 'systemd' ? ' (systemd socket activation)' : ''}`,
+    `  socket:       ${daemon.socket}`,
+    `  activation:   ${daemon.activation}`,
     `  CODEX_HOME:   ${daemon.codexHome}`,
     `  connections:  ${daemon.connections}`,
     `  log:          ${daemon.logFile ?? 'stderr / journal'}`,

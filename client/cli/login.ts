@@ -29,10 +29,8 @@ async function readStdin(): Promise<string> {
 }
 
 async function loginWithKey(client: CodexdClient, key: string): Promise<number> {
-  if (!key) {
-    process.stderr.write('No API key given; nothing was changed.\n');
-    return 1;
-  }
+  if (!key) throw new UsageError('no API key given; nothing was changed');
+  if (/\s/.test(key)) throw new UsageError('the API key has whitespace inside it; nothing was changed');
   await client.loginStart({ type: 'apiKey', apiKey: key });
   process.stdout.write(`Logged in using an API key - ${maskApiKey(key)}\n`);
   return 0;
@@ -51,13 +49,15 @@ export async function login(client: CodexdClient, options: LoginOptions): Promis
   }
   if (options.deviceAuth) return waitForLogin(client, 'chatgptDeviceCode', options);
   if (process.stdin.isTTY && process.stderr.isTTY) {
-    const choice = await choose('How do you want to sign in to Codex?', [
-      'Sign in with ChatGPT (opens a browser)',
-      'Sign in with a one-time device code (for SSH and headless machines)',
-      'Paste an API key',
-    ]);
-    if (choice === 1) return waitForLogin(client, 'chatgptDeviceCode', options);
-    if (choice === 2) return loginWithKey(client, await promptApiKey());
+    // --no-browser leaves out the one item that would open a browser.
+    const methods = [
+      ...(options.noBrowser ? [] : [{ label: 'Sign in with ChatGPT (opens a browser)', method: 'chatgpt' as const }]),
+      { label: 'Sign in with a one-time device code (for SSH and headless machines)', method: 'chatgptDeviceCode' as const },
+      { label: 'Paste an API key', method: 'apiKey' as const },
+    ];
+    const { method } = methods[await choose('How do you want to sign in to Codex?', methods.map((m) => m.label))]!;
+    if (method === 'apiKey') return loginWithKey(client, await promptApiKey());
+    return waitForLogin(client, method, options);
   }
   return waitForLogin(client, 'chatgpt', options);
 }
@@ -71,6 +71,11 @@ export async function cancelPendingLogin(client: CodexdClient): Promise<number> 
     process.stdout.write('No login is pending.\n');
   }
   return 0;
+}
+
+/** Bold only on a terminal, and never with NO_COLOR set (no-color.org). */
+function bold(text: string): string {
+  return process.stdout.isTTY && !process.env['NO_COLOR'] ? `\u001b[1m${text}\u001b[0m` : text;
 }
 
 async function promptApiKey(): Promise<string> {
@@ -109,7 +114,7 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
     process.stdout.write(
       `\nFollow these steps to sign in with ChatGPT using device code authorization:\n\n` +
         `1. Open this link in your browser and sign in to your account\n   ${printable(started.verificationUrl)}\n\n` +
-        `2. Enter this one-time code (expires in ${minutes} minutes)\n   \u001b[1m${printable(started.userCode)}\u001b[0m\n\n` +
+        `2. Enter this one-time code (expires in ${minutes} minutes)\n   ${bold(printable(started.userCode))}\n\n` +
         `Device codes are a common phishing target. Never share this code.\n\n`,
     );
   } else {

@@ -6,11 +6,11 @@
 // the client library, the login flow and the service installer load only for the commands
 // that use them.
 import { parseArgs } from 'node:util';
-import { autostartDisabled, DaemonUnreachableError } from '../autostart.js';
+import { autostartDisabled, DaemonUnreachableError, systemdOwnsSocket } from '../autostart.js';
 import { CodexdError, ErrorCodes, SocketRefusedError } from '../errors.js';
 import type { CodexdClient } from '../index.js';
 import { requestOnce } from '../oneshot.js';
-import { resolveSocketPath } from '../paths.js';
+import { defaultLogFile, resolveSocketPath } from '../paths.js';
 import type { TokenResult } from '../protocol.js';
 import { exitOnHelpOrVersion, VERSION } from '../version.js';
 import { describeDaemon, describeStatus, jsonText, printable } from './format.js';
@@ -33,15 +33,18 @@ Commands:
   token                     print the bearer credential (refreshed first when due)
   logout                    revoke the login (best effort) and remove it
   daemon start|stop|status  control the codexd daemon
+  logs [-f] [--json]        the daemon's log, readable (-f: follow; from the journal under systemd)
   service install|uninstall install or remove the systemd user units (--dry-run)
+  help                      this help
 
 Options:
   --socket PATH        daemon socket (env CODEXD_SOCKET)
-  --json               machine-readable output (status, token, daemon status)
+  --json               machine-readable output (status, token, daemon status, logs)
   --no-browser         print the login URL without opening a browser
   --force-refresh      token: refresh now, even if the token is not due
   --no-autostart       never start codexd (env CODEXD_NO_AUTOSTART=1)
   --dry-run            service: show what would change, change nothing
+  -f, --follow         logs: keep printing new lines
   -h, --help           this help
   --version            print the version
 
@@ -59,31 +62,79 @@ interface Flags {
   forceRefresh: boolean;
   noAutostart: boolean;
   dryRun: boolean;
+  follow: boolean;
 }
 
-function parse(argv: string[]): { command: string[]; flags: Flags } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      socket: { type: 'string' },
-      json: { type: 'boolean' },
-      'device-auth': { type: 'boolean' },
-      'with-api-key': { type: 'boolean' },
-      'api-key': { type: 'string' },
-      'no-browser': { type: 'boolean' },
-      cancel: { type: 'boolean' },
-      'force-refresh': { type: 'boolean' },
-      'no-autostart': { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean' },
-    },
-  });
+const OPTIONS = {
+  socket: { type: 'string' },
+  json: { type: 'boolean' },
+  'device-auth': { type: 'boolean' },
+  'with-api-key': { type: 'boolean' },
+  'api-key': { type: 'string' },
+  'no-browser': { type: 'boolean' },
+  cancel: { type: 'boolean' },
+  'force-refresh': { type: 'boolean' },
+  'no-autostart': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  follow: { type: 'boolean', short: 'f' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+type Option = keyof typeof OPTIONS;
+
+/** The options each command takes, beyond --help and --version; any other is a usage error. */
+const CONNECT: Option[] = ['socket', 'no-autostart'];
+const APPLIES: Record<string, Option[]> = {
+  login: [...CONNECT, 'device-auth', 'with-api-key', 'api-key', 'no-browser', 'cancel'],
+  'login status': [...CONNECT, 'json'],
+  status: [...CONNECT, 'json'],
+  token: [...CONNECT, 'json', 'force-refresh'],
+  logout: CONNECT,
+  'daemon start': CONNECT,
+  'daemon stop': CONNECT,
+  'daemon status': [...CONNECT, 'json'],
+  'service install': ['dry-run'],
+  'service uninstall': ['dry-run'],
+  logs: ['socket', 'follow', 'json'],
+};
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+function unknownOption(given: string): UsageError {
+  const name = given.replace(/^-+/, '').split('=')[0]!;
+  const close = Object.keys(OPTIONS)
+    .map((option) => ({ option, d: distance(name, option) }))
+    .filter(({ option, d }) => d <= Math.max(1, Math.floor(option.length / 4)) || (name.length >= 3 && option.startsWith(name)))
+    .sort((a, b) => a.d - b.d)[0];
+  return new UsageError(`unknown option ${given}${close ? `; did you mean --${close.option}?` : ''} (codex-auth --help lists them)`);
+}
+
+function parse(argv: string[]): { command: string[]; flags: Flags; given: Option[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const option = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw unknownOption(option.split(/\s/)[0]!);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${option.split(/\s/)[0] || 'an option'} needs a value (codex-auth --help lists them)`);
+    throw error;
+  }
+  const { values, positionals } = parsed;
   exitOnHelpOrVersion(values, HELP);
   return {
     command: positionals,
+    given: (Object.keys(values) as Option[]).filter((option) => option !== 'help' && option !== 'version'),
     flags: {
       socket: values.socket,
       json: values.json ?? false,
@@ -95,8 +146,17 @@ function parse(argv: string[]): { command: string[]; flags: Flags } {
       forceRefresh: values['force-refresh'] ?? false,
       noAutostart: values['no-autostart'] ?? false,
       dryRun: values['dry-run'] ?? false,
+      follow: values.follow ?? false,
     },
   };
+}
+
+/** Flags given to a command they do not apply to are usage errors, not silently ignored. */
+function checkApplies(command: string, given: Option[]): void {
+  const allowed = APPLIES[command];
+  if (!allowed) return; // an unknown or incomplete command: its own usage error follows
+  const stray = given.find((option) => !allowed.includes(option));
+  if (stray) throw new UsageError(`--${stray} does not apply to \`codex-auth ${command}\` (codex-auth --help lists what does)`);
 }
 
 function print(json: boolean, value: unknown, text: string): void {
@@ -192,13 +252,37 @@ async function serviceCommand(action: string | undefined, flags: Flags): Promise
   throw new UsageError('usage: codex-auth service install|uninstall [--dry-run]');
 }
 
+async function logsCommand(extra: string | undefined, socket: string, flags: Flags): Promise<number> {
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"; usage: codex-auth logs [-f] [--json]`);
+  const { CodexdClient } = await import('../index.js');
+  const client = new CodexdClient(socket, { autostart: false });
+  const running = await client.daemonStatus().catch((error: unknown) => {
+    if (error instanceof DaemonUnreachableError) return null;
+    throw error;
+  });
+  await client.close();
+  const { showLogs } = await import('./logs.js');
+  const options = { follow: flags.follow, json: flags.json };
+  if (running?.activation === 'systemd' || (!running && systemdOwnsSocket(socket))) return showLogs({ journal: true }, options);
+  if (running && running.logFile === null) {
+    process.stderr.write(`codex-auth: codexd (pid ${running.pid}) runs in the foreground and logs to its own terminal\n`);
+    return 1;
+  }
+  return showLogs({ journal: false, file: running?.logFile ?? defaultLogFile() }, options);
+}
+
 async function run(argv: string[]): Promise<number> {
-  const { command, flags } = parse(argv);
+  const { command, flags, given } = parse(argv);
   const [name, sub, ...rest] = command;
-  if (name === undefined) throw new UsageError('no command given; run `codex-auth --help`');
+  if (name === undefined || (name === 'help' && sub === undefined)) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  checkApplies(APPLIES[`${name} ${sub}`] ? `${name} ${sub}` : name, given);
   const socket = resolveSocketPath(flags.socket);
   if (name === 'daemon') return daemonCommand(sub, socket, flags);
   if (name === 'service') return serviceCommand(sub, flags);
+  if (name === 'logs') return logsCommand(sub, socket, flags);
 
   const known = ['login', 'status', 'token', 'logout'];
   if (!known.includes(name)) throw new UsageError(`unknown command "${name}"; run \`codex-auth --help\``);
