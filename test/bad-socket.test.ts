@@ -67,9 +67,10 @@ describe('codex-auth with a bad --socket', () => {
         cases.slice(i, i + 4).map(async ({ bad, args }) => {
           const run = await cli(box, args, { input: 'sk-typed-0123456789\n' });
           const what = `${bad.name}: codex-auth ${args.slice(0, -2).join(' ')} -> ${run.code} ${JSON.stringify(run.stdout + run.stderr)}`;
-          // --api-key warns first, by design; the error is the one other line.
-          const lines = run.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('Warning: --api-key'));
-          if (/\n\s+at /.test(run.stderr) || run.code !== 2 || run.stdout !== '' || lines.length !== 1 || !lines[0]!.startsWith('codex-auth: ') || !bad.says.test(lines[0]!)) {
+          // Progress lines and the --api-key warning may come first; the error is the last line, and the only one.
+          const lines = run.stderr.trimEnd().split('\n');
+          const errors = lines.filter((line) => line.startsWith('codex-auth: '));
+          if (/^\s+at /m.test(run.stderr) || run.code !== 2 || run.stdout !== '' || errors.length !== 1 || errors[0] !== lines.at(-1) || !bad.says.test(errors[0]!)) {
             failures.push(what);
           }
         }),
