@@ -70,12 +70,18 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async start(): Promise<void> {
-    const removed = await this.store.removeLeftoverTempFiles().catch((error: Error) => {
-      this.log.warn(`could not clean up temp files in ${this.store.codexHome}: ${error.message}`);
-      return [];
-    });
-    if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write');
     this.adopt(await this.store.load());
+  }
+
+  /** Runs once the socket is bound, so that Codex holding auth.lock never delays start-up. */
+  removeLeftoverTempFiles(): void {
+    try {
+      const removed = this.store.removeLeftoverTempFiles();
+      if (removed === null) this.log.info('auth.lock is held by another writer; temp files of interrupted writes, if any, stay until the next start');
+      else if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write');
+    } catch (error) {
+      this.log.warn(`could not clean up temp files in ${this.store.codexHome}: ${(error as Error).message}`);
+    }
   }
 
   stop(): void {

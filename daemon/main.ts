@@ -175,6 +175,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   let socketIdentity: { ino: number } | null = null;
   if (activation.kind === 'systemd') await listenOnActivatedFd(rpc.server);
   else socketIdentity = await bindSocket(rpc.server, settings.socket);
+  account.removeLeftoverTempFiles();
 
   if (socketIdentity) {
     const ours = socketIdentity;

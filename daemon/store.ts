@@ -1,11 +1,11 @@
 // auth.json, in Codex CLI's own format and with Codex CLI's own write protocol:
 // flock auth.lock, then auth.json.lock, write a 0600 temp file `.auth-XXXXXX`, fsync, rename.
 import { randomBytes } from 'node:crypto';
-import { constants, mkdirSync } from 'node:fs';
-import { copyFile, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFile, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJwt } from './jwt.js';
-import { lock, type HeldLock } from '../client/os.js';
+import { lock, tryLock, type HeldLock } from '../client/os.js';
 import { registerSecret } from './secrets.js';
 
 export type AuthMode = 'apikey' | 'chatgpt';
@@ -153,20 +153,26 @@ export class AuthStore {
   }
 
   /**
-   * Removes temp files left by a writer that died between creating and renaming them.
-   * Safe only under `auth.lock`, which every live writer holds while its temp file exists.
+   * Removes temp files left by a writer that died between creating and renaming them. Safe only
+   * under `auth.lock`, which every live writer holds while its temp file exists. Never waits:
+   * when another writer holds the lock its temp file may be live, so this returns null and the
+   * files wait for the next start.
    */
-  async removeLeftoverTempFiles(): Promise<string[]> {
-    return this.withAuthLock(async () => {
+  removeLeftoverTempFiles(): string[] | null {
+    const outer = tryLock(this.outerLock);
+    if (!outer) return null;
+    try {
       const removed: string[] = [];
-      for (const name of await readdir(this.codexHome).catch(() => [] as string[])) {
+      for (const name of readdirSync(this.codexHome)) {
         if (/^\.auth-[A-Za-z0-9]{6}$/.test(name)) {
-          await unlink(join(this.codexHome, name)).catch(() => undefined);
+          rmSync(join(this.codexHome, name), { force: true });
           removed.push(name);
         }
       }
       return removed;
-    });
+    } finally {
+      outer.release();
+    }
   }
 
   /** Used by LockedWriter, which guarantees `auth.lock` is held. */

@@ -3,8 +3,8 @@
 // being a little longer than the operation takes on this machine. Afterwards auth.json parses and
 // holds either the complete old record or the complete new one, or is absent only for a logout;
 // an operation that had answered is on disk; and the next start removes any `.auth-XXXXXX` temp
-// file the kill left behind. And a restarted daemon does not miss a write another process makes
-// the moment it starts accepting.
+// file the kill left behind, without waiting when Codex holds auth.lock. And a restarted daemon
+// does not miss a write another process makes the moment it starts accepting.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -12,9 +12,9 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeIssuer } from '../fake-issuer.js';
-import type { Daemon, Sandbox } from '../helpers.js';
+import { readLog, type Daemon, type Sandbox } from '../helpers.js';
 import { consent } from '../login-support.js';
-import { fixture, writeAtomically } from '../refresh-support.js';
+import { fixture, holdLock, writeAtomically } from '../refresh-support.js';
 import { prng, RawConnection, request, runSeed, suite, waitFor, type Prng } from './support.js';
 
 const s = suite('crash safety (SIGKILL)');
@@ -227,6 +227,8 @@ describe('SIGKILL at a random point', () => {
       writeFileSync(join(box.codexHome, '.auth-Zq9Xy1'), '{"auth_mode": "chat', { mode: 0o600 });
       writeFileSync(join(box.codexHome, '.auth-notes.txt'), 'not a temp file', { mode: 0o600 });
       const last = await s.daemon(box);
+      // The clean-up runs once the socket is bound.
+      await waitFor(() => tempFiles(box.codexHome).length === 1, 'the leftover temp files to be removed');
       assert.deepEqual(tempFiles(box.codexHome), ['.auth-notes.txt']);
       await killAndWait(last);
 
@@ -271,5 +273,28 @@ describe('a restart while another process writes', () => {
       await killAndWait(daemon);
     }
     assert.equal(missed, 0, `${missed} of ${ROUNDS} outside logins made right at start-up were never noticed`);
+  });
+});
+
+describe('a start while Codex holds auth.lock', () => {
+  it('the daemon serves at once and leaves the temp files to the lock holder (flock auth.lock sleep)', async () => {
+    s.count({ cases: 1 });
+    const box = s.box();
+    const key = 'sk-held-lock-at-start-0123456789abcdef';
+    s.secret('API key (held auth.lock)', key);
+    writeAtomically(box.codexHome, JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: key }, null, 2));
+    writeFileSync(join(box.codexHome, '.auth-Held01'), '{"auth_mode": "apikey"', { mode: 0o600 });
+    const holder = await holdLock(join(box.codexHome, 'auth.lock'));
+    try {
+      // s.daemon waits 5 s for the socket: a start-up that waited for the lock (30 s) fails here.
+      await s.daemon(box);
+      const c = await s.client(box);
+      assert.equal((await c.read()).account?.type, 'apiKey');
+      await waitFor(() => /auth\.lock is held by another writer/.test(readLog(box)), 'the skipped clean-up to be logged');
+      assert.deepEqual(tempFiles(box.codexHome), ['.auth-Held01'], 'a temp file of a live writer is left alone');
+    } finally {
+      await holder.release();
+    }
+    s.count({ faults: 1 });
   });
 });
