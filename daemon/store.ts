@@ -1,8 +1,8 @@
 // auth.json, in Codex CLI's own format and with Codex CLI's own write protocol:
 // flock auth.lock, then auth.json.lock, write a 0600 temp file `.auth-XXXXXX`, fsync, rename.
 import { randomBytes } from 'node:crypto';
-import { constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { copyFile, open, readFile, rename, unlink } from 'node:fs/promises';
+import { constants, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
+import { open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJwt } from './jwt.js';
 import { lock, tryLock, type HeldLock } from '../client/os.js';
@@ -120,13 +120,10 @@ export class AuthStore {
   }
 
   async load(): Promise<Loaded> {
-    let raw: string;
-    try {
-      raw = await readFile(this.file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-      return { kind: 'unusable', reason: `cannot read auth.json: ${(error as Error).message}`, raw: '' };
-    }
+    const found = await readAuthFile(this.file);
+    if (found.kind === 'missing') return found;
+    if (found.kind === 'unreadable') return { kind: 'unusable', reason: found.reason, raw: '' };
+    const raw = found.bytes.toString('utf8');
     const parsed = parse(raw);
     if (typeof parsed === 'string') return { kind: 'unusable', reason: parsed, raw };
     registerSecrets(parsed);
@@ -194,17 +191,27 @@ export class AuthStore {
     }
   }
 
-  /** A file we cannot parse is never silently lost: it is copied to auth.json.corrupt-<time> first. */
+  /**
+   * A file we cannot use is never silently lost. Its exact bytes go to a new 0600
+   * auth.json.corrupt-<time> (a copy would keep the old file's mode); one that cannot be read
+   * (not a regular file, too large, no permission) is moved there whole.
+   */
   private async keepUnusableFileAside(): Promise<void> {
-    let raw: string;
-    try {
-      raw = await readFile(this.file, 'utf8');
-    } catch {
+    const found = await readAuthFile(this.file);
+    if (found.kind === 'missing' || (found.kind === 'read' && typeof parse(found.bytes.toString('utf8')) !== 'string')) return;
+    const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    if (found.kind === 'read') {
+      await writeFile(aside, found.bytes, { flag: 'wx', mode: 0o600 });
       return;
     }
-    if (typeof parse(raw) !== 'string') return;
-    const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    await copyFile(this.file, aside, constants.COPYFILE_EXCL);
+    await rename(this.file, aside);
+    // O_NOFOLLOW: a symlink was moved, not its target, which is left as it is.
+    const moved = await open(aside, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(() => null);
+    try {
+      if (moved && (await moved.stat()).isFile()) await moved.chmod(0o600);
+    } finally {
+      await moved?.close();
+    }
   }
 
   private async replaceAtomically(contents: string): Promise<void> {
@@ -234,6 +241,54 @@ export class LockedWriter {
   load(): Promise<Loaded> {
     return this.store.load();
   }
+}
+
+/** A login is a few KiB; reading more than this would only cost memory. */
+const MAX_AUTH_FILE_BYTES = 1024 * 1024;
+
+type FileRead = { kind: 'missing' } | { kind: 'read'; bytes: Buffer } | { kind: 'unreadable'; reason: string };
+
+/**
+ * Reads auth.json without ever waiting or reading without bound: O_NONBLOCK, so that a FIFO does
+ * not wait for a writer, and only a regular file of at most 1 MiB is read (not /dev/zero, not a
+ * 1 GiB sparse file).
+ */
+async function readAuthFile(file: string): Promise<FileRead> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    return { kind: 'unreadable', reason: `cannot read auth.json: ${(error as Error).message}` };
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) return { kind: 'unreadable', reason: `auth.json is not a regular file (it is ${fileKind(stat)})` };
+    if (stat.size > MAX_AUTH_FILE_BYTES) return { kind: 'unreadable', reason: 'auth.json is larger than 1 MiB, far more than a login takes' };
+    const buffer = Buffer.allocUnsafe(Math.min(stat.size, MAX_AUTH_FILE_BYTES) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_AUTH_FILE_BYTES) return { kind: 'unreadable', reason: 'auth.json is larger than 1 MiB, far more than a login takes' };
+      if (length === buffer.length) return { kind: 'unreadable', reason: 'auth.json grew while it was read' };
+    }
+    return { kind: 'read', bytes: buffer.subarray(0, length) };
+  } catch (error) {
+    return { kind: 'unreadable', reason: `cannot read auth.json: ${(error as Error).message}` };
+  } finally {
+    await handle.close();
+  }
+}
+
+function fileKind(stat: Stats): string {
+  if (stat.isDirectory()) return 'a folder';
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a file';
 }
 
 function randomSuffix(): string {

@@ -1,16 +1,19 @@
 // A corrupt or truncated auth.json, and a ChatGPT file whose id_token is broken. codexd says
 // what is wrong with it (status, token error, codex-auth status), never writes over it on its own
 // (not at start, not on a schedule, not when asked for a token), and when a login or logout does
-// replace it, keeps the exact old bytes aside in auth.json.corrupt-<time>.
+// replace it, keeps the exact old bytes aside in a 0600 auth.json.corrupt-<time>. An auth.json
+// that is not a regular file (a FIFO, /dev/zero, a 1 GiB sparse file) neither blocks the daemon
+// nor fills its memory, and is moved aside whole.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
 import type { FakeIssuer } from '../fake-issuer.js';
 import { cli } from '../helpers.js';
-import { fixture, writeAtomically } from '../refresh-support.js';
-import { sleep, suite } from './support.js';
+import { fixture, probeLock, writeAtomically } from '../refresh-support.js';
+import { peakRssKiB, sleep, suite } from './support.js';
 
 const s = suite('corrupt auth.json');
 
@@ -77,6 +80,7 @@ describe('a corrupt auth.json at start', () => {
       const corrupt = c.contents(issuer);
       writeAtomically(box.codexHome, corrupt);
       const file = join(box.codexHome, 'auth.json');
+      chmodSync(file, 0o644);
       const daemon = await s.daemon(box);
       const { client: cl, updates } = await s.watcher(box);
 
@@ -104,6 +108,7 @@ describe('a corrupt auth.json at start', () => {
       const kept = asides(box.codexHome);
       assert.equal(kept.length, 1, `kept aside once: ${kept.join(', ')}`);
       assert.equal(readFileSync(join(box.codexHome, kept[0]!), 'utf8'), corrupt, 'the exact old bytes are kept');
+      assert.equal(statSync(join(box.codexHome, kept[0]!)).mode & 0o777, 0o600, 'the copy is private, whatever the old mode');
       assert.equal(JSON.parse(readFileSync(file, 'utf8')).OPENAI_API_KEY, API_KEY);
       await updates.next((u) => u.account?.type === 'apiKey'); // the watcher reconnected by itself and hears it
       s.count({ faults: 1 });
@@ -145,6 +150,92 @@ describe('a corrupt auth.json appearing while the daemon runs', () => {
     const kept = asides(box.codexHome);
     assert.equal(kept.length, 1);
     assert.equal(readFileSync(join(box.codexHome, kept[0]!), 'utf8'), broken);
+    s.count({ faults: 1 });
+  });
+});
+
+interface NotAFile {
+  name: string;
+  make(file: string): void;
+  reason: RegExp;
+  /** What is found at auth.json.corrupt-<time> once a login has replaced it. */
+  movedAside(aside: string): void;
+}
+
+const notFiles: NotAFile[] = [
+  {
+    name: 'a FIFO',
+    make: (file) => execFileSync('mkfifo', ['-m', '600', file]),
+    reason: /auth\.json is not a regular file \(it is a FIFO\)/,
+    movedAside: (aside) => assert.ok(lstatSync(aside).isFIFO()),
+  },
+  {
+    name: 'a symlink to /dev/zero',
+    make: (file) => symlinkSync('/dev/zero', file),
+    reason: /auth\.json is not a regular file \(it is a character device\)/,
+    movedAside: (aside) => assert.equal(readlinkSync(aside), '/dev/zero', 'the link is moved, not its target'),
+  },
+  {
+    name: 'a 1 GiB sparse file (mode 0644)',
+    make: (file) => {
+      writeFileSync(file, '', { mode: 0o644 });
+      truncateSync(file, 2 ** 30);
+    },
+    reason: /auth\.json is larger than 1 MiB/,
+    movedAside: (aside) => {
+      const moved = statSync(aside);
+      assert.equal(moved.size, 2 ** 30, 'moved whole');
+      assert.equal(moved.mode & 0o777, 0o600);
+    },
+  },
+];
+
+/** Far below the ~600 MiB that reading /dev/zero or the sparse file whole peaked at. */
+const PEAK_RSS_LIMIT_KIB = 200 * 1024;
+
+describe('an auth.json that is not a regular file', () => {
+  for (const c of notFiles) {
+    it(`${c.name} at start: the daemon starts, says why, stays small, and a login moves it aside`, { timeout: 60_000 }, async () => {
+      s.count({ cases: 1 });
+      const box = s.box();
+      mkdirSync(box.codexHome, { recursive: true, mode: 0o700 });
+      const file = join(box.codexHome, 'auth.json');
+      c.make(file);
+      const daemon = await s.daemon(box); // gives up after 5 s: a start-up blocked on the file fails here
+      const cl = await s.client(box);
+      const status = await cl.read();
+      assert.equal(status.state, 'loggedOut');
+      assert.match(String(status.reauthReason), c.reason);
+      assert.equal((await s.rpcError(cl.token({ forceRefresh: false }))).code, ErrorCodes.notLoggedIn);
+      const peak = peakRssKiB(daemon.pid);
+      assert.ok(peak < PEAK_RSS_LIMIT_KIB, `peak RSS ${peak} KiB`);
+
+      await cl.loginStart({ type: 'apiKey', apiKey: API_KEY });
+      const kept = asides(box.codexHome);
+      assert.equal(kept.length, 1, `moved aside once: ${kept.join(', ')}`);
+      c.movedAside(join(box.codexHome, kept[0]!));
+      assert.equal(JSON.parse(readFileSync(file, 'utf8')).OPENAI_API_KEY, API_KEY);
+      s.count({ faults: 1 });
+    });
+  }
+
+  it('a FIFO renamed over auth.json while the daemon runs: announced, and the next write neither hangs nor keeps the locks', { timeout: 60_000 }, async () => {
+    s.count({ cases: 1 });
+    const box = s.box();
+    writeAtomically(box.codexHome, JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: API_KEY }, null, 2));
+    await s.daemon(box);
+    const { client: cl, updates } = await s.watcher(box);
+    const fifo = join(box.codexHome, 'fifo.tmp');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    renameSync(fifo, join(box.codexHome, 'auth.json'));
+    const announced = await updates.next((u) => u.reauthReason !== null);
+    assert.match(String(announced.reauthReason), /not a regular file \(it is a FIFO\)/);
+
+    await cl.logout();
+    assert.equal(existsSync(join(box.codexHome, 'auth.json')), false);
+    assert.ok(lstatSync(join(box.codexHome, asides(box.codexHome)[0]!)).isFIFO(), 'the FIFO is kept aside');
+    assert.equal(await probeLock(join(box.codexHome, 'auth.lock')), 0, 'auth.lock is free again');
+    assert.equal(await probeLock(join(box.codexHome, 'auth.json.lock')), 0, 'auth.json.lock is free again');
     s.count({ faults: 1 });
   });
 });

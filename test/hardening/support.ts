@@ -353,6 +353,13 @@ export function rssKiB(pid: number): number {
   return Number(match[1]);
 }
 
+/** VmHWM (the peak of VmRSS so far) of a process, in KiB. */
+export function peakRssKiB(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(match, `no VmHWM for pid ${pid}`);
+  return Number(match[1]);
+}
+
 export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
