@@ -57,18 +57,30 @@ export class LockTimeoutError extends Error {
 
 export interface HeldLock {
   readonly path: string;
+  /** The locked file's descriptor, open for writing. */
+  readonly fd: number;
   release(): void;
-}
-
-/** O_NOFOLLOW: a lock file that is a symlink is refused (ELOOP), never followed to its target. */
-function openLockFile(path: string): number {
-  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (constants.O_NOFOLLOW ?? 0), 0o600);
 }
 
 function tryLockFd(fd: number): boolean {
   const lib = loadLibc();
   if (!lib) return true; // Windows: no flock; Codex takes none there either.
   return lib.flock(fd, LOCK_EX | LOCK_NB) === 0;
+}
+
+/**
+ * Opens a lock file, created 0600 if missing, without following a symlink: a link planted there
+ * would have us create or write its target. Codex opens its lock files the same way apart from
+ * O_NOFOLLOW, so the flocks still exclude each other. Not O_APPEND, so the daemon lock can be
+ * rewritten through its fd.
+ */
+function openLockFile(path: string): number {
+  try {
+    return openSync(path, constants.O_WRONLY | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`the lock file ${path} is a symbolic link (ELOOP); refusing to follow it (remove the link)`);
+    throw error;
+  }
 }
 
 /** Takes an exclusive flock on `path` (created 0600 if missing) without waiting; null when another holder has it. */
@@ -104,6 +116,7 @@ function heldLock(path: string, fd: number): HeldLock {
   let held = true;
   return {
     path,
+    fd,
     release() {
       if (!held) return;
       held = false;

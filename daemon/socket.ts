@@ -1,7 +1,7 @@
 // The listening socket: where it lives, who may reach it, and that only one daemon owns it.
 // The 0700 folder is the first wall (as in ssh-agent and git's credential-cache); the 0600
 // socket (bound under umask 077) and the peer-uid check on every accept are the second.
-import { lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { ftruncateSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { tryLock, type HeldLock } from '../client/os.js';
@@ -114,7 +114,9 @@ export function lockCodexHome(codexHome: string, socketPath: string): HeldLock {
     }
     throw new StartupError(`another codexd already manages ${codexHome} (pid ${holder.pid ?? 'unknown'}, socket ${holder.socket})`);
   }
-  writeFileSync(path, JSON.stringify({ pid: process.pid, socket: socketPath }));
+  // Through the locked fd: the path could have been replaced since it was opened.
+  ftruncateSync(held.fd, 0);
+  writeSync(held.fd, JSON.stringify({ pid: process.pid, socket: socketPath }), 0);
   return held;
 }
 
