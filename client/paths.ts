@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -42,6 +42,15 @@ export function defaultCodexHome(env: Env = process.env): string {
 /** CODEX_HOME as the daemon resolves it: the variable, then the settings file, then ~/.codex. */
 export function resolveCodexHome(env: Env = process.env): string {
   return resolve(env['CODEX_HOME'] || settingString(readSettingsFile(env), 'CODEX_HOME') || defaultCodexHome({}));
+}
+
+/**
+ * The single-instance lock of the daemon for `codexHome`. It lives in the default socket's
+ * folder, which the user can always write (CODEX_HOME may be read-only), and is keyed by the home,
+ * so two daemons for one home collide whatever sockets they were given.
+ */
+export function daemonLockPath(codexHome: string, env: Env = process.env): string {
+  return join(dirname(defaultSocketPath(env)), `codexd-${codexHomeKey(codexHome)}.lock`);
 }
 
 /** The folder of the settings file (`config.json`, managed by the daemon with `conf`). */

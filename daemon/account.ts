@@ -70,6 +70,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async start(): Promise<void> {
+    const readOnly = await this.store.readOnlyReason();
+    if (readOnly) this.log.warn(readOnly);
     this.adopt(await this.store.load());
   }
 
@@ -162,6 +164,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
 
   /** `peer` is the connection that asked: the login ends when it closes, unless asked to be kept. */
   async startLogin(params: LoginStartParams, peer: Peer): Promise<LoginStartResult> {
+    const readOnly = await this.store.readOnlyReason();
+    if (readOnly) throw rpcError(ErrorCodes.loginFailed, `Cannot log in: ${readOnly}.`);
     const generation = this.supersedePendingLogin('Login was cancelled because a new login was started');
     if (params.type === 'apiKey') {
       await this.saveAndAdopt({ auth_mode: 'apikey', OPENAI_API_KEY: params.apiKey });
@@ -217,6 +221,9 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async logout(): Promise<LogoutResult> {
+    // Before revoking: a revoked login left on a disk we cannot change would be worse than none.
+    const readOnly = await this.store.readOnlyReason();
+    if (readOnly) throw rpcError(ErrorCodes.internalError, `Cannot log out: ${readOnly}.`);
     this.supersedePendingLogin('Login was cancelled because you logged out');
     const held = this.held();
     let warning: string | undefined;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configDir } from '../client/paths.js';
 import { exitOnHelpOrVersion, VERSION } from '../client/version.js';
+import { daemonLockPath } from '../client/paths.js';
 import { defaultLimits } from '../client/transport.js';
 import { AccountService } from './account.js';
 import { createHandlers } from './handlers.js';
@@ -121,7 +122,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   } catch (error) {
     throw new StartupError(`cannot create CODEX_HOME ${settings.codexHome}: ${(error as Error).message}`);
   }
-  const homeLock = lockCodexHome(settings.codexHome, settings.socket);
+  const homeLock = lockCodexHome(settings.codexHome, settings.socket, daemonLockPath(settings.codexHome));
 
   const issuer = new IssuerClient({ issuer: settings.issuer, clientId: settings.clientId, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
   const account = new AccountService(store, issuer, settings, log);

@@ -3,7 +3,7 @@
 // socket (bound under umask 077) and the peer-uid check on every accept are the second.
 import { ftruncateSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { tryLock, type HeldLock } from '../client/os.js';
 import { isWindowsPipe, maxSocketPathBytes } from '../client/paths.js';
 import { createSocketFolder, fileKind } from '../client/trust.js';
@@ -37,21 +37,26 @@ export function checkSocketPathLength(socketPath: string): void {
  */
 export function prepareSocketDir(socketPath: string): void {
   if (isWindowsPipe(socketPath)) return;
-  const dir = dirname(socketPath);
+  prepareFolderOf(socketPath, 'socket folder', 'choose another --socket or CODEXD_SOCKET', 2);
+}
+
+/** The checks of prepareSocketDir, for the folder of any file that must be the user's alone. */
+function prepareFolderOf(path: string, what: string, alternative: string, exitCode: number): void {
+  const dir = dirname(path);
   try {
-    createSocketFolder(socketPath);
+    createSocketFolder(path);
   } catch (error) {
-    throw new StartupError(`${(error as Error).message} (choose another --socket or CODEXD_SOCKET)`, 2);
+    throw new StartupError(`${(error as Error).message} (${alternative})`, exitCode);
   }
   const stat = lstatSync(dir);
   const uid = process.getuid?.();
-  if (!stat.isDirectory()) throw new StartupError(`socket folder ${dir} is not a directory (a symlink?); refusing to use it`);
+  if (!stat.isDirectory()) throw new StartupError(`${what} ${dir} is not a directory (a symlink?); refusing to use it`);
   if (uid !== undefined && stat.uid !== uid) {
-    throw new StartupError(`socket folder ${dir} is owned by uid ${stat.uid}, not by you (uid ${uid}); refusing to use it`);
+    throw new StartupError(`${what} ${dir} is owned by uid ${stat.uid}, not by you (uid ${uid}); refusing to use it`);
   }
   if ((stat.mode & 0o077) !== 0) {
     const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-    throw new StartupError(`socket folder ${dir} has mode ${mode}, open to other users; run \`chmod 700 ${dir}\` or choose another --socket`);
+    throw new StartupError(`${what} ${dir} has mode ${mode}, open to other users; run \`chmod 700 ${dir}\` or ${alternative}`);
   }
 }
 
@@ -94,21 +99,22 @@ export function describeRunning(running: RunningDaemon): string {
 }
 
 /**
- * One daemon per CODEX_HOME: an flock on CODEX_HOME/codexd.lock held for the daemon's life.
- * The file names the holder, so a second daemon can say which one is running.
+ * One daemon per CODEX_HOME: an flock held for the daemon's life on `lockPath` (see
+ * daemonLockPath), in a private folder. The file names the holder, so a second daemon can say
+ * which one is running.
  */
-export function lockCodexHome(codexHome: string, socketPath: string): HeldLock {
-  const path = join(codexHome, 'codexd.lock');
+export function lockCodexHome(codexHome: string, socketPath: string, lockPath: string): HeldLock {
+  prepareFolderOf(lockPath, 'runtime folder', 'set XDG_RUNTIME_DIR to a private folder', 1);
   let held: HeldLock | null;
   try {
-    held = tryLock(path);
+    held = tryLock(lockPath);
   } catch (error) {
-    throw new StartupError(`cannot take the daemon lock in ${codexHome}: ${(error as Error).message}`);
+    throw new StartupError(`cannot take the daemon lock for ${codexHome}: ${(error as Error).message}`);
   }
   if (!held) {
     let holder: RunningDaemon = { pid: null, socket: 'unknown' };
     try {
-      holder = JSON.parse(readFileSync(path, 'utf8')) as RunningDaemon;
+      holder = JSON.parse(readFileSync(lockPath, 'utf8')) as RunningDaemon;
     } catch {
       // The holder may be mid-write; report what we know.
     }

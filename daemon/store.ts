@@ -2,7 +2,7 @@
 // flock auth.lock, then auth.json.lock, write a 0600 temp file `.auth-XXXXXX`, fsync, rename.
 import { randomBytes } from 'node:crypto';
 import { constants, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
-import { open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJwt } from './jwt.js';
 import { lock, tryLock, type HeldLock } from '../client/os.js';
@@ -136,11 +136,30 @@ export class AuthStore {
    */
   async withAuthLock<T>(work: (write: LockedWriter) => Promise<T>): Promise<T> {
     this.ensureHome();
-    const outer = await lock(this.outerLock, this.lockTimeoutMs);
+    let outer: HeldLock | null = null;
+    try {
+      outer = await lock(this.outerLock, this.lockTimeoutMs);
+    } catch (error) {
+      // On a read-only file system nobody can write auth.json, so there is no writer to keep out:
+      // a refresh goes ahead and its result is held in memory (its write fails like on a full disk).
+      if ((error as NodeJS.ErrnoException).code !== 'EROFS') throw error;
+    }
     try {
       return await work(new LockedWriter(this));
     } finally {
-      outer.release();
+      outer?.release();
+    }
+  }
+
+  /** Why logins and logouts cannot be saved now (CODEX_HOME is read-only), or null. */
+  async readOnlyReason(): Promise<string | null> {
+    try {
+      await access(this.codexHome, constants.W_OK);
+      return null;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EROFS' && code !== 'EACCES') return null; // the write itself will say what is wrong
+      return `CODEX_HOME ${this.codexHome} is read-only (${code}); codexd serves it read-only (tokens, and refreshes held in memory), so logging in or out needs it writable again`;
     }
   }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect, type CodexdClient } from '../client/index.js';
-import { defaultLogFile } from '../client/paths.js';
+import { daemonLockPath, defaultLogFile } from '../client/paths.js';
 import { canConnect, waitFor } from './wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,7 +50,7 @@ export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
     env,
     captured: [],
     cleanup: () => {
-      killDaemonOf(codexHome);
+      killDaemonOf(codexHome, env);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -58,9 +58,9 @@ export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
 }
 
 /** Kills whichever codexd holds this CODEX_HOME (started by a test or by autostart), so no test leaks one. */
-function killDaemonOf(codexHome: string): void {
+function killDaemonOf(codexHome: string, env: NodeJS.ProcessEnv): void {
   try {
-    const { pid } = JSON.parse(readFileSync(join(codexHome, 'codexd.lock'), 'utf8')) as { pid: number };
+    const { pid } = JSON.parse(readFileSync(daemonLockPath(codexHome, env), 'utf8')) as { pid: number };
     process.kill(pid, 'SIGKILL');
   } catch {
     // None running.

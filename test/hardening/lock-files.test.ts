@@ -1,10 +1,11 @@
-// Lock files planted as symbolic links. codexd opens codexd.lock, auth.lock and auth.json.lock
+// Lock files planted as symbolic links. codexd opens its own lock, auth.lock and auth.json.lock
 // with O_NOFOLLOW: a link there makes the daemon refuse to start, or the write fail, with one line
 // naming the lock file, and the link's target is never created, truncated or written.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { daemonLockPath } from '../../client/paths.js';
 import { cli } from '../helpers.js';
 import { suite } from './support.js';
 
@@ -15,13 +16,14 @@ s.secret('API key (lock files)', API_KEY);
 const PRECIOUS = 'precious contents that must survive\n';
 
 describe('a lock file that is a symbolic link', () => {
-  it('codexd.lock: the daemon refuses to start with one line, and the target keeps its contents', { timeout: 30_000 }, async () => {
+  it('the daemon lock (codexd-<key>.lock): the daemon refuses to start with one line, and the target keeps its contents', { timeout: 30_000 }, async () => {
     s.count({ cases: 1 });
     const box = s.box();
     mkdirSync(box.codexHome, { recursive: true, mode: 0o700 });
     const victim = join(box.dir, 'victim.txt');
     writeFileSync(victim, PRECIOUS, { mode: 0o600 });
-    const lockFile = join(box.codexHome, 'codexd.lock');
+    const lockFile = daemonLockPath(box.codexHome, box.env);
+    mkdirSync(dirname(lockFile), { recursive: true, mode: 0o700 });
     symlinkSync(victim, lockFile);
     const daemon = await s.daemon(box, { waitReady: false });
     const { code } = await daemon.exited;
