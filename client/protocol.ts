@@ -79,6 +79,8 @@ export interface LoginCancelResult {
 export interface LogoutResult {
   /** Set when the best-effort revocation failed; the local logout still happened. */
   warning?: string;
+  /** Set when auth.json could not be used: where it was moved (auth.json.corrupt-<time>). */
+  movedAside?: string;
 }
 
 export type Activation = 'bind' | 'systemd';

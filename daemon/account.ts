@@ -236,9 +236,9 @@ export class AccountService extends EventEmitter<AccountEvents> {
         this.log.warn(warning);
       }
     }
-    await this.saveAndAdopt(null);
+    const movedAside = await this.saveAndAdopt(null);
     this.log.info('logged out');
-    return warning ? { warning: scrub(warning) } : {};
+    return { ...(warning ? { warning: scrub(warning) } : {}), ...(movedAside ? { movedAside } : {}) };
   }
 
   private held(): HeldChatgpt | null {
@@ -257,14 +257,18 @@ export class AccountService extends EventEmitter<AccountEvents> {
     this.announce();
   }
 
-  private async saveAndAdopt(record: AuthRecord | null): Promise<void> {
+  /** Returns where an unusable auth.json was kept aside, if there was one. */
+  private async saveAndAdopt(record: AuthRecord | null): Promise<string | null> {
+    let aside: string | null;
     try {
-      await this.store.save(record);
+      aside = await this.store.save(record);
     } catch (error) {
       throw rpcError(ErrorCodes.internalError, `Could not save auth.json: ${(error as Error).message}`);
     }
+    if (aside) this.log.warn({ aside }, 'kept the unusable auth.json aside');
     this.refresher.reset();
     this.adopt(await this.store.load());
+    return aside;
   }
 
   /** Sends `account/updated` when anything a client can see has changed since the last one. */

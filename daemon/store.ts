@@ -163,9 +163,12 @@ export class AuthStore {
     }
   }
 
-  /** Saves `record` (null deletes auth.json), taking both locks as Codex does. */
-  async save(record: AuthRecord | null): Promise<void> {
-    await this.withAuthLock((writer) => writer.save(record));
+  /**
+   * Saves `record` (null deletes auth.json), taking both locks as Codex does. Returns where an
+   * unusable auth.json was kept aside, if there was one.
+   */
+  async save(record: AuthRecord | null): Promise<string | null> {
+    return this.withAuthLock((writer) => writer.save(record));
   }
 
   /**
@@ -192,10 +195,10 @@ export class AuthStore {
   }
 
   /** Used by LockedWriter, which guarantees `auth.lock` is held. */
-  async writeLocked(record: AuthRecord | null): Promise<void> {
+  async writeLocked(record: AuthRecord | null): Promise<string | null> {
     const inner: HeldLock = await lock(this.innerLock, this.lockTimeoutMs);
     try {
-      await this.keepUnusableFileAside();
+      const aside = await this.keepUnusableFileAside();
       if (record === null) {
         await unlink(this.file).catch((error: NodeJS.ErrnoException) => {
           if (error.code !== 'ENOENT') throw error;
@@ -205,6 +208,7 @@ export class AuthStore {
         await this.replaceAtomically(serialize(record));
       }
       await fsyncDir(this.codexHome);
+      return aside;
     } finally {
       inner.release();
     }
@@ -215,13 +219,13 @@ export class AuthStore {
    * auth.json.corrupt-<time> (a copy would keep the old file's mode); one that cannot be read
    * (not a regular file, too large, no permission) is moved there whole.
    */
-  private async keepUnusableFileAside(): Promise<void> {
+  private async keepUnusableFileAside(): Promise<string | null> {
     const found = await readAuthFile(this.file);
-    if (found.kind === 'missing' || (found.kind === 'read' && typeof parse(found.bytes.toString('utf8')) !== 'string')) return;
+    if (found.kind === 'missing' || (found.kind === 'read' && typeof parse(found.bytes.toString('utf8')) !== 'string')) return null;
     const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     if (found.kind === 'read') {
       await writeFile(aside, found.bytes, { flag: 'wx', mode: 0o600 });
-      return;
+      return aside;
     }
     await rename(this.file, aside);
     // O_NOFOLLOW: a symlink was moved, not its target, which is left as it is.
@@ -231,6 +235,7 @@ export class AuthStore {
     } finally {
       await moved?.close();
     }
+    return aside;
   }
 
   private async replaceAtomically(contents: string): Promise<void> {
@@ -254,7 +259,7 @@ export class AuthStore {
 /** Write access handed out only inside `withAuthLock`. */
 export class LockedWriter {
   constructor(private readonly store: AuthStore) {}
-  save(record: AuthRecord | null): Promise<void> {
+  save(record: AuthRecord | null): Promise<string | null> {
     return this.store.writeLocked(record);
   }
   load(): Promise<Loaded> {

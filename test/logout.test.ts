@@ -1,10 +1,13 @@
 // Logout: revoke the refresh token at the issuer (best effort), then remove auth.json, then tell
-// every client.
+// every client. A corrupt auth.json is moved aside, and codex-auth says where.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
 import type { TokenSet } from './fake-issuer.js';
 import { cli } from './helpers.js';
+import { writeAtomically } from './refresh-support.js';
 import { deadPort, finishWorlds, hasAuth, waitFor, world, writeChatgptAuth, type World } from './login-support.js';
 
 after(finishWorlds);
@@ -105,5 +108,19 @@ describe('logout', () => {
     assert.equal(hasAuth(w.box), false);
     assert.equal(w.issuer.requests.length, 0);
     await w.updated.next(loggedOut, 10_000);
+  });
+
+  it('a corrupt auth.json: codex-auth logout says it was not a login and where the file went', async () => {
+    const broken = '{"auth_mode": "chatgpt", "tokens": ';
+    const w = await world('logout corrupt', { before: ({ box }) => writeAtomically(box.codexHome, broken) });
+    const run = await cli(w.box, ['logout'], { timeoutMs: 30_000 });
+    assert.equal(run.code, 0, run.stderr);
+    const match = /^Not logged in: auth\.json cannot be used: auth\.json is not valid JSON \(.*\)\. Moved it to (\S+)\n$/.exec(run.stdout);
+    assert.ok(match, run.stdout);
+    assert.equal(dirname(match[1]!), w.box.codexHome);
+    assert.match(basename(match[1]!), /^auth\.json\.corrupt-/);
+    assert.equal(readFileSync(match[1]!, 'utf8'), broken, 'the named file holds the old bytes');
+    assert.equal(hasAuth(w.box), false);
+    assert.equal(w.issuer.requests.length, 0, 'nothing to revoke');
   });
 });

@@ -188,7 +188,8 @@ async function logout(client: CodexdClient): Promise<number> {
   const before = await client.read();
   const result = await client.logout();
   if (result.warning) process.stderr.write(`Warning: ${printable(result.warning)}\n`);
-  process.stdout.write(before.account ? 'Successfully logged out\n' : 'Not logged in\n');
+  if (result.movedAside) process.stdout.write(`Not logged in: ${printable(before.reauthReason ?? 'auth.json could not be used')}. Moved it to ${printable(result.movedAside)}\n`);
+  else process.stdout.write(before.account ? 'Successfully logged out\n' : 'Not logged in\n');
   return 0;
 }
 
