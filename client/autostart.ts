@@ -53,7 +53,7 @@ async function waitForSocket(path: string, deadline: number, exited: () => strin
     } catch (error) {
       if (error instanceof DaemonUnreachableError) throw error;
       const exit = exited();
-      if (exit) throw new DaemonUnreachableError(`codexd exited during start-up (${exit}); see ${defaultLogFile()}`);
+      if (exit) throw new DaemonUnreachableError(exit);
       if (Date.now() >= deadline) {
         throw new DaemonUnreachableError(`codexd did not answer on ${path} within ${AUTOSTART_WAIT_MS / 1000} s (${(error as Error).message}); see ${defaultLogFile()}`);
       }
@@ -99,14 +99,25 @@ async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env)], {
       detached: true,
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
       env,
     });
+    // Its stderr is read until it is ready, so that a failed start says why in the daemon's own
+    // words (a bad setting, say); then the pipe is let go and the daemon is fully detached.
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     let exit: string | null = null;
-    child.once('exit', (code, signal) => (exit = signal ? `signal ${signal}` : `exit status ${code}`));
-    child.once('error', (spawnError) => (exit = spawnError.message));
+    child.once('close', (code, signal) => {
+      const reason = stderr.trim().split('\n').pop()?.replace(/^codexd: /, '');
+      exit = reason ? `codexd could not start: ${reason}` : `codexd exited during start-up (${signal ? `signal ${signal}` : `exit status ${code}`}); see ${defaultLogFile(env)}`;
+    });
+    child.once('error', (spawnError) => (exit = `codexd could not be started: ${spawnError.message}`));
     child.unref();
-    return await waitForSocket(socketPath, Date.now() + AUTOSTART_WAIT_MS, () => exit);
+    try {
+      return await waitForSocket(socketPath, Date.now() + AUTOSTART_WAIT_MS, () => exit);
+    } finally {
+      child.stderr!.destroy();
+    }
   } finally {
     spawnLock.release();
   }

@@ -85,12 +85,19 @@ function parseFlags(): Parameters<typeof loadSettings>[0] {
 async function main(): Promise<void> {
   // Everything codexd creates (socket, logs, auth.json temp files, folders) is private to the user.
   process.umask(0o077);
+  // An autostarting client reads stderr only until the socket is up, then closes the pipe:
+  // a later write must not crash the daemon with EPIPE (what matters is in the log as well).
+  process.stderr.on('error', () => undefined);
   const flags = parseFlags();
   let settings: Settings;
   try {
     settings = loadSettings(flags);
   } catch (error) {
-    if (error instanceof SettingsError) fail(error.message, 2);
+    if (error instanceof SettingsError) {
+      // Without settings there is no configured log file yet; the one given by flag still hears why.
+      if (flags.logFile) createLogger({ level: 'error', file: flags.logFile }).error(error.message);
+      fail(error.message, 2);
+    }
     throw error;
   }
   const stream = settings.logFile === null && process.stderr.isTTY ? await prettyStderr() : undefined;

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync, writeFileSync 
 import { connect as netConnect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { canConnect, cli, client, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { canConnect, cli, client, readLog, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
 
 const boxes: Sandbox[] = [];
 function box(env: NodeJS.ProcessEnv = {}): Sandbox {
@@ -134,6 +134,26 @@ describe('the socket', () => {
     assert.equal(stop.code, 0, stop.stderr);
     assert.deepEqual(runningDaemons(b), []);
   });
+
+  for (const bad of [
+    { name: 'CODEXD_LOGIN_PORT=abc', env: { CODEXD_LOGIN_PORT: 'abc' }, config: null, reason: /LOGIN_PORT.*abc/ },
+    { name: 'a broken config.json', env: {}, config: '{"LOG_LEVEL": ', reason: /settings file in .* is unreadable/ },
+  ]) {
+    it(`a failed autostart (${bad.name}) prints the daemon's own reason in one line, exit status 2, and logs it`, async () => {
+      const b = box(bad.env);
+      if (bad.config !== null) {
+        mkdirSync(join(b.env['XDG_CONFIG_HOME']!, 'codexd'), { recursive: true, mode: 0o700 });
+        writeFileSync(join(b.env['XDG_CONFIG_HOME']!, 'codexd', 'config.json'), bad.config, { mode: 0o600 });
+      }
+      const result = await cli(b, ['status']);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      const line = result.stderr.trim();
+      assert.equal(line.split('\n').length, 1, `one line: ${line}`);
+      assert.match(line, /^codex-auth: codexd could not start: /);
+      assert.match(line, bad.reason);
+      assert.match(readLog(b), bad.reason, 'the reason is in the log too');
+    });
+  }
 
   it('with autostart off, an unreachable daemon is one clear line and exit status 2', async () => {
     const b = box({ CODEXD_NO_AUTOSTART: '1' });
