@@ -224,7 +224,13 @@ export class AuthStore {
     if (found.kind === 'missing' || (found.kind === 'read' && typeof parse(found.bytes.toString('utf8')) !== 'string')) return null;
     const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     if (found.kind === 'read') {
-      await writeFile(aside, found.bytes, { flag: 'wx', mode: 0o600 });
+      try {
+        await writeFile(aside, found.bytes, { flag: 'wx', mode: 0o600 });
+      } catch (error) {
+        // A copy cut short by a full disk is no copy; the next write tries again.
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(aside).catch(() => undefined);
+        throw error;
+      }
       return aside;
     }
     await rename(this.file, aside);
