@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bundle = join(root, 'dist', 'client', 'cli', 'main.js');
+/** The `codex-auth` bin: the bundle `npm run build` writes last. */
+const bundle = join(root, JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin['codex-auth']);
 const entry = join(root, 'dist', 'bench', 'main.js');
 
 function newest(path) {
@@ -18,8 +19,6 @@ function newest(path) {
 
 function stale() {
   if (!existsSync(entry) || !existsSync(bundle)) return true;
-  // The bundle is the last thing `npm run build` writes; plain `tsc` overwrites it unbundled.
-  if (!readFileSync(bundle, 'utf8').includes('// codex-auth: bundled by scripts/build-cli.mjs')) return true;
   const sources = ['client', 'daemon', 'test', 'bench', 'scripts', 'package.json', 'tsconfig.json'].map((p) => join(root, p)).filter(existsSync);
   return Math.max(...sources.map(newest)) > statSync(bundle).mtimeMs;
 }

@@ -1,24 +1,29 @@
-// Bundles codex-auth into one file, written over tsc's dist/client/cli/main.js, so the `bin`
-// that users run and the binary the tests spawn are the same file. One file starts much faster
-// than ~25 ES modules (and vscode-jsonrpc's 15 CommonJS ones) resolved, read and linked one by
-// one; see "Performance" in the README for the figures. Modules the entry imports dynamically (the
-// client library with vscode-jsonrpc, the login flow) are in the file but run only when a
-// command imports them; `codex-auth token` never does.
+// Bundles codex-auth into two CommonJS files next to tsc's output in dist/client/cli/:
+//  - codex-auth.cjs, the `bin` (client/cli/bin.ts): the command line, the framing and the
+//    connection; enough for `codex-auth token`, which is on the hot path of every tool that runs
+//    `Authorization: Bearer $(codex-auth token)`;
+//  - main.cjs, the full CLI (client/cli/main.ts), which codex-auth.cjs requires for every other
+//    command.
+// One file starts much faster than ~25 ES modules (and vscode-jsonrpc's 15 CommonJS ones)
+// resolved, read and linked one by one, and CommonJS skips the ES module loader that Node starts
+// for the first ES module; see "Performance" in the README for the figures. Modules main.ts
+// imports dynamically (the client library with vscode-jsonrpc, the login flow) are in main.cjs
+// but run only when a command imports them.
 //
-// Run after `tsc` (npm run build does both). What stays outside the bundle, loaded at run time
+// Run after `tsc` (npm run build does both). What stays outside the bundles, loaded at run time
 // from the tsc output or node_modules, is only what the hot path never needs:
 //  - koffi, a native module (loaded lazily with createRequire in client/os.ts);
 //  - `open`, imported only when a browser login opens the browser;
 //  - ./service.js (`codex-auth service ...`) and ./logs.js (`codex-auth logs`, with pino-pretty),
 //    each imported only by its command.
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outfile = join(root, 'dist', 'client', 'cli', 'main.js');
-const BUNDLE_MARK = '// codex-auth: bundled by scripts/build-cli.mjs';
+const outdir = join(root, 'dist', 'client', 'cli');
 
 /**
  * Bundled code keeps the import.meta.url it has in the tsc output: in every client/ module,
@@ -32,8 +37,8 @@ const keepModuleUrls = {
       let contents = await readFile(args.path, 'utf8');
       if (contents.includes('import.meta.url')) {
         const compiled = join(root, 'dist', relative(root, args.path)).replace(/\.ts$/, '.js');
-        const fromBundle = relative(dirname(outfile), compiled).split(sep).join('/');
-        contents = contents.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`);
+        const fromBundle = relative(outdir, compiled).split(sep).join('/');
+        contents = contents.replaceAll('import.meta.url', `require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(fromBundle)})).href`);
       }
       return { contents, loader: 'ts' };
     });
@@ -41,42 +46,68 @@ const keepModuleUrls = {
 };
 
 /**
- * vscode-jsonrpc requires node:crypto at load time for two functions the CLI never calls (random
- * pipe names, UUIDs); loading node:crypto costs ~2 ms of the start-up of every command that uses
- * the client library. Load it on first use instead.
+ * Built-in modules that cost start-up time and that no command needs before it does real work:
+ * node:module (its ES module loader; only for koffi), node:os (only without XDG folders) and
+ * node:crypto (vscode-jsonrpc requires it at load time for two functions the CLI never calls).
+ * Each becomes a stand-in whose properties load the real module on first use.
  */
-const lazyCrypto = {
-  name: 'lazy-crypto',
+const LAZY_BUILTINS = ['crypto', 'module', 'os'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
-      /[\\/]node_modules[\\/]vscode-jsonrpc[\\/]/.test(args.importer) ? { path: 'crypto', namespace: 'lazy-crypto' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-crypto' }, () => ({
-      contents: `let crypto;
-const load = () => (crypto ??= require('node:crypto'));
-module.exports = {
-  randomBytes: (...args) => load().randomBytes(...args),
-  randomUUID: (...args) => load().randomUUID(...args),
-};`,
-      loader: 'js',
-    }));
+    b.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`) }, (args) => {
+      const name = args.path.replace(/^node:/, '');
+      // The stand-in's own require is of the real module.
+      return args.namespace === 'lazy-builtin' ? { path: `node:${name}`, external: true } : { path: name, namespace: 'lazy-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const names = Object.keys(createRequire(import.meta.url)(`node:${args.path}`));
+      return {
+        contents: `let real;
+for (const name of ${JSON.stringify(names)}) {
+  Object.defineProperty(exports, name, { enumerable: true, get: () => (real ??= require('node:${args.path}'))[name] });
+}`,
+        loader: 'js',
+      };
+    });
   },
 };
 
-await build({
-  entryPoints: [join(root, 'client', 'cli', 'main.ts')],
-  outfile,
-  allowOverwrite: true,
+/** In the bin, `import('./main.js')` becomes a require of the full CLI's bundle. */
+const fullCli = {
+  name: 'full-cli',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/main\.js$/ }, () => ({ path: './main.cjs', external: true }));
+  },
+};
+
+const common = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
   external: ['koffi', 'open', './service.js', './logs.js'],
-  // vscode-jsonrpc is CommonJS: inside an ES module bundle its require() calls need a real
-  // require. (esbuild keeps the entry's #! line first, above this banner.)
-  banner: { js: `${BUNDLE_MARK}\nimport { createRequire as __cr } from 'node:module';\nconst require = __cr(import.meta.url);` },
-  plugins: [keepModuleUrls, lazyCrypto],
-});
+};
+
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: [join(root, 'client', 'cli', 'main.ts')],
+    outfile: join(outdir, 'main.cjs'),
+    banner: { js: '// codex-auth: client/cli/main.ts, bundled by scripts/build-cli.mjs' },
+    plugins: [keepModuleUrls, lazyBuiltins],
+  }),
+  build({
+    ...common,
+    entryPoints: [join(root, 'client', 'cli', 'bin.ts')],
+    outfile: join(outdir, 'codex-auth.cjs'),
+    // esbuild keeps the entry's #! line first, above this banner.
+    banner: { js: '// codex-auth: client/cli/bin.ts, bundled by scripts/build-cli.mjs' },
+    // So that import('./main.js') becomes require('./main.cjs'), without the ES module loader.
+    supported: { 'dynamic-import': false },
+    plugins: [keepModuleUrls, lazyBuiltins, fullCli],
+  }),
+]);

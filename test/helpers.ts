@@ -11,7 +11,8 @@ import { canConnect, waitFor } from './wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const codexdBin = join(root, 'dist', 'daemon', 'main.js');
-export const cliBin = join(root, 'dist', 'client', 'cli', 'main.js');
+/** The `codex-auth` bin as package.json declares it (the bundle `npm run build` writes). */
+export const cliBin = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['codex-auth']!);
 
 export interface Sandbox {
   dir: string;

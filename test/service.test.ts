@@ -8,8 +8,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { installService, systemdExecWord, systemdSocketUnitPath, uninstallService } from '../client/cli/service.js';
+import { cliBin as CLI } from './helpers.js';
 
-const CLI = fileURLToPath(new URL('../client/cli/main.js', import.meta.url));
 const DAEMON_MAIN = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
 const TEMPLATES = fileURLToPath(new URL('../../systemd/', import.meta.url));
 

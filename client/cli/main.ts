@@ -1,20 +1,18 @@
 #!/usr/bin/env node
 // codex-auth: the thin client. Every command is a request or two to codexd.
 //
-// Start-up is on the hot path (`Authorization: Bearer $(codex-auth token)`), so what loads here
-// is kept lean: `token` sends its one request without the JSON-RPC library (oneshot.ts), and
-// the client library, the login flow and the service installer load only for the commands
-// that use them.
-import { parseArgs } from 'node:util';
+// The installed bin is bin.ts, which runs `codex-auth token` itself (the hot path:
+// `Authorization: Bearer $(codex-auth token)`) and loads this file for every other command.
+// What loads here is still kept lean: the client library, the login flow and the service
+// installer load only for the commands that use them.
 import { autostartDisabled, DaemonUnreachableError, systemdOwnsSocket } from '../autostart.js';
-import { CodexdError, ErrorCodes, SocketRefusedError } from '../errors.js';
+import { SocketRefusedError } from '../errors.js';
 import type { CodexdClient } from '../index.js';
-import { requestOnce } from '../oneshot.js';
 import { defaultLogFile, resolveSocketPath } from '../paths.js';
-import type { TokenResult } from '../protocol.js';
 import { exitOnHelpOrVersion, VERSION } from '../version.js';
-import { describeDaemon, describeStatus, jsonText, printable } from './format.js';
-import { Cancelled } from './terminal.js';
+import { checkApplies, parseCommandLine, type Flags } from './args.js';
+import { describeDaemon, describeStatus, printable } from './format.js';
+import { exitWith, print, token } from './token.js';
 import { UsageError } from './usage.js';
 
 const HELP = `codex-auth ${VERSION} - sign in to Codex once, for every tool on this machine
@@ -51,137 +49,11 @@ Options:
 Exit status: 0 success; 1 not logged in, re-login needed, or the action failed;
 2 usage error or the daemon cannot be reached.`;
 
-interface Flags {
-  socket?: string | undefined;
-  json: boolean;
-  deviceAuth: boolean;
-  withApiKey: boolean;
-  apiKey?: string | undefined;
-  noBrowser: boolean;
-  cancel: boolean;
-  forceRefresh: boolean;
-  noAutostart: boolean;
-  dryRun: boolean;
-  follow: boolean;
-}
-
-const OPTIONS = {
-  socket: { type: 'string' },
-  json: { type: 'boolean' },
-  'device-auth': { type: 'boolean' },
-  'with-api-key': { type: 'boolean' },
-  'api-key': { type: 'string' },
-  'no-browser': { type: 'boolean' },
-  cancel: { type: 'boolean' },
-  'force-refresh': { type: 'boolean' },
-  'no-autostart': { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  follow: { type: 'boolean', short: 'f' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-} as const;
-
-type Option = keyof typeof OPTIONS;
-
-/** The options each command takes, beyond --help and --version; any other is a usage error. */
-const CONNECT: Option[] = ['socket', 'no-autostart'];
-const APPLIES: Record<string, Option[]> = {
-  login: [...CONNECT, 'device-auth', 'with-api-key', 'api-key', 'no-browser', 'cancel'],
-  'login status': [...CONNECT, 'json'],
-  status: [...CONNECT, 'json'],
-  token: [...CONNECT, 'json', 'force-refresh'],
-  logout: CONNECT,
-  'daemon start': CONNECT,
-  'daemon stop': CONNECT,
-  'daemon status': [...CONNECT, 'json'],
-  'service install': ['dry-run'],
-  'service uninstall': ['dry-run'],
-  logs: ['socket', 'follow', 'json'],
-};
-
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
-}
-
-function unknownOption(given: string): UsageError {
-  const name = given.replace(/^-+/, '').split('=')[0]!;
-  const close = Object.keys(OPTIONS)
-    .map((option) => ({ option, d: distance(name, option) }))
-    .filter(({ option, d }) => d <= Math.max(1, Math.floor(option.length / 4)) || (name.length >= 3 && option.startsWith(name)))
-    .sort((a, b) => a.d - b.d)[0];
-  return new UsageError(`unknown option ${given}${close ? `; did you mean --${close.option}?` : ''} (codex-auth --help lists them)`);
-}
-
-function parse(argv: string[]): { command: string[]; flags: Flags; given: Option[] } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const option = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '';
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw unknownOption(option.split(/\s/)[0]!);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${option.split(/\s/)[0] || 'an option'} needs a value (codex-auth --help lists them)`);
-    throw error;
-  }
-  const { values, positionals } = parsed;
-  exitOnHelpOrVersion(values, HELP);
-  return {
-    command: positionals,
-    given: (Object.keys(values) as Option[]).filter((option) => option !== 'help' && option !== 'version'),
-    flags: {
-      socket: values.socket,
-      json: values.json ?? false,
-      deviceAuth: values['device-auth'] ?? false,
-      withApiKey: values['with-api-key'] ?? false,
-      apiKey: values['api-key'],
-      noBrowser: values['no-browser'] ?? false,
-      cancel: values.cancel ?? false,
-      forceRefresh: values['force-refresh'] ?? false,
-      noAutostart: values['no-autostart'] ?? false,
-      dryRun: values['dry-run'] ?? false,
-      follow: values.follow ?? false,
-    },
-  };
-}
-
-/** Flags given to a command they do not apply to are usage errors, not silently ignored. */
-function checkApplies(command: string, given: Option[]): void {
-  const allowed = APPLIES[command];
-  if (!allowed) return; // an unknown or incomplete command: its own usage error follows
-  const stray = given.find((option) => !allowed.includes(option));
-  if (stray) throw new UsageError(`--${stray} does not apply to \`codex-auth ${command}\` (codex-auth --help lists what does)`);
-}
-
-function print(json: boolean, value: unknown, text: string): void {
-  process.stdout.write(json ? `${jsonText(value)}\n` : `${printable(text)}\n`);
-}
-
 async function status(client: CodexdClient, json: boolean): Promise<number> {
   const [current, daemon] = await Promise.all([client.read(), client.daemonStatus()]);
   const apiKey = current.account?.type === 'apiKey' ? await client.token().then((t) => (t.type === 'apiKey' ? t.apiKey : null)) : null;
   print(json, { ...current, daemon }, describeStatus(current, apiKey, daemon));
   return current.account !== null && current.state !== 'reauthRequired' ? 0 : 1;
-}
-
-async function token(socket: string, autostart: boolean, flags: Flags): Promise<number> {
-  try {
-    const result = await requestOnce<TokenResult>(socket, autostart, 'account/token', { forceRefresh: flags.forceRefresh });
-    print(flags.json, result, result.type === 'apiKey' ? result.apiKey : result.accessToken);
-    return 0;
-  } catch (error) {
-    if (error instanceof CodexdError && error.code !== ErrorCodes.internalError) {
-      process.stderr.write(`${printable(error.message)}\n`);
-      return 1;
-    }
-    throw error;
-  }
 }
 
 async function logout(client: CodexdClient): Promise<number> {
@@ -273,13 +145,15 @@ async function logsCommand(extra: string | undefined, socket: string, flags: Fla
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { command, flags, given } = parse(argv);
+  const commandLine = parseCommandLine(argv);
+  exitOnHelpOrVersion(commandLine, HELP);
+  const { command, flags, given } = commandLine;
   const [name, sub, ...rest] = command;
   if (name === undefined || (name === 'help' && sub === undefined)) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  checkApplies(APPLIES[`${name} ${sub}`] ? `${name} ${sub}` : name, given);
+  checkApplies(name, sub, given);
   const socket = resolveSocketPath(flags.socket);
   if (name === 'daemon') return daemonCommand(sub, socket, flags);
   if (name === 'service') return serviceCommand(sub, flags);
@@ -290,8 +164,8 @@ async function run(argv: string[]): Promise<number> {
   const loginStatus = name === 'login' && sub === 'status';
   if ((sub !== undefined && !loginStatus) || rest.length > 0) throw new UsageError(`unexpected argument "${loginStatus ? rest[0] : sub}"`);
 
+  if (name === 'token') return token(flags);
   const autostart = !flags.noAutostart && !autostartDisabled();
-  if (name === 'token') return token(socket, autostart, flags);
   const { CodexdClient } = await import('../index.js');
   const client = new CodexdClient(socket, { autostart });
   try {
@@ -310,18 +184,4 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-run(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof Cancelled) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(error.exitCode);
-    }
-    const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
-    const unreachable = error instanceof DaemonUnreachableError;
-    // One line, never a stack trace: the message says what happened.
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`codex-auth: ${printable(message.replace(/\s*\n\s*/g, ' '))}\n`);
-    process.exit(usage || unreachable ? 2 : 1);
-  },
-);
+exitWith(run(process.argv.slice(2)));
