@@ -91,7 +91,7 @@ function settingString(file: Record<string, unknown>, name: string): string | un
   return typeof value === 'string' && value ? value : undefined;
 }
 
-/** Socket path by the contract's precedence: flag, then CODEXD_SOCKET, then the settings file, then the default for the home. */
+/** Socket path by the README's precedence ("Settings"): flag, then CODEXD_SOCKET, then the settings file, then the default for the home. */
 export function resolveSocketPath(flag: string | undefined, env: Env = process.env): string {
   return flag || env['CODEXD_SOCKET'] || settingString(readSettingsFile(env), 'SOCKET') || defaultSocketPath(env);
 }

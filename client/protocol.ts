@@ -1,4 +1,4 @@
-// The codexd wire protocol: JSON-RPC 2.0 with LSP framing (see CONTRACT.md).
+// The codexd wire protocol: JSON-RPC 2.0 with LSP framing (see "Protocol" in the README).
 // Pure declarations, no I/O: the daemon and every client import this one module.
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
 

@@ -1,4 +1,4 @@
-// One handler per request in CONTRACT.md. Each checks its params and calls the account service.
+// One handler per request of "Protocol" in the README. Each checks its params and calls the account service.
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCodes, Methods, PROTOCOL_VERSION, type DaemonStatus, type LoginStartParams } from '../client/protocol.js';
 import type { AccountService } from './account.js';

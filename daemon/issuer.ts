@@ -1,5 +1,5 @@
 // Every HTTP request codexd makes goes to the OAuth issuer, through this module:
-// Codex's endpoints, bodies and error classification (reference/codex-auth.md §2–§5), one
+// Codex's endpoints, bodies and error classification (docs/codex-auth.md §2–§5), one
 // timeout per request, proxy and custom-CA support, and no retries of its own (the refresher
 // owns the only retry loop). Error messages name the step and never carry a secret.
 import { readFileSync } from 'node:fs';

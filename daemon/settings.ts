@@ -1,4 +1,4 @@
-// Daemon settings. Precedence (CONTRACT.md): command-line flag, then environment variable, then
+// Daemon settings. Precedence ("Settings" in the README): command-line flag, then environment variable, then
 // the settings file (`config.json` in the config folder, read with `conf`), then the default.
 // In the file, keys are the variable names without the `CODEXD_` prefix (`LOGIN_PORT`, …).
 import { isAbsolute, resolve } from 'node:path';

@@ -26,7 +26,7 @@ function pkce(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
-/** The authorize URL Codex builds (§2 step 3), with some parameters replaced or (null) left out. */
+/** The authorize URL Codex builds (docs/codex-auth.md §2 step 3), with some parameters replaced or (null) left out. */
 function authorizeUrl(issuer: FakeIssuer, challenge: string, overrides: Record<string, string | null> = {}): string {
   const params: Record<string, string | null> = {
     response_type: 'code',

@@ -1,6 +1,6 @@
 // A fake of the OpenAI OAuth issuer (auth.openai.com) for integration tests.
 //
-// It follows the shared reference/codex-auth.md §2–§5: browser login with PKCE, the API-key token
+// It follows docs/codex-auth.md §2–§5: browser login with PKCE, the API-key token
 // exchange, device-code login, refresh-token rotation with reuse detection, and revocation. It is
 // deliberately insecure: JWT signatures are random bytes and every token is kept in memory.
 //

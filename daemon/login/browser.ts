@@ -1,5 +1,5 @@
 // ChatGPT browser login: PKCE S256, a callback server on 127.0.0.1 (1455, falling back to 1457),
-// Codex's authorize URL and callback handling (reference/codex-auth.md §2).
+// Codex's authorize URL and callback handling (docs/codex-auth.md §2).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

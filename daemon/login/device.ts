@@ -1,4 +1,4 @@
-// ChatGPT device-code login for headless and SSH machines (reference/codex-auth.md §3).
+// ChatGPT device-code login for headless and SSH machines (docs/codex-auth.md §3).
 import type { Settings } from '../settings.js';
 import type { LoginContext, LoginFlow } from './flow.js';
 

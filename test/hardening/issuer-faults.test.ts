@@ -1,7 +1,7 @@
 // The issuer misbehaves: it refuses connections, never answers, resets, answers 5xx, answers
 // 200 with something that is not a token reply, or answers a refresh with another account.
 // For each fault, on each path that talks to it (refresh, device-code start, browser-login code
-// exchange): the state and the notifications say what happened, the error code is the contract's,
+// exchange): the state and the notifications say what happened, the error code is the README's,
 // auth.json is byte-for-byte what it was, and no call waits past the HTTP timeout.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';

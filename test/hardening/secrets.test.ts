@@ -64,7 +64,7 @@ describe('redaction', () => {
     // auth.json, as the store writes it.
     const record = JSON.parse(serialize({ auth_mode: 'chatgpt', OPENAI_API_KEY: 'k', tokens: { id_token: 'i', access_token: 'a', refresh_token: 'r', account_id: 'x' }, last_refresh: 't' })) as Record<string, Record<string, unknown>>;
     const fromStore = ['OPENAI_API_KEY', ...Object.keys(record['tokens']!).filter((k) => k !== 'account_id')];
-    // What the issuer sends and is sent (reference/codex-auth.md), and the wire protocol's secret results and params.
+    // What the issuer sends and is sent (docs/codex-auth.md), and the wire protocol's secret results and params.
     const fromIssuer = ['id_token', 'access_token', 'refresh_token', 'code', 'code_verifier', 'authorization_code', 'subject_token', 'token', 'user_code', 'state'];
     const fromProtocol = ['apiKey', 'accessToken', 'userCode'];
     const missing = [...fromStore, ...fromIssuer, ...fromProtocol].filter((field) => !(SECRET_FIELDS as readonly string[]).includes(field));
