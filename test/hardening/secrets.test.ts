@@ -4,7 +4,7 @@
 //    wire protocol) is in SECRET_FIELDS, so a new one cannot be logged by name unnoticed;
 //  - a secret the daemon has registered is scrubbed by value wherever it appears: under an
 //    unknown field, in the message, in an error's stack, as a key.
-// The suite-wide scan (zz-summary) then checks every log and output of the whole run.
+// The suite-wide scan (the summary in run.ts) then checks every log and output of the whole run.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

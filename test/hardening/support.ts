@@ -1,13 +1,12 @@
 // Shared plumbing of the hardening suite (test/hardening/*.test.ts): a per-file "suite" that
 // tracks sandboxes, daemons and fake issuers and, when the file ends, hands everything it captured
 // (daemon logs and stderr, CLI output, error messages, notifications, `ps` listings) and every
-// secret it used to the report folder, where the last file (zz-summary) scans it all and prints
-// the summary. Plus raw-socket helpers, /proc readers, tmpfs mounts and a seeded PRNG.
+// secret it used to the report folder, where the summary (run.ts, after the last file) scans it
+// all and prints one line per category. Plus raw-socket helpers, /proc readers, tmpfs mounts and a seeded PRNG.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after } from 'node:test';
 import { CodexdError, type CodexdClient, type LoginCompleted, type Status } from '../../client/index.js';
@@ -20,10 +19,11 @@ export { waitFor };
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
-// The report folder. `node --test` runs every file as a child of one runner process, so the
-// runner's pid names a folder all files of one run share; CODEXD_HARDENING_REPORT overrides it.
+// The report folder, which run.ts (`npm run test:hardening`) creates for the whole run. A file run
+// on its own (`node --test dist/test/hardening/x.test.js`) still scans its own captures, and
+// leaves no report behind.
 
-export const REPORT_DIR = process.env['CODEXD_HARDENING_REPORT'] ?? join(tmpdir(), `codexd-hardening-${process.ppid}`);
+const REPORT_DIR = process.env['CODEXD_HARDENING_REPORT'];
 
 export interface Counts {
   cases: number;
@@ -194,7 +194,7 @@ export function findSecrets(captured: Array<{ where: string; text: string }>, se
 }
 
 function writeReport(report: FileReport, captured: Array<{ where: string; text: string }>, secrets: Secret[]): void {
-  mkdirSync(REPORT_DIR, { recursive: true, mode: 0o700 });
+  if (!REPORT_DIR) return;
   const name = `${report.file.replace(/\W+/g, '_')}-${process.pid}`;
   writeFileSync(join(REPORT_DIR, `${name}.report.json`), JSON.stringify(report), { mode: 0o600 });
   writeFileSync(join(REPORT_DIR, `${name}.captured.json`), JSON.stringify(captured), { mode: 0o600 });
@@ -207,11 +207,10 @@ export interface FileResults {
   secrets: Secret[];
 }
 
-/** What every file of this run left in the report folder, by file. */
-export function readReports(): FileResults[] {
-  if (!existsSync(REPORT_DIR)) return [];
-  const read = <T>(name: string): T => JSON.parse(readFileSync(join(REPORT_DIR, name), 'utf8')) as T;
-  return readdirSync(REPORT_DIR)
+/** What every file of this run left in the report folder `dir`, by file. */
+export function readReports(dir: string): FileResults[] {
+  const read = <T>(name: string): T => JSON.parse(readFileSync(join(dir, name), 'utf8')) as T;
+  return readdirSync(dir)
     .filter((name) => name.endsWith('.report.json'))
     .sort()
     .map((name) => {
