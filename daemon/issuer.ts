@@ -54,7 +54,7 @@ export interface IssuerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-interface Reply {
+export interface Reply {
   status: number;
   body: unknown;
   text: string;
@@ -319,7 +319,8 @@ function errorCode(reply: Reply): string | null {
   return typeof code === 'string' ? code.toLowerCase() : null;
 }
 
-function classifyRefreshFailure(reply: Reply): IssuerError {
+/** Codex's rule: the three refresh_token_* codes and any 401 are permanent (log in again); the rest is transient. */
+export function classifyRefreshFailure(reply: Reply): IssuerError {
   const code = errorCode(reply);
   if (code === 'refresh_token_expired' || code === 'refresh_token_reused' || code === 'refresh_token_invalidated') {
     return new IssuerError(REFRESH_MESSAGES[code], 'permanent', code, reply.status);
