@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FakeIssuer, TokenSet } from '../test/fake-issuer.js';
+import type { FakeIssuer, TokenSet } from '../support/fake-issuer.js';
 import { DAEMON_NODE_FLAGS } from '../client/autostart.js';
-import { canConnect, waitFor as waitUntil } from '../test/wait.js';
+import { canConnect, waitFor as waitUntil } from '../support/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const codexdBin = join(root, 'dist', 'daemon', 'main.js');

@@ -8,7 +8,7 @@
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startFakeIssuer } from '../test/fake-issuer.js';
+import { startFakeIssuer } from '../support/fake-issuer.js';
 import { VERSION } from '../client/version.js';
 import { coldStartBench } from './coldstart.js';
 import { latencyBench } from './latency.js';

@@ -5,7 +5,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect, type CodexdClient, type Status } from '../client/index.js';
-import type { FakeIssuer, TokenSet } from '../test/fake-issuer.js';
+import type { FakeIssuer, TokenSet } from '../support/fake-issuer.js';
 import { atMost, codexAuthJson, exactlyAll, expMs, figure, sleep, writeAtomically, type Figure, type Sandbox } from './lib.js';
 
 /** A client that remembers every account/updated it receives. */

@@ -1,7 +1,7 @@
 // The daemon's footprint: RSS after start and after 100k requests, and the CPU time it uses
 // while idle (one client connected and listening, as an editor would be).
 import { connect, type CodexdClient } from '../client/index.js';
-import type { FakeIssuer } from '../test/fake-issuer.js';
+import type { FakeIssuer } from '../support/fake-issuer.js';
 import { atMost, cpuMs, figure, MiB, rssBytes, sandbox, sleep, startDaemon, writeLogin, type Figure, type Proc } from './lib.js';
 
 export interface ResourceOptions {

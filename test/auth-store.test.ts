@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFakeIssuer, type FakeIssuer } from './fake-issuer.js';
+import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
 import { cli, client, readAuth, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
 
 const KEY = 'sk-proj-interop-0123456789abcdefghij';

@@ -10,7 +10,7 @@ import {
   type FakeIssuer,
   type FakeIssuerOptions,
   type TokenSet,
-} from './fake-issuer.js';
+} from '../support/fake-issuer.js';
 
 const REDIRECT_URI = 'http://localhost:1455/auth/callback';
 const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';

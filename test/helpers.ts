@@ -7,7 +7,7 @@ import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect, type CodexdClient } from '../client/index.js';
 import { daemonLockPath, defaultLogFile } from '../client/paths.js';
-import { canConnect, waitFor } from './wait.js';
+import { canConnect, waitFor } from '../support/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const codexdBin = join(root, 'dist', 'daemon', 'main.js');

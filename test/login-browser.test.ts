@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { decodeJwtPayload } from './fake-issuer.js';
+import { decodeJwtPayload } from '../support/fake-issuer.js';
 import { readAuth } from './helpers.js';
 import { authPath, finishWorlds, startCli, waitFor, world } from './login-support.js';
 

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { CodexdClient, LoginCompleted, LoginStartResult, Status } from '../client/index.js';
-import { startFakeIssuer, type FakeIssuer, type TokenSet } from './fake-issuer.js';
+import { startFakeIssuer, type FakeIssuer, type TokenSet } from '../support/fake-issuer.js';
 import { cliBin, client, everythingCaptured, readLog, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
 import { assertNoSecrets, collectIssuerSecrets, watchIssuer, type Secret } from './secrets.js';
 

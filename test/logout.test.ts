@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
-import type { TokenSet } from './fake-issuer.js';
+import type { TokenSet } from '../support/fake-issuer.js';
 import { cli } from './helpers.js';
 import { writeAtomically } from './refresh-support.js';
 import { deadPort, finishWorlds, hasAuth, waitFor, world, writeChatgptAuth, type World } from './login-support.js';

@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFakeIssuer, type FakeIssuer } from './fake-issuer.js';
+import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
 import { client, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
 
 function chatgptAuth(issuer: FakeIssuer): string {

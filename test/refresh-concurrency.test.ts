@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, watch } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
-import type { TokenSet } from './fake-issuer.js';
+import type { TokenSet } from '../support/fake-issuer.js';
 import { waitFor } from './helpers.js';
 import {
   codexAuthJson,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { TokenResult } from '../client/index.js';
-import { refreshErrorBody, type TokenSet } from './fake-issuer.js';
+import { refreshErrorBody, type TokenSet } from '../support/fake-issuer.js';
 import { waitFor } from './helpers.js';
 import {
   expMs,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DEFAULT_CLIENT_ID } from './fake-issuer.js';
+import { DEFAULT_CLIENT_ID } from '../support/fake-issuer.js';
 import {
   codexAuthJson,
   codexTimestamp,

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { CodexdError, type CodexdClient, type Status } from '../client/index.js';
-import { DEFAULT_CLIENT_ID, startFakeIssuer, type FakeAccount, type FakeIssuer, type RecordedRequest, type TokenSet } from './fake-issuer.js';
+import { DEFAULT_CLIENT_ID, startFakeIssuer, type FakeAccount, type FakeIssuer, type RecordedRequest, type TokenSet } from '../support/fake-issuer.js';
 import { client, readLog, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
 
 export const OTHER_ACCOUNT: FakeAccount = {

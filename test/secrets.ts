@@ -8,7 +8,7 @@
 // only sees what was sent *to* the issuer.
 import assert from 'node:assert/strict';
 import type { Server, ServerResponse } from 'node:http';
-import type { FakeIssuer, TokenSet } from './fake-issuer.js';
+import type { FakeIssuer, TokenSet } from '../support/fake-issuer.js';
 
 export interface Secret {
   /** What it is, for the failure message (never the value itself). */

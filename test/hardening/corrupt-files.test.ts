@@ -10,7 +10,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
-import type { FakeIssuer } from '../fake-issuer.js';
+import type { FakeIssuer } from '../../support/fake-issuer.js';
 import { cli } from '../helpers.js';
 import { fixture, probeLock, writeAtomically } from '../refresh-support.js';
 import { peakRssKiB, sleep, suite } from './support.js';

@@ -11,7 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { FakeIssuer } from '../fake-issuer.js';
+import type { FakeIssuer } from '../../support/fake-issuer.js';
 import { readLog, type Daemon, type Sandbox } from '../helpers.js';
 import { consent } from '../login-support.js';
 import { fixture, holdLock, writeAtomically } from '../refresh-support.js';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
-import type { FakeIssuer, ScriptedResponse } from '../fake-issuer.js';
+import type { FakeIssuer, ScriptedResponse } from '../../support/fake-issuer.js';
 import { cli } from '../helpers.js';
 import { browserStart, consent, deadPort, httpGet } from '../login-support.js';
 import { fixture, OTHER_ACCOUNT, writeAtomically } from '../refresh-support.js';

@@ -10,7 +10,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { after } from 'node:test';
 import { CodexdError, type CodexdClient, type LoginCompleted, type Status } from '../../client/index.js';
-import { startFakeIssuer, type FakeIssuer } from '../fake-issuer.js';
+import { startFakeIssuer, type FakeIssuer } from '../../support/fake-issuer.js';
 import { client, readLog, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from '../helpers.js';
 import { collectIssuerSecrets, watchIssuer, type Secret } from '../secrets.js';
 

@@ -3,7 +3,7 @@
 // with tokens from the fake issuer.
 import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
-import { startFakeIssuer, type FakeIssuer } from '../fake-issuer.js';
+import { startFakeIssuer, type FakeIssuer } from '../../support/fake-issuer.js';
 import { cli, client, readAuth, sandbox, startDaemon, waitFor, type Sandbox } from '../helpers.js';
 import { codexEnv, ensureCodex, readAuthFile, runCodex, withoutTmpWarning } from './codex-cli.js';
 

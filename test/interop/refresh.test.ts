@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeIssuer, type FakeIssuer, type RecordedRequest } from '../fake-issuer.js';
+import { startFakeIssuer, type FakeIssuer, type RecordedRequest } from '../../support/fake-issuer.js';
 import { cli, client, readAuth, sandbox, startDaemon, waitFor, type Sandbox } from '../helpers.js';
 import {
   chatgptAuthJson,

@@ -1,11 +1,11 @@
 // Runs the fake OAuth issuer on its own, to try codexd by hand:
-//   node dist/test/fake-issuer-main.js [--port N]
+//   node dist/support/fake-issuer-main.js [--port N]
 // Device-code logins wait until someone approves them at /codex/device.
 
 import { parseArgs } from 'node:util';
 import { startFakeIssuer, type RecordedRequest } from './fake-issuer.js';
 
-const USAGE = 'usage: node dist/test/fake-issuer-main.js [--port N]';
+const USAGE = 'usage: node dist/support/fake-issuer-main.js [--port N]';
 
 function parsePort(): number {
   try {

@@ -1,4 +1,4 @@
-// Waiting helpers shared by the tests and the bench (no node:test import, so the bench can use them).
+// Waiting helpers shared by the tests and the bench.
 import { connect as netConnect } from 'node:net';
 
 export function canConnect(path: string): Promise<boolean> {

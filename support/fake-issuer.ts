@@ -1,4 +1,4 @@
-// A fake of the OpenAI OAuth issuer (auth.openai.com) for integration tests.
+// A fake of the OpenAI OAuth issuer (auth.openai.com) for the tests and the bench.
 //
 // It follows docs/codex-auth.md §2–§5: browser login with PKCE, the API-key token
 // exchange, device-code login, refresh-token rotation with reuse detection, and revocation. It is
