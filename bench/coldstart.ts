@@ -1,10 +1,10 @@
-// `codex-auth token` against a running daemon, as a whole process (spawn to exit), against
-// `node -e 0`, in alternating runs; beside them two reference clients that do nothing but the
-// one request, which show where Node's own start-up puts the floor.
+// `codex-auth token` against a running daemon, as a whole process (spawn to exit), against the
+// floor: bench/floor-client.cjs, a bare CommonJS client that does nothing but the one request.
+// `node -e 0` runs in the same rounds, as Node's own start-up.
 import { spawn } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { atMost, cliBin, figure, root, type Figure } from './lib.js';
+import { performance } from 'node:perf_hooks';
+import { atMost, childrenCpuMs, cliBin, figure, root, type Figure } from './lib.js';
 
 export interface ColdStartOptions {
   env: NodeJS.ProcessEnv;
@@ -13,9 +13,17 @@ export interface ColdStartOptions {
   progress(label: string): void;
 }
 
-/** Wall time from spawn to exit, in ms; throws unless the process exits 0. */
-export function timeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export interface Timed {
+  /** Spawn to exit. */
+  ms: number;
+  /** CPU time the process used, at the kernel's 10 ms tick resolution. */
+  cpuMs: number;
+}
+
+/** Runs `node args` to completion; throws unless it exits 0. */
+export function timeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   return new Promise((resolve, reject) => {
+    const cpuBefore = childrenCpuMs();
     const started = performance.now();
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -24,25 +32,22 @@ export function timeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<num
     child.once('error', reject);
     child.once('exit', (code) => {
       const ms = performance.now() - started;
-      if (code === 0) resolve(ms);
+      if (code === 0) resolve({ ms, cpuMs: childrenCpuMs() - cpuBefore });
       else reject(new Error(`node ${args.join(' ')} exited with ${code}: ${stderr}`));
     });
   });
 }
 
-/** The reference clients in bench/ (plain JavaScript, run from the source tree). */
-const floorEsm = join(root, 'bench', 'floor-client.mjs');
-const floorCjs = join(root, 'bench', 'floor-client.cjs');
+const mean = (values: number[]): number => values.reduce((sum, v) => sum + v, 0) / values.length;
 
 export async function coldStartBench(options: ColdStartOptions): Promise<Figure[]> {
   const commands = {
     cli: [cliBin, 'token'],
+    floor: [join(root, 'bench', 'floor-client.cjs')],
     bare: ['-e', '0'],
-    floorEsm: [floorEsm],
-    floorCjs: [floorCjs],
   };
   const kinds = Object.keys(commands) as Array<keyof typeof commands>;
-  const times: Record<keyof typeof commands, number[]> = { cli: [], bare: [], floorEsm: [], floorCjs: [] };
+  const runs: Record<keyof typeof commands, Timed[]> = { cli: [], floor: [], bare: [] };
   options.progress('CLI cold start: warm-up');
   for (let i = 0; i < options.warmup; i++) for (const kind of kinds) await timeProcess(commands[kind], options.env);
   options.progress(`CLI cold start: ${options.runs} alternating rounds`);
@@ -50,16 +55,22 @@ export async function coldStartBench(options: ColdStartOptions): Promise<Figure[
     // Rotate which goes first, so that no command always follows the same one.
     for (let k = 0; k < kinds.length; k++) {
       const kind = kinds[(i + k) % kinds.length]!;
-      times[kind].push(await timeProcess(commands[kind], options.env));
+      runs[kind].push(await timeProcess(commands[kind], options.env));
     }
   }
-  const ratio = (kind: keyof typeof commands): number[] => times[kind].map((ms, i) => ms / times.bare[i]!);
+  const ms = (kind: keyof typeof commands): number[] => runs[kind].map((run) => run.ms);
+  const ratio = (kind: keyof typeof commands, to: keyof typeof commands): number[] => runs[kind].map((run, i) => run.ms / runs[to][i]!.ms);
+  const cpu = (kind: keyof typeof commands): number => mean(runs[kind].map((run) => run.cpuMs));
   const group = 'CLI cold start (whole process, spawn to exit)';
+  const cpuNote = `mean of ${options.runs} runs, from /proc/self/stat cutime+cstime; less disturbed than wall time by other work on a shared CPU`;
   return [
-    figure(group, '`codex-auth token`', 'ms', times.cli),
-    figure(group, '`node -e 0`', 'ms', times.bare),
-    figure(group, 'ratio codex-auth token / node -e 0', '×', ratio('cli'), atMost(1.2, '≤ 1.2×'), 'median of per-round ratios'),
-    figure(group, 'reference: bare ES-module client, ratio to node -e 0', '×', ratio('floorEsm'), undefined, 'bench/floor-client.mjs: net.connect, one request, print'),
-    figure(group, 'reference: bare CommonJS client, ratio to node -e 0', '×', ratio('floorCjs'), undefined, 'bench/floor-client.cjs'),
+    figure(group, '`codex-auth token`', 'ms', ms('cli')),
+    figure(group, 'floor: bench/floor-client.cjs (connect, one request, print)', 'ms', ms('floor')),
+    figure(group, '`node -e 0`', 'ms', ms('bare')),
+    figure(group, 'ratio codex-auth token / floor', '×', ratio('cli', 'floor'), atMost(1.1, '≤ 1.1×'), 'median of per-round ratios'),
+    figure(group, 'ratio codex-auth token / node -e 0', '×', ratio('cli', 'bare'), undefined, 'median of per-round ratios'),
+    figure(group, 'CPU time: `codex-auth token`', 'ms', [cpu('cli')], undefined, cpuNote),
+    figure(group, 'CPU time: floor', 'ms', [cpu('floor')]),
+    figure(group, 'CPU time ratio codex-auth token / floor', '×', [cpu('cli') / cpu('floor')], undefined, 'ratio of the means'),
   ];
 }

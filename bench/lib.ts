@@ -4,10 +4,11 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { FakeIssuer, TokenSet } from '../support/fake-issuer.js';
 import { DAEMON_NODE_FLAGS } from '../client/autostart.js';
-import { canConnect, waitFor as waitUntil } from '../support/wait.js';
+import { canConnect, waitFor } from '../support/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const codexdBin = join(root, 'dist', 'daemon', 'main.js');
@@ -117,15 +118,11 @@ export function removeRoot(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export { canConnect };
-
-export function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  return waitUntil(check, what, timeoutMs, 5);
-}
-
 export interface Proc {
   proc: ChildProcess;
   pid: number;
+  /** From spawn until its socket accepted a connection, in ms (polled every millisecond). */
+  startMs: number;
   stop(): Promise<void>;
 }
 
@@ -134,19 +131,26 @@ process.on('exit', () => {
   for (const proc of live) proc.kill('SIGKILL');
 });
 
-function track(proc: ChildProcess, what: string): Proc {
+/** Spawns `node args` and resolves once `socket` accepts a connection. */
+async function spawnListening(args: string[], env: NodeJS.ProcessEnv, socket: string, what: string): Promise<Proc> {
+  const started = performance.now();
+  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(proc);
   let output = '';
-  proc.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  let stopping = false;
+  proc.stderr.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   proc.once('exit', (code, signal) => {
     live.delete(proc);
     if (code !== 0 && signal === null && !stopping) process.stderr.write(`bench: ${what} exited with ${code}: ${output}\n`);
   });
-  let stopping = false;
+  await waitFor(async () => proc.exitCode !== null || (await canConnect(socket)), `${what} on ${socket}`, 10_000, 1);
+  const startMs = performance.now() - started;
+  if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}: ${output}`);
   return {
     proc,
     pid: proc.pid!,
+    startMs,
     stop: async () => {
       stopping = true;
       if (proc.exitCode === null && proc.signalCode === null) {
@@ -161,22 +165,19 @@ function track(proc: ChildProcess, what: string): Proc {
 }
 
 /** Starts the built codexd in `box`, as a user would (default log level, log file), and waits until it answers. */
-export async function startDaemon(box: Sandbox): Promise<Proc> {
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, codexdBin, '--log-file', box.logFile], { env: box.env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const daemon = track(proc, 'codexd');
-  await waitFor(async () => proc.exitCode !== null || (await canConnect(box.socket)), `codexd on ${box.socket}`);
-  if (proc.exitCode !== null) throw new Error(`codexd exited with ${proc.exitCode}; see ${box.logFile}`);
-  return daemon;
+export function startDaemon(box: Sandbox): Promise<Proc> {
+  return spawnListening([...DAEMON_NODE_FLAGS, codexdBin, '--log-file', box.logFile], box.env, box.socket, `codexd (see ${box.logFile})`);
 }
 
 /** Starts the baseline echo server on `socket`. */
-export async function startEchoServer(socket: string): Promise<Proc> {
+export function startEchoServer(socket: string): Promise<Proc> {
   mkdirSync(join(socket, '..'), { recursive: true, mode: 0o700 });
-  const proc = spawn(process.execPath, [echoServerBin, socket], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const server = track(proc, 'echo server');
-  await waitFor(async () => proc.exitCode !== null || (await canConnect(socket)), `the echo server on ${socket}`);
-  if (proc.exitCode !== null) throw new Error(`the echo server exited with ${proc.exitCode}`);
-  return server;
+  return spawnListening([echoServerBin, socket], {}, socket, 'the echo server');
+}
+
+/** Starts bench/bare-listener.cjs on `socket`, with the daemon's Node flags. */
+export function startBareListener(socket: string): Promise<Proc> {
+  return spawnListening([...DAEMON_NODE_FLAGS, join(root, 'bench', 'bare-listener.cjs'), socket], {}, socket, 'the bare listener');
 }
 
 // ---- auth.json fixtures ----
@@ -235,14 +236,23 @@ const CLOCK_TICKS = ((): number => {
   }
 })();
 
-/** CPU time (user + system) the process has used, in ms, at the kernel's tick resolution. */
-export function cpuMs(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command name (field 3 onwards). */
+function statFields(pid: number | 'self'): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces; the fields after its closing parenthesis are fixed.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1000) / CLOCK_TICKS;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** CPU time (user + system) the process has used, in ms, at the kernel's tick resolution. */
+export function cpuMs(pid: number): number {
+  const fields = statFields(pid);
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** CPU time (user + system) of this process's children that have exited and been waited for, in ms. */
+export function childrenCpuMs(): number {
+  const fields = statFields('self');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
 }
 
 export const MiB = 1024 * 1024;

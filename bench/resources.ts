@@ -1,8 +1,10 @@
-// The daemon's footprint: RSS after start and after 100k requests, and the CPU time it uses
-// while idle (one client connected and listening, as an editor would be).
+// The daemon's footprint: its private memory (RssAnon) and RSS after start and after 100k
+// requests, the RSS beside a bare Node process listening on a Unix socket, and the CPU time it
+// uses while idle (one client connected and listening, as an editor would be).
 import { connect, type CodexdClient } from '../client/index.js';
 import type { FakeIssuer } from '../support/fake-issuer.js';
-import { atMost, cpuMs, figure, MiB, rssBytes, sandbox, sleep, startDaemon, writeLogin, type Figure, type Proc } from './lib.js';
+import { join } from 'node:path';
+import { atMost, cpuMs, figure, median, MiB, rssBytes, sandbox, sleep, startBareListener, startDaemon, writeLogin, type Figure, type Proc } from './lib.js';
 
 export interface ResourceOptions {
   issuer: FakeIssuer;
@@ -18,6 +20,9 @@ export interface ResourceOptions {
 
 const SETTLE_MS = 1000;
 const IDLE_GOAL_MS_PER_30S = 30;
+const PRIVATE_GOAL_MIB = 12;
+/** The daemon's RSS may exceed the bare listener's by this much. */
+const ABOVE_BARE_GOAL_MIB = 12;
 
 async function hammer(clients: CodexdClient[], total: number): Promise<void> {
   let sent = 0;
@@ -35,6 +40,9 @@ export async function resourceBench(options: ResourceOptions): Promise<Figure[]>
   const started: number[] = [];
   const startedAnon: number[] = [];
   const loaded: number[] = [];
+  const loadedAnon: number[] = [];
+  const bare: number[] = [];
+  const bareAnon: number[] = [];
   const daemons: Proc[] = [];
   const listeners: CodexdClient[] = [];
   try {
@@ -46,15 +54,21 @@ export async function resourceBench(options: ResourceOptions): Promise<Figure[]>
       await (await startDaemon(box)).stop();
     }
     for (let r = 0; r < options.runs; r++) {
-      options.progress(`memory: run ${r + 1}/${options.runs}: start, then ${options.requests} requests`);
+      options.progress(`memory: run ${r + 1}/${options.runs}: a bare listener, then codexd: start, then ${options.requests} requests`);
       const box = sandbox(options.root, `mem${r}`, { CODEXD_ISSUER: options.issuer.url });
+      const listener = await startBareListener(join(box.dir, 'bare.sock'));
+      await sleep(SETTLE_MS);
+      bare.push(rssBytes(listener.pid) / MiB);
+      bareAnon.push(rssBytes(listener.pid, 'RssAnon') / MiB);
+      await listener.stop();
+
       writeLogin(options.issuer, box.codexHome);
       const daemon = await startDaemon(box);
       daemons.push(daemon);
-      const listener = await connect({ socket: box.socket, autostart: false });
-      listener.onAccountUpdated(() => undefined);
-      listeners.push(listener);
-      await listener.token();
+      const watcher = await connect({ socket: box.socket, autostart: false });
+      watcher.onAccountUpdated(() => undefined);
+      listeners.push(watcher);
+      await watcher.token();
       await sleep(SETTLE_MS);
       started.push(rssBytes(daemon.pid) / MiB);
       startedAnon.push(rssBytes(daemon.pid, 'RssAnon') / MiB);
@@ -63,6 +77,7 @@ export async function resourceBench(options: ResourceOptions): Promise<Figure[]>
       for (const client of clients) await client.close();
       await sleep(SETTLE_MS);
       loaded.push(rssBytes(daemon.pid) / MiB);
+      loadedAnon.push(rssBytes(daemon.pid, 'RssAnon') / MiB);
     }
     // Every daemon idles at once: CPU time is per process, so they do not disturb each other's figure.
     options.progress(`idle CPU: ${options.quietS} s quiet, then ${options.idleS} s measured, ${daemons.length} idle daemon(s)`);
@@ -74,12 +89,18 @@ export async function resourceBench(options: ResourceOptions): Promise<Figure[]>
     const idle = daemons.map((daemon, i) => ((cpuMs(daemon.pid) - before[i]!) * 30) / window);
     const rested = daemons.map((daemon) => rssBytes(daemon.pid) / MiB);
     const group = 'daemon memory and CPU';
-    const rssGoal = atMost(50, '≤ 50 MiB');
+    const privateGoal = atMost(PRIVATE_GOAL_MIB, `≤ ${PRIVATE_GOAL_MIB} MiB`);
+    const bareMedian = median(bare);
+    const rssGoal = atMost(bareMedian + ABOVE_BARE_GOAL_MIB, `≤ bare listener + ${ABOVE_BARE_GOAL_MIB} MiB (${(bareMedian + ABOVE_BARE_GOAL_MIB).toFixed(1)})`);
+    const after = `${options.clients} clients, read ${SETTLE_MS / 1000} s after the load`;
     return [
+      figure(group, 'private memory (RssAnon) after start', 'MiB', startedAnon, privateGoal, 'read 1 s after the first request'),
+      figure(group, `private memory (RssAnon) after ${options.requests / 1000}k requests`, 'MiB', loadedAnon, privateGoal, after),
+      figure(group, 'reference: bare listener RSS', 'MiB', bare, undefined, 'bench/bare-listener.cjs with the daemon\'s Node flags, read 1 s after start'),
+      figure(group, 'reference: bare listener private memory (RssAnon)', 'MiB', bareAnon),
       figure(group, 'RSS after start', 'MiB', started, rssGoal),
-      figure(group, 'of which private (RssAnon) after start', 'MiB', startedAnon, undefined, 'the rest is file-backed: the node binary and libraries, shared with every node process'),
-      figure(group, `RSS after ${options.requests / 1000}k requests`, 'MiB', loaded, rssGoal, `${options.clients} clients, read ${SETTLE_MS / 1000} s after the load`),
-      figure(group, 'RSS after the idle window', 'MiB', rested, rssGoal, `the same daemons, ${options.quietS + Math.round(window)} s after the load`),
+      figure(group, `RSS after ${options.requests / 1000}k requests`, 'MiB', loaded, rssGoal, after),
+      figure(group, 'RSS after the idle window', 'MiB', rested, undefined, `the same daemons, ${options.quietS + Math.round(window)} s after the load`),
       figure(
         group,
         'CPU time per 30 idle s',
