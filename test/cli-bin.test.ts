@@ -1,0 +1,62 @@
+// The codex-auth bin's fast path: `codex-auth token` is on the hot path of every tool that runs
+// `Authorization: Bearer $(codex-auth token)`, so it must not load the full CLI (main.cjs, with the
+// client library and vscode-jsonrpc). Every other command, and anything the fast path does not
+// take (help, a parse error), must reach the full CLI.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cli, cliBin } from './helpers.js';
+import { scene } from './refresh-support.js';
+
+describe('the codex-auth bin', () => {
+  it('token loads nothing but the bin; status, token --help and a bad or stray option load the full CLI', async (t) => {
+    const s = await scene(t);
+    await s.start();
+    const { updates } = await s.watcher();
+    const fixture = s.writeFixture();
+    await updates.next((u) => u.account !== null);
+
+    // Lists, at exit, every CommonJS file the process loaded (the bin and main.cjs are CommonJS);
+    // the files of dependencies (koffi, for the socket's peer check) are left out.
+    const preload = join(s.box.dir, 'loaded.cjs');
+    writeFileSync(preload, `process.on('exit', () => process.stderr.write('loaded: ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));\n`);
+    const run = async (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[] }> => {
+      const result = await cli(s.box, args, { env: { NODE_OPTIONS: `--require ${preload}` } });
+      const line = /^loaded: (.*)$/m.exec(result.stderr);
+      assert.ok(line, `the preload reported: ${result.stderr}`);
+      const loaded = (JSON.parse(line[1]!) as string[]).filter((file) => file !== preload && !file.includes('/node_modules/')).map((file) => basename(file));
+      return { ...result, loaded };
+    };
+
+    const token = await run(['token']);
+    assert.equal(token.code, 0, token.stderr);
+    assert.equal(token.stdout, `${fixture.tokens.access_token}\n`);
+    assert.deepEqual(token.loaded, [basename(cliBin)]);
+
+    const json = await run(['token', '--json', '--no-autostart']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal((JSON.parse(json.stdout) as { accessToken: string }).accessToken, fixture.tokens.access_token);
+    assert.deepEqual(json.loaded, [basename(cliBin)]);
+
+    const status = await run(['status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^Logged in using ChatGPT as /);
+    assert.deepEqual(status.loaded, [basename(cliBin), 'main.cjs']);
+
+    const help = await run(['token', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^codex-auth \S+ - sign in to Codex once/);
+    assert.deepEqual(help.loaded, [basename(cliBin), 'main.cjs']);
+
+    const bad = await run(['token', '--bogus']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^codex-auth: unknown option --bogus/);
+    assert.deepEqual(bad.loaded, [basename(cliBin), 'main.cjs']);
+
+    const stray = await run(['token', '--dry-run']);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /^codex-auth: --dry-run does not apply to `codex-auth token`/);
+    assert.deepEqual(stray.loaded, [basename(cliBin), 'main.cjs']);
+  });
+});
