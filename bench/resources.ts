@@ -45,6 +45,7 @@ export async function resourceBench(options: ResourceOptions): Promise<Figure[]>
   const bareAnon: number[] = [];
   const daemons: Proc[] = [];
   const listeners: CodexdClient[] = [];
+  let idleBare: Proc | null = null;
   try {
     // Warm-up: one start and stop, so every run finds the files in the page cache.
     options.progress('memory: warm-up start');
@@ -79,14 +80,18 @@ export async function resourceBench(options: ResourceOptions): Promise<Figure[]>
       loaded.push(rssBytes(daemon.pid) / MiB);
       loadedAnon.push(rssBytes(daemon.pid, 'RssAnon') / MiB);
     }
-    // Every daemon idles at once: CPU time is per process, so they do not disturb each other's figure.
+    // Every daemon idles at once, beside a bare listener: CPU time is per process, so they do not
+    // disturb each other's figure.
     options.progress(`idle CPU: ${options.quietS} s quiet, then ${options.idleS} s measured, ${daemons.length} idle daemon(s)`);
+    idleBare = await startBareListener(join(options.root, 'idle-bare.sock'));
+    const idlers = [...daemons, idleBare];
     await sleep(options.quietS * 1000);
-    const before = daemons.map((daemon) => cpuMs(daemon.pid));
+    const before = idlers.map((proc) => cpuMs(proc.pid));
     const t0 = Date.now();
     await sleep(options.idleS * 1000);
     const window = (Date.now() - t0) / 1000;
-    const idle = daemons.map((daemon, i) => ((cpuMs(daemon.pid) - before[i]!) * 30) / window);
+    const idle = idlers.map((proc, i) => ((cpuMs(proc.pid) - before[i]!) * 30) / window);
+    const bareIdle = idle.pop()!;
     const rested = daemons.map((daemon) => rssBytes(daemon.pid) / MiB);
     const group = 'daemon memory and CPU';
     const privateGoal = atMost(PRIVATE_GOAL_MIB, `≤ ${PRIVATE_GOAL_MIB} MiB`);
@@ -109,8 +114,10 @@ export async function resourceBench(options: ResourceOptions): Promise<Figure[]>
         atMost(IDLE_GOAL_MS_PER_30S, `≤ ${IDLE_GOAL_MS_PER_30S} ms (0.1% of a core)`),
         `utime+stime from /proc/<pid>/stat over ${Math.round(window)} s${options.idleS === 30 ? '' : ', scaled to 30 s'}, from ${options.quietS} s after the load, one listening client connected`,
       ),
+      figure(group, 'reference: bare listener CPU time per 30 idle s', 'ms', [bareIdle], undefined, 'over the same window'),
     ];
   } finally {
+    await idleBare?.stop();
     for (const listener of listeners) await listener.close();
     for (const daemon of daemons) await daemon.stop();
   }
