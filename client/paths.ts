@@ -13,13 +13,20 @@ type Env = NodeJS.ProcessEnv;
  * socket, lock and log file.
  */
 export function codexHomeKey(codexHome: string): string {
-  let canonical: string;
+  return createHash('sha256').update(canonicalHome(codexHome)).digest('hex').slice(0, 16);
+}
+
+function canonicalHome(codexHome: string): string {
   try {
-    canonical = realpathSync(codexHome);
+    return realpathSync(codexHome);
   } catch {
-    canonical = resolve(codexHome);
+    return resolve(codexHome);
   }
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/** Whether two paths name the same CODEX_HOME (the same key), without hashing: `codex-auth token` need not load node:crypto. */
+export function sameCodexHome(a: string, b: string): boolean {
+  return canonicalHome(a) === canonicalHome(b);
 }
 
 /**
@@ -27,7 +34,7 @@ export function codexHomeKey(codexHome: string): string {
  * `codexd-<key>.sock` beside it for any other, so each home gets a daemon of its own.
  */
 export function defaultSocketPath(env: Env = process.env, platform: NodeJS.Platform = process.platform, codexHome = resolveCodexHome(env)): string {
-  const suffix = codexHomeKey(codexHome) === codexHomeKey(defaultCodexHome({})) ? '' : `-${codexHomeKey(codexHome)}`;
+  const suffix = sameCodexHome(codexHome, defaultCodexHome({})) ? '' : `-${codexHomeKey(codexHome)}`;
   if (platform === 'win32') return `\\\\.\\pipe\\codexd-${userInfo().username}${suffix}`;
   const runtime = env['XDG_RUNTIME_DIR'];
   if (runtime) return join(runtime, 'codexd', `codexd${suffix}.sock`);

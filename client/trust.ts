@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { SocketRefusedError } from './errors.js';
 import { peerUid } from './os.js';
-import { codexHomeKey, isWindowsPipe, maxSocketPathBytes, type ExpectedDaemon } from './paths.js';
+import { isWindowsPipe, maxSocketPathBytes, sameCodexHome, type ExpectedDaemon } from './paths.js';
 import type { InitializeResult } from './protocol.js';
 
 /** "alice (uid 1001)", with the name when /etc/passwd has one. */
@@ -118,7 +118,7 @@ export async function openTrusted(socketPath: string): Promise<Socket> {
 
 /** Throws unless the daemon serves each value this client sets (an `initialize` result). */
 export function checkServes(socketPath: string, served: InitializeResult, expected: ExpectedDaemon): void {
-  if (expected.codexHome && served.codexHome && codexHomeKey(expected.codexHome) !== codexHomeKey(served.codexHome)) {
+  if (expected.codexHome && served.codexHome && !sameCodexHome(expected.codexHome, served.codexHome)) {
     throw new SocketRefusedError(
       `the codexd on ${socketPath} serves CODEX_HOME ${served.codexHome}, but yours is ${expected.codexHome}; set CODEX_HOME=${served.codexHome} to use it, or drop --socket and CODEXD_SOCKET to reach the daemon for your home`,
     );

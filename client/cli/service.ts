@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync,
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codexHomeKey, defaultSocketPath, resolveSocketPath } from '../paths.js';
+import { defaultSocketPath, resolveSocketPath, sameCodexHome } from '../paths.js';
 import { systemdSocketUnitPath } from '../autostart.js';
 
 export interface ServiceOptions {
@@ -148,7 +148,7 @@ function prepareForService(o: Io): void {
     }
   }
   const custom = o.env['CODEX_HOME'];
-  if (custom && codexHomeKey(custom) !== codexHomeKey(codexHome)) {
+  if (custom && !sameCodexHome(custom, codexHome)) {
     o.out(`note: CODEX_HOME is ${custom}, but the service serves ${codexHome}; clients with this CODEX_HOME start a daemon of their own for it`);
   }
   const socket = resolveSocketPath(undefined, { ...o.env, CODEX_HOME: '' });
