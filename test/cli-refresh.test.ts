@@ -33,7 +33,7 @@ describe('a refresh that fails', () => {
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^Logged in using ChatGPT as /);
     assert.match(status.stdout, /\n {2}refresh failed: .*ECONNREFUSED/);
-    assert.match(status.stdout, /\n {2}next try: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in /);
+    assert.match(status.stdout, /\n {2}next try: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(in /);
 
     const json = await cli(s.box, ['status', '--json']);
     assert.equal(json.code, 0);

@@ -392,7 +392,7 @@ describe('one login at a time', () => {
     const loginId = await pendingLoginId(w);
     const port = Number(new URL(new URL(printed[1]!).searchParams.get('redirect_uri')!).port);
     run.child.kill('SIGINT');
-    assert.equal(await run.exited, 1);
+    assert.equal(await run.exited, 130, '130, as shells expect after Ctrl-C');
     assert.match(run.stderr(), /Login cancelled/);
     const done = await w.completed.next((e) => e.loginId === loginId, 20_000);
     assert.equal(done.success, false);
