@@ -17,6 +17,7 @@ import {
   readJson,
   refreshRequests,
   rotateOutside,
+  rpcError,
   scene,
   sleep,
   writeAtomically,
@@ -170,9 +171,12 @@ describe('auth.lock and crashes', () => {
     const forced = c.token({ forceRefresh: true });
     await waitFor(() => refreshRequests(s.issuer).length === 1, 'the refresh request to reach the issuer');
     assert.equal(await probeLock(s.lockFile), 1, 'held while the request is out');
-    const token = await forced;
+    const error = await rpcError(forced);
     const tookMs = Date.now() - startedAt;
     assert.ok(tookMs >= 900 && tookMs < 5000, `the request was given up after ${tookMs} ms (timeout 1 s)`);
+    assert.equal(error.code, -32003, 'the forced refresh failed, and says so');
+    assert.match(error.message, /no answer from .* within 1 s/);
+    const token = await c.token();
     assert.equal(token.type === 'chatgpt' && token.accessToken, old.tokens.access_token, 'the still-valid token is served');
     assert.equal(await probeLock(s.lockFile), 0, 'released after the timeout');
     assert.equal((await c.read()).reauthReason, null);
