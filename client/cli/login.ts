@@ -93,11 +93,12 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
   const subscription = client.onLoginCompleted((event) => (onCompleted ? onCompleted(event) : early.push(event)));
 
   // From the first request on: an issuer that never answers must not leave the terminal blank.
-  const starting = spinner(type === 'chatgpt' ? 'Starting the login callback server' : 'Asking the sign-in server for a one-time code');
+  // Off a terminal nothing is drawn, so a failure stays the one line it is.
+  const starting = process.stderr.isTTY ? spinner(type === 'chatgpt' ? 'Starting the login callback server' : 'Asking the sign-in server for a one-time code') : null;
   try {
     started = await client.loginStart(type === 'chatgpt' ? { type, openBrowser: false } : { type });
   } catch (error) {
-    starting.stop();
+    starting?.stop();
     subscription.dispose();
     if (error instanceof CodexdError) {
       process.stderr.write(`Login failed: ${printable(error.message)}\n`);
@@ -105,7 +106,7 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
     }
     throw error;
   }
-  starting.stop();
+  starting?.stop();
   if (started.type === 'apiKey') return 0;
   const loginId = started.loginId;
 
