@@ -25,6 +25,8 @@ export interface Status {
   state: AccountState;
   /** ISO 8601, or null. */
   accessTokenExpiresAt: string | null;
+  /** Set when the access token's `exp` is missing or not a sane time: says how it is refreshed instead. */
+  accessTokenExpiryNote: string | null;
   /** ISO 8601, or null. */
   lastRefresh: string | null;
   /** Why a new login is needed, or why auth.json could not be used; otherwise null. */

@@ -19,7 +19,7 @@ import type { Logger } from './log.js';
 import { startBrowserLogin } from './login/browser.js';
 import { startDeviceLogin } from './login/device.js';
 import type { LoginContext, LoginFlow } from './login/flow.js';
-import { Refresher, type HeldChatgpt } from './refresher.js';
+import { Refresher, STALE_AFTER_DAYS, type HeldChatgpt } from './refresher.js';
 import { scrub } from './secrets.js';
 import type { Peer } from './server.js';
 import { timestamp, type AuthRecord, type AuthStore, type Loaded } from './store.js';
@@ -29,6 +29,8 @@ export interface AccountEvents {
   updated: [Status];
   loginCompleted: [LoginCompleted];
 }
+
+const EXPIRY_UNKNOWN = `the access token carries no valid expiry time (exp), so it is refreshed ${STALE_AFTER_DAYS} days after the last refresh, as Codex does`;
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -106,6 +108,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       account: null,
       state: 'loggedOut',
       accessTokenExpiresAt: null,
+      accessTokenExpiryNote: null,
       lastRefresh: null,
       reauthReason: null,
       lastRefreshError: null,
@@ -119,11 +122,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
     const tokens = record.tokens!;
     const identity = identityOf(tokens.id_token);
     const reauthReason = this.refresher.reauthReason;
+    const expiresAt = expiryMs(tokens.access_token);
     return {
       ...base,
       account: { type: 'chatgpt', email: identity.email, planType: identity.planType, accountId: tokens.account_id ?? identity.accountId },
       state: reauthReason ? 'reauthRequired' : this.refresher.refreshing ? 'refreshing' : 'ok',
-      accessTokenExpiresAt: iso(expiryMs(tokens.access_token)),
+      accessTokenExpiresAt: iso(expiresAt),
+      accessTokenExpiryNote: expiresAt === null ? EXPIRY_UNKNOWN : null,
       lastRefresh: record.last_refresh ?? null,
       reauthReason,
       lastRefreshError: this.refresher.lastError,

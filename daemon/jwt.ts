@@ -51,11 +51,22 @@ export function identityOf(idToken: string): IdentityClaims {
 let cachedToken = '';
 let cachedExpiry: number | null = null;
 
-/** The `exp` claim in milliseconds since the epoch, or null. */
+/**
+ * The range of times (ms) taken as real: an `exp` or a `last_refresh` outside it (negative, beyond
+ * what a Date can hold) is treated as unreadable.
+ */
+const SANE_MS = { min: Date.UTC(2000, 0, 1), max: Date.UTC(2200, 0, 1) };
+
+/** `ms` when it is a time in the sane range, else null (NaN included). */
+export function saneTimeMs(ms: number): number | null {
+  return ms >= SANE_MS.min && ms <= SANE_MS.max ? ms : null;
+}
+
+/** The `exp` claim in milliseconds since the epoch, or null when it is missing or not a sane time. */
 export function expiryMs(token: string): number | null {
   if (token !== cachedToken) {
     const exp = decodeJwt(token)?.['exp'];
-    cachedExpiry = typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
+    cachedExpiry = typeof exp === 'number' ? saneTimeMs(exp * 1000) : null;
     cachedToken = token;
   }
   return cachedExpiry;

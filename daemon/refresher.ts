@@ -3,13 +3,14 @@
 // process, and keeps Codex CLI from needing to be: it refreshes earlier than Codex would
 // (exp − margin, Codex waits for exp − 5 min), under Codex's own auth.lock, and adopts
 // whatever another writer put on disk instead of spending a token that is already spent.
-import { expiryMs, identityOf } from './jwt.js';
+import { expiryMs, identityOf, saneTimeMs } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from './log.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore, type Loaded, type LockedWriter } from './store.js';
 
 /** Codex's fallback when the access token's exp cannot be read. */
-const STALE_AFTER_MS = 8 * 24 * 3600 * 1000;
+export const STALE_AFTER_DAYS = 8;
+const STALE_AFTER_MS = STALE_AFTER_DAYS * 24 * 3600 * 1000;
 /** setTimeout's ceiling; the periodic tick covers anything further out. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
@@ -113,8 +114,8 @@ export class Refresher {
     if (this.arrivedDue?.accessToken === access) return this.arrivedDue.dueAt;
     const exp = expiryMs(access);
     if (exp !== null) return exp - this.options.marginMs;
-    const last = held.record.last_refresh ? Date.parse(held.record.last_refresh) : NaN;
-    return Number.isNaN(last) ? Date.now() : last + STALE_AFTER_MS;
+    const last = saneTimeMs(Date.parse(held.record.last_refresh ?? ''));
+    return last === null ? Date.now() : last + STALE_AFTER_MS;
   }
 
   /** Called after every change of the held login: on-disk edits, logins, our own refreshes. */

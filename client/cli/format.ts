@@ -56,6 +56,7 @@ export function describeStatus(status: Status, apiKey: string | null, daemon: Da
     }
     if (account.accountId) lines.push(`  account:        ${account.accountId}`);
     if (status.accessTokenExpiresAt) lines.push(`  token expires:  ${when(status.accessTokenExpiresAt, now)}`);
+    if (status.accessTokenExpiryNote) lines.push(`  token expires:  unknown: ${status.accessTokenExpiryNote}`);
     if (status.lastRefresh) lines.push(`  last refresh:   ${when(status.lastRefresh, now)}`);
     if (status.state === 'refreshing') lines.push('  state:          refreshing now');
     if (status.lastRefreshError && status.state !== 'reauthRequired') lines.push(`  refresh failed: ${status.lastRefreshError}`);
