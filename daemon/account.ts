@@ -48,6 +48,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
   /** Bumped by every login start and logout: a login that finishes starting after a newer one began is dropped. */
   private loginGeneration = 0;
   private supersededBecause = '';
+  /** Set while a logout runs: no token is handed out until it has finished. */
+  private loggingOut: Promise<void> | null = null;
   readonly refresher: Refresher;
 
   constructor(
@@ -142,6 +144,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async token(forceRefresh: boolean): Promise<TokenResult> {
+    if (this.loggingOut) await this.loggingOut;
     const loaded = this.loaded;
     if (loaded.kind === 'missing') throw rpcError(ErrorCodes.notLoggedIn, 'Not logged in. Run `codex-auth login`.');
     if (loaded.kind === 'unusable') {
@@ -150,6 +153,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     if (loaded.record.auth_mode === 'apikey') return { type: 'apiKey', apiKey: loaded.record.OPENAI_API_KEY! };
 
     const failure = await this.refresher.ensureFresh(forceRefresh);
+    if (this.loggingOut) return this.token(false); // a logout began while the token was refreshed
     const reauth = this.refresher.reauthReason;
     if (reauth) throw rpcError(ErrorCodes.reauthRequired, `${reauth} Run \`codex-auth login\`.`);
     const held = this.held();
@@ -226,30 +230,60 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async logout(): Promise<LogoutResult> {
+    const done = this.logoutOnce();
+    const pending = done.then(() => undefined, () => undefined);
+    this.loggingOut = pending;
+    try {
+      return await done;
+    } finally {
+      if (this.loggingOut === pending) this.loggingOut = null;
+    }
+  }
+
+  /**
+   * A refresh in flight is spending the refresh token on disk: wait for it, then, under Codex's
+   * lock, revoke whatever is current (the rotated token) and delete the file.
+   */
+  private async logoutOnce(): Promise<LogoutResult> {
     // Before revoking: a revoked login left on a disk we cannot change would be worse than none.
     const readOnly = await this.store.readOnlyReason();
     if (readOnly) throw rpcError(ErrorCodes.internalError, `Cannot log out: ${readOnly}.`);
     this.supersedePendingLogin('Login was cancelled because you logged out');
-    const held = this.held();
+    await this.refresher.settled();
     let warning: string | undefined;
-    if (held) {
-      const { refresh_token: refreshToken, access_token: accessToken } = held.record.tokens;
-      try {
-        await (refreshToken ? this.issuer.revoke(refreshToken, 'refresh_token') : this.issuer.revoke(accessToken, 'access_token'));
-      } catch (error) {
-        warning = `Could not revoke the token at the issuer (${(error as Error).message}); logged out locally anyway.`;
-        this.log.warn(warning);
-      }
+    let movedAside: string | null;
+    try {
+      movedAside = await this.store.withAuthLock(async (writer) => {
+        const disk = await writer.load();
+        const current = this.refresher.holdsNewerThan(disk) ? this.held() : chatgptOf(disk);
+        if (current) warning = await this.revoke(current.record.tokens);
+        return writer.save(null);
+      });
+    } catch (error) {
+      throw rpcError(ErrorCodes.internalError, `Could not save auth.json: ${(error as Error).message}`);
     }
-    const movedAside = await this.saveAndAdopt(null);
+    if (movedAside) this.log.warn({ aside: movedAside }, 'kept the unusable auth.json aside');
+    this.refresher.reset();
+    this.adopt(await this.store.load());
     this.log.info('logged out');
     return { ...(warning ? { warning: scrub(warning) } : {}), ...(movedAside ? { movedAside } : {}) };
   }
 
+  /** Revokes the refresh token (or, without one, the access token); a failure is only a warning. */
+  private async revoke(tokens: HeldChatgpt['record']['tokens']): Promise<string | undefined> {
+    const { refresh_token: refreshToken, access_token: accessToken } = tokens;
+    try {
+      await (refreshToken ? this.issuer.revoke(refreshToken, 'refresh_token') : this.issuer.revoke(accessToken, 'access_token'));
+      return undefined;
+    } catch (error) {
+      const warning = `Could not revoke the token at the issuer (${(error as Error).message}); logged out locally anyway.`;
+      this.log.warn(warning);
+      return warning;
+    }
+  }
+
   private held(): HeldChatgpt | null {
-    const loaded = this.loaded;
-    if (loaded.kind !== 'ok' || loaded.record.auth_mode !== 'chatgpt' || !loaded.record.tokens) return null;
-    return { record: loaded.record as HeldChatgpt['record'], raw: loaded.raw };
+    return chatgptOf(this.loaded);
   }
 
   private adopt(loaded: Loaded): void {
@@ -334,6 +368,12 @@ export class AccountService extends EventEmitter<AccountEvents> {
       });
     }
   }
+}
+
+/** The ChatGPT login in `loaded`, or null. */
+function chatgptOf(loaded: Loaded): HeldChatgpt | null {
+  if (loaded.kind !== 'ok' || loaded.record.auth_mode !== 'chatgpt' || !loaded.record.tokens) return null;
+  return { record: loaded.record as HeldChatgpt['record'], raw: loaded.raw };
 }
 
 function rawOf(loaded: Loaded): string {

@@ -165,6 +165,11 @@ export class Refresher {
     return this.refresh();
   }
 
+  /** Resolves once no refresh is in flight. */
+  async settled(): Promise<void> {
+    while (this.inFlight) await this.inFlight.catch(() => null);
+  }
+
   /**
    * Single flight: every caller during one refresh shares its outcome, the reason it failed or
    * null (refreshed, or another writer's login adopted).

@@ -5,7 +5,7 @@
 // schedules refreshes by Codex's rule (8 days after last_refresh) instead.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TokenSet } from '../fake-issuer.js';
+import type { TokenSet } from '../../support/fake-issuer.js';
 import { codexAuthJson, codexTimestamp, refreshRequests, writeAtomically } from '../refresh-support.js';
 import { suite } from './support.js';
 
