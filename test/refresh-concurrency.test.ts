@@ -161,8 +161,8 @@ describe('auth.lock and crashes', () => {
   });
 
   it('an issuer that never answers holds auth.lock no longer than the request timeout, and the valid token is still served', async (t) => {
-    // A backoff of up to 11 days: the retry cannot come while this test looks at the lock.
-    const s = await scene(t, { CODEXD_HTTP_TIMEOUT_S: '1', CODEXD_REFRESH_BACKOFF_BASE_MS: '1000000000', CODEXD_REFRESH_BACKOFF_MAX_MS: '1000000000' });
+    // A backoff of up to a day (the longest allowed): the retry cannot come while this test looks at the lock.
+    const s = await scene(t, { CODEXD_HTTP_TIMEOUT_S: '1', CODEXD_REFRESH_BACKOFF_BASE_MS: '86400000', CODEXD_REFRESH_BACKOFF_MAX_MS: '86400000' });
     const old = s.writeFixture({ accessExpiresInS: 3600 });
     s.issuer.script('/oauth/token', { hang: true });
     await s.start();

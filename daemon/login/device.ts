@@ -4,6 +4,8 @@ import type { LoginContext, LoginFlow } from './flow.js';
 
 /** The issuer may say 0; polling that fast helps nobody. */
 const MIN_POLL_MS = 250;
+/** Nor does waiting longer than this: and beyond 2^31 − 1 ms a timer would fire at once. */
+const MAX_POLL_MS = 60_000;
 
 export interface DeviceLogin {
   flow: LoginFlow;
@@ -15,6 +17,7 @@ export interface DeviceLogin {
 export async function startDeviceLogin(context: LoginContext, settings: Settings): Promise<DeviceLogin> {
   const { issuer } = context;
   const { deviceAuthId, userCode, intervalS } = await issuer.requestUserCode();
+  const pollMs = Math.min(Math.max(intervalS * 1000, MIN_POLL_MS), MAX_POLL_MS);
   const timeoutMs = settings.deviceCodeTimeoutS * 1000;
   const expiresAtMs = Date.now() + timeoutMs;
 
@@ -41,7 +44,7 @@ export async function startDeviceLogin(context: LoginContext, settings: Settings
       const grant = await issuer.pollDeviceToken(deviceAuthId, userCode);
       if (ended) return;
       if (!grant) {
-        pollTimer = setTimeout(() => void poll(), Math.max(intervalS * 1000, MIN_POLL_MS));
+        pollTimer = setTimeout(() => void poll(), pollMs);
         return;
       }
       let tokens;
@@ -58,7 +61,7 @@ export async function startDeviceLogin(context: LoginContext, settings: Settings
       end(false, (error as Error).message);
     }
   };
-  pollTimer = setTimeout(() => void poll(), Math.max(intervalS * 1000, MIN_POLL_MS));
+  pollTimer = setTimeout(() => void poll(), pollMs);
 
   return {
     flow: { loginId: context.loginId, type: 'chatgptDeviceCode', cancel: (reason) => end(false, reason) },
