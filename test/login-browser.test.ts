@@ -4,30 +4,15 @@
 // record of the PKCE exchange.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { decodeJwtPayload } from '../support/fake-issuer.js';
 import { readAuth } from './helpers.js';
-import { authPath, finishWorlds, startCli, waitFor, world } from './login-support.js';
+import { authPath, chromiumMissing, finishWorlds, inChromium, startCli, waitFor, world } from './login-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const inCi = process.env['CI'] === 'true';
-const haveChromium = existsSync(CHROMIUM);
 /** Without Chromium the test is skipped on a workstation, but fails in CI. */
-const skip = !haveChromium && !inCi ? `${CHROMIUM} is missing (apt-get install chromium); the browser login test needs it` : false;
+const skip = chromiumMissing !== null && !inCi ? chromiumMissing : false;
 
 const SCREENSHOT = '/tmp/codexd-login-success.png';
 
@@ -35,7 +20,7 @@ after(finishWorlds);
 
 describe('browser login in a real browser', () => {
   it('codex-auth login --no-browser, opened in Chromium and approved, signs the user in and shows a page saying they can close the tab', { skip, timeout: 120_000 }, async () => {
-    assert.ok(haveChromium, `CI=true but ${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)`);
+    assert.equal(chromiumMissing, null, `CI=true but ${chromiumMissing}`);
     const w = await world('browser login in Chromium');
     const { issuer, box } = w;
 
@@ -52,27 +37,15 @@ describe('browser login in a real browser', () => {
     const loginId = (await w.updated.next((s) => s.login?.type === 'chatgpt', 20_000)).login!.loginId;
 
     // 2–4. a person opens it, clicks Continue and lands on the success page
-    const profile = mkdtempSync(join(tmpdir(), 'codexd-chromium-'));
-    let context: BrowserContext | undefined;
-    let successUrl: string;
-    let successText: string;
-    let successTitle: string;
-    try {
-      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
-      const page = context.pages()[0] ?? (await context.newPage());
-      page.setDefaultTimeout(30_000);
+    const { successUrl, successText, successTitle } = await inChromium(async (page) => {
       await page.goto(authUrl);
       await page.click('#approve');
       await page.waitForURL(/\/success(\?|$)/);
       await page.waitForLoadState('load');
-      successUrl = page.url();
-      successText = await page.innerText('body');
-      successTitle = await page.title();
+      const seen = { successUrl: page.url(), successText: await page.innerText('body'), successTitle: await page.title() };
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    } finally {
-      await context?.close();
-      rmSync(profile, { recursive: true, force: true });
-    }
+      return seen;
+    });
 
     assert.equal(new URL(successUrl).origin, new URL(redirectUri).origin, 'the success page is served by the login callback server');
     assert.ok(!successUrl.includes('id_token'), `the success URL must not carry the id_token: ${successUrl}`);

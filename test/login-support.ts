@@ -1,11 +1,13 @@
 // Shared plumbing for the login tests: a "world" (fake issuer, sandbox, running codexd, and a
 // watching client connected before anything happens), the consent click without a browser,
-// raw HTTP to the callback server, and the end-of-file secret scan.
+// raw HTTP to the callback server, a headless Chromium, and the end-of-file secret scan.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import type { CodexdClient, LoginCompleted, LoginStartResult, Status } from '../client/index.js';
 import { startFakeIssuer, type FakeIssuer, type TokenSet } from '../support/fake-issuer.js';
 import { cliBin, client, everythingCaptured, readLog, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
@@ -248,3 +250,36 @@ export async function pendingLoginId(w: World): Promise<string> {
 }
 
 export { waitFor };
+
+export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Why the browser tests cannot run here; on a workstation they are skipped, in CI they fail. */
+export const chromiumMissing = existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install -y chromium); the browser tests need it`;
+
+/** Runs `work` on a page of a headless Chromium with a fresh profile, which is removed afterwards. */
+export async function inChromium<T>(work: (page: Page) => Promise<T>): Promise<T> {
+  const { chromium } = await import('playwright-core');
+  const profile = mkdtempSync(join(tmpdir(), 'codexd-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 }).catch((error: unknown) => {
+    rmSync(profile, { recursive: true, force: true });
+    throw error;
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(30_000);
+    return await work(page);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}

@@ -1,8 +1,8 @@
-// ChatGPT browser login: PKCE S256, a callback server on 127.0.0.1 (1455, falling back to 1457),
-// Codex's authorize URL and callback handling (docs/codex-auth.md §2).
+// ChatGPT browser login: PKCE S256, a callback server on 127.0.0.1 and ::1 (1455, falling back to
+// 1457), Codex's authorize URL and callback handling (docs/codex-auth.md §2).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import type { Logger } from '../log.js';
 import { registerSecret } from '../secrets.js';
 import type { Settings } from '../settings.js';
@@ -51,7 +51,10 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
   registerSecret(state);
 
   const server = createServer();
-  const { port, busyPort } = await bindCallbackServer(server, settings.loginPort, context.log);
+  // The redirect URI says `localhost`, which a browser may try on ::1 first: hold that address
+  // too, so that no other local user can listen there and receive the callback.
+  const server6 = createNetServer((socket) => server.emit('connection', socket));
+  const { port, busyPort } = await bindCallbackServer(server, server6, settings.loginPort, context.log);
   const redirectUri = `http://localhost:${port}/auth/callback`;
   const allowedHosts = new Set([`localhost:${port}`, `127.0.0.1:${port}`]);
 
@@ -64,6 +67,7 @@ export async function startBrowserLogin(context: LoginContext, settings: Setting
     clearTimeout(closeTimer);
     closeTimer = setTimeout(() => {
       server.close();
+      if (server6.listening) server6.close();
       server.closeIdleConnections();
       setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
     }, afterMs);
@@ -188,17 +192,17 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
 
 /**
  * Codex's port dance: on a busy port ask the old login server to /cancel, retry, then fall back
- * 1455 → 1457. `busyPort` is the preferred port when it had to be given up.
+ * 1455 → 1457. A port is busy when either loopback address is taken; port 0 takes any port free
+ * on both. `busyPort` is the preferred port when it had to be given up.
  */
-async function bindCallbackServer(server: Server, preferred: number, log: Logger): Promise<{ port: number; busyPort: number | null }> {
-  if (preferred === 0) return { port: await listen(server, 0), busyPort: null };
+async function bindCallbackServer(server: Server, server6: NetServer, preferred: number, log: Logger): Promise<{ port: number; busyPort: number | null }> {
   const ports = preferred === 1455 ? [1455, FALLBACK_PORT] : [preferred];
   for (const port of ports) {
     if (port !== preferred) log.warn(`port ${preferred} is in use (another \`codex login\` may be running); falling back to port ${port}`);
-    let cancelSent = false;
+    let cancelSent = port === 0;
     for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
       try {
-        return { port: await listen(server, port), busyPort: port === preferred ? null : preferred };
+        return { port: await listenOnLoopback(server, server6, port), busyPort: port === preferred ? null : preferred };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new LoginError(`cannot start the login callback server: ${(error as Error).message}`);
         if (!cancelSent) {
@@ -213,11 +217,25 @@ async function bindCallbackServer(server: Server, preferred: number, log: Logger
   throw new LoginError(`${busy}; another \`codex login\` may be running. Use \`codex-auth login --device-auth\`, or set CODEXD_LOGIN_PORT=0 to use any free port.`);
 }
 
-function listen(server: Server, port: number): Promise<number> {
+/** Binds 127.0.0.1:port and, where the host has IPv6, [::1] on the same port; EADDRINUSE when either is taken. */
+async function listenOnLoopback(server: Server, server6: NetServer, port: number): Promise<number> {
+  const bound = await listen(server, port, '127.0.0.1');
+  try {
+    await listen(server6, bound, '::1');
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') return bound; // no IPv6 loopback here
+    await new Promise((resolve) => server.close(resolve));
+    throw error;
+  }
+  return bound;
+}
+
+function listen(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     server.once('error', onError);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       server.off('error', onError);
       resolve((server.address() as AddressInfo).port);
     });

@@ -1,10 +1,10 @@
 // Who may connect. Another uid (`nobody`, through setpriv) cannot reach the socket even when its
 // mode is widened, because of the 0700 folder; and when the folder is opened too, the daemon's
 // SO_PEERCRED check on every accept refuses it and logs so. The browser login's callback server
-// listens on 127.0.0.1 only, answers 403 to a wrong Host header, and a forged callback with the
-// wrong state changes nothing: no exchange, no file, the login keeps waiting and still completes.
-// The other way round, a stranger listening where a client looks for codexd (a folder another
-// user made first, or a socket of theirs) gets nothing from any client: not a byte.
+// listens on loopback only (127.0.0.1 and ::1), answers 403 to a wrong Host header, and a forged
+// callback with the wrong state changes nothing: no exchange, no file, the login keeps waiting and
+// still completes. The other way round, a stranger listening where a client looks for codexd (a
+// folder another user made first, or a socket of theirs) gets nothing from any client: not a byte.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -325,12 +325,12 @@ describe('the socket path given to codexd', () => {
   });
 });
 
-/** Addresses of this machine other than 127.0.0.1 to try the callback port on. */
+/** Addresses of this machine other than 127.0.0.1 and ::1 to try the callback port on. */
 function otherAddresses(): Array<{ host: string; family: 4 | 6 }> {
   const found: Array<{ host: string; family: 4 | 6 }> = [{ host: '127.0.0.2', family: 4 }];
   for (const list of Object.values(networkInterfaces())) {
     for (const address of list ?? []) {
-      if (address.address === '127.0.0.1' || address.address.startsWith('fe80')) continue;
+      if (address.address === '127.0.0.1' || address.address === '::1' || address.address.startsWith('fe80')) continue;
       found.push({ host: address.address, family: address.family === 'IPv6' ? 6 : 4 });
     }
   }
@@ -372,7 +372,7 @@ function listeners(port: number): string[] {
 }
 
 describe('the login callback server', () => {
-  it('listens on 127.0.0.1 only, answers 403 to a wrong Host, and a forged callback with the wrong state changes nothing', async () => {
+  it('listens on loopback only (127.0.0.1 and ::1), answers 403 to a wrong Host, and a forged callback with the wrong state changes nothing', async () => {
     s.count({ cases: 1 });
     const issuer = await s.issuer();
     const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_LOGIN_PORT: '0' });
@@ -383,7 +383,9 @@ describe('the login callback server', () => {
     const login = browserStart(await c.loginStart({ type: 'chatgpt' }));
     const base = `http://localhost:${login.port}`;
 
-    assert.deepEqual(listeners(login.port), [`0100007F:${login.port.toString(16).toUpperCase().padStart(4, '0')}`], 'one listener, on 127.0.0.1');
+    const hexPort = login.port.toString(16).toUpperCase().padStart(4, '0');
+    const loopback6 = networkInterfaces()['lo']?.some((a) => a.address === '::1') ? [`00000000000000000000000001000000:${hexPort}`] : [];
+    assert.deepEqual(listeners(login.port), [`0100007F:${hexPort}`, ...loopback6], 'listeners on 127.0.0.1 and ::1 only');
     for (const { host } of otherAddresses()) {
       assert.equal(await refused(host, login.port), 'ECONNREFUSED', `nothing answers on ${host}:${login.port}`);
     }
