@@ -137,7 +137,7 @@ describe('the socket', () => {
 
   for (const bad of [
     { name: 'CODEXD_LOGIN_PORT=abc', env: { CODEXD_LOGIN_PORT: 'abc' }, config: null, reason: /LOGIN_PORT.*abc/ },
-    { name: 'a broken config.json', env: {}, config: '{"LOG_LEVEL": ', reason: /settings file in .* is unreadable/ },
+    { name: 'a broken config.json', env: {}, config: '{"LOG_LEVEL": ', reason: /settings file .*config\.json is unreadable/ },
   ]) {
     it(`a failed autostart (${bad.name}) prints the daemon's own reason in one line, exit status 2, and logs it`, async () => {
       const b = box(bad.env);
