@@ -88,6 +88,8 @@ export class RpcServer {
 
   private accept(socket: Socket): void {
     const { log, limits, maxConnections } = this.options;
+    // First of all: a peer that hung up before we got to it (EPIPE, ECONNRESET) is never fatal to the daemon.
+    socket.on('error', () => undefined);
     // ssh-agent's check: only our own uid (or root) may talk to us, whatever the socket's mode.
     const uid = peerUid(socket);
     if (uid !== undefined && uid !== this.ownUid && uid !== 0) {
@@ -102,7 +104,6 @@ export class RpcServer {
       return;
     }
     this.sockets.add(socket);
-    socket.on('error', () => undefined); // reported through the reader; never fatal to the daemon
 
     const writer = new FrameWriter(socket, limits, (id) => reader.answered(id));
     const reader = new FrameReader(socket, limits, (code, message, id) => {

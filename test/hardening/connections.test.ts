@@ -1,11 +1,13 @@
 // Many connections: 1000 at once, all served; then more than the cap, each refused with a
 // framed error while the 1000 keep working; then all closed. Three times, so a leak would add up. The
-// daemon still serves, and its file descriptors are back to the baseline.
+// daemon still serves, and its file descriptors are back to the baseline. And clients past the cap
+// that hang up at once (the refusal then meets a closed socket) cannot take the daemon down.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import type { Daemon, Sandbox } from '../helpers.js';
+import { connect as netConnect } from 'node:net';
 import { fdCount, RawConnection, request, sleep, suite, waitFor } from './support.js';
 
 const s = suite('many connections');
@@ -98,4 +100,31 @@ describe('many connections', () => {
       s.count({ faults: 1 });
     });
   }
+});
+
+describe('clients past the cap that hang up at once', () => {
+  it('the refusal meets a closed socket (EPIPE, ECONNRESET) and the daemon carries on', async () => {
+    s.count({ cases: 1 });
+    const CAP = 4;
+    const HANGUPS = 1000;
+    const capped = s.box({ CODEXD_MAX_CONNECTIONS: String(CAP), CODEXD_LOG_LEVEL: 'info' });
+    const d = await s.daemon(capped);
+    const held = await Promise.all(Array.from({ length: CAP }, () => RawConnection.open(capped.socket)));
+    // Each connects and closes before the daemon gets to accept it, in waves so that many wait in
+    // the accept queue together.
+    for (let wave = 0; wave < HANGUPS / 100; wave++) {
+      await Promise.all(Array.from({ length: 100 }, () => new Promise<void>((resolve) => {
+        const socket = netConnect(capped.socket);
+        socket.on('connect', () => socket.destroy());
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve());
+      })));
+    }
+    const answer = await Promise.race([held[0]!.call('after', 'daemon/status', {}), d.exited.then(() => assert.fail(`the daemon died: ${d.stderr()}`))]);
+    const status = answer.result as { pid: number; connections: number };
+    assert.deepEqual([status.pid, status.connections], [d.pid, CAP], 'the daemon still serves the connections it holds');
+    for (const c of held) c.close();
+    s.note(`${HANGUPS} connect-and-close clients past a cap of ${CAP}: daemon alive`);
+    s.count({ faults: 1 });
+  });
 });
