@@ -1,6 +1,7 @@
 // JSON-lines logging with pino. Secrets are removed twice: by field name (`redact`), and by
 // value in every line written (`scrub`), so a token that slips into a message is caught too.
-import { mkdirSync } from 'node:fs';
+// Logging never stops the daemon: a line that cannot be written (a full disk) is dropped.
+import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { scrub } from './secrets.js';
@@ -65,17 +66,62 @@ export async function prettyStderr(): Promise<pino.DestinationStream> {
   return pretty({ ...PRETTY_OPTIONS, destination: 2, sync: true, colorize: !process.env['NO_COLOR'] });
 }
 
-export function createLogger(options: { level: string; file: string | null; stream?: pino.DestinationStream | undefined }): Logger {
-  let destination: pino.DestinationStream;
-  if (options.stream) {
-    destination = options.stream;
-  } else if (options.file) {
-    // Created 0700/0600 in the call itself, never chmod-ed afterwards.
-    mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 });
-    destination = pino.destination({ dest: options.file, sync: true, mode: 0o600 });
-  } else {
-    destination = pino.destination({ fd: 2, sync: true });
+/** A warn-level line in pino's format, for what the destination itself has to say. */
+function warning(msg: string): string {
+  return `${JSON.stringify({ level: 40, time: new Date().toISOString(), pid: process.pid, msg })}\n`;
+}
+
+/**
+ * A log destination that never throws: a line that cannot be written (ENOSPC, EPIPE, ...) is
+ * dropped and counted, and the count is logged before the next line that can be written.
+ */
+class Destination implements pino.DestinationStream {
+  private dropped = 0;
+  private reason = '';
+  /** A line was cut short by the failure: the next write starts on a new line. */
+  private cut = false;
+
+  constructor(private readonly fd: number) {}
+
+  write(line: string): void {
+    if (this.dropped > 0) {
+      const report = warning(`dropped ${this.dropped} log line${this.dropped === 1 ? '' : 's'} that could not be written (${this.reason})`);
+      if (!this.append(report)) return void this.dropped++;
+      this.dropped = 0;
+    }
+    if (!this.append(line)) this.dropped++;
   }
+
+  private append(text: string): boolean {
+    const bytes = Buffer.from(this.cut ? `\n${text}` : text);
+    let written = 0;
+    try {
+      while (written < bytes.length) written += writeSync(this.fd, bytes, written);
+      this.cut = false;
+      return true;
+    } catch (error) {
+      this.reason = (error as NodeJS.ErrnoException).code ?? String(error);
+      this.cut ||= written > 0;
+      return false;
+    }
+  }
+}
+
+/** The log file, created 0700/0600 in the call itself (never chmod-ed afterwards); stderr when it cannot be opened. */
+function openDestination(file: string | null): Destination {
+  if (!file) return new Destination(2);
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    return new Destination(openSync(file, 'a', 0o600));
+  } catch (error) {
+    // A full disk must not keep the daemon from starting.
+    const stderr = new Destination(2);
+    stderr.write(warning(`cannot write the log file ${file} (${(error as Error).message}); logging to stderr`));
+    return stderr;
+  }
+}
+
+export function createLogger(options: { level: string; file: string | null; stream?: pino.DestinationStream | undefined }): Logger {
   return pino(
     {
       level: options.level,
@@ -88,6 +134,6 @@ export function createLogger(options: { level: string; file: string | null; stre
       },
       hooks: { streamWrite: scrub },
     },
-    destination,
+    options.stream ?? openDestination(options.file),
   );
 }

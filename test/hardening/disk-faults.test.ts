@@ -1,10 +1,10 @@
-// The disk misbehaves: CODEX_HOME fills up in the middle of a write, or is read-only. A small
-// tmpfs stands in for the disk (root only; skipped with the reason otherwise). The old auth.json
-// stays byte-for-byte intact, the error reaches the client, the daemon keeps serving (a read-only
-// home from the start too, with refreshes held in memory), and once there is space again the next
-// write succeeds.
+// The disk misbehaves: CODEX_HOME fills up in the middle of a write, or is read-only, or shares
+// a full disk with the log file. A small tmpfs stands in for the disk (root only; skipped with the
+// reason otherwise). The old auth.json stays byte-for-byte intact, the error reaches the client,
+// the daemon keeps serving (a read-only home from the start too, with refreshes held in memory),
+// and once there is space again the next write succeeds.
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, unlinkSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
@@ -14,16 +14,47 @@ import { bindReadOnly, mountTmpfs, suite, umount, waitFor } from './support.js';
 
 const s = suite('disk faults');
 
-/** Mounts a small tmpfs as the sandbox's CODEX_HOME; skips the test (with why) when it cannot. */
-function tmpfsHome(t: TestContext, box: Sandbox, size = '512k'): boolean {
-  const why = mountTmpfs(box.codexHome, size);
+/** Mounts a small tmpfs at `dir`; skips the test (with why) when it cannot. */
+function tmpfs(t: TestContext, dir: string, size: string): boolean {
+  const why = mountTmpfs(dir, size);
   if (why) {
     s.skip(`${t.name}: ${why}`);
     t.skip(why);
     return false;
   }
-  t.after(() => umount(box.codexHome));
+  t.after(() => umount(dir));
   return true;
+}
+
+/** Mounts a small tmpfs as the sandbox's CODEX_HOME. */
+function tmpfsHome(t: TestContext, box: Sandbox, size = '512k'): boolean {
+  return tmpfs(t, box.codexHome, size);
+}
+
+/**
+ * Puts CODEX_HOME and the state folder (the log file) on one small tmpfs, as `~/.codex` and
+ * `~/.local/state` usually share a disk; with few inodes, so that it can be filled up entirely.
+ */
+function sharedDisk(t: TestContext, box: Sandbox): string | null {
+  const disk = join(box.dir, 'disk');
+  if (!tmpfs(t, disk, '1m,nr_inodes=64')) return null;
+  for (const [name, link] of [['home', box.codexHome], ['state', join(box.dir, 'state')]] as const) {
+    mkdirSync(join(disk, name), { mode: 0o700 });
+    symlinkSync(join(disk, name), link);
+  }
+  return disk;
+}
+
+/** Takes every inode left under `dir` (after `fill`, nothing more can be created there). */
+function fillInodes(dir: string): void {
+  for (let i = 0; ; i++) {
+    try {
+      writeFileSync(join(dir, `inode-${i}`), '');
+    } catch (error) {
+      assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+      return;
+    }
+  }
 }
 
 /** Makes CODEX_HOME read-only (a read-only bind mount on itself); skips the test (with why) when it cannot. */
@@ -38,8 +69,11 @@ function readOnly(t: TestContext, box: Sandbox): boolean {
   return true;
 }
 
-/** Fills the file system under `dir` to the last byte; returns the filler's path. */
-function fill(dir: string): string {
+/**
+ * Fills the file system under `dir` to the last byte, including what is left in the last page of
+ * each file of `tails` (appending blank lines to it); returns the filler's path.
+ */
+function fill(dir: string, tails: string[] = []): string {
   const path = join(dir, 'filler');
   const fd = openSync(path, 'w');
   const chunk = Buffer.alloc(4096, 0x61);
@@ -48,15 +82,32 @@ function fill(dir: string): string {
   } catch (error) {
     assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
   }
-  // Then the last partial page, byte by byte.
-  try {
-    for (;;) writeSync(fd, chunk, 0, 1);
-  } catch {
-    // full
-  } finally {
-    closeSync(fd);
+  closeSync(fd);
+  // Then the last partial pages, byte by byte.
+  for (const file of [path, ...tails]) {
+    const tail = openSync(file, 'a');
+    try {
+      for (;;) writeSync(tail, '\n');
+    } catch {
+      // full
+    } finally {
+      closeSync(tail);
+    }
   }
   return path;
+}
+
+/** Resolves once `count` writes of auth.json (each a new temp file `.auth-*`) were attempted in `dir`. */
+function writeAttempts(dir: string, count: number): Promise<void> {
+  const seen = new Set<string>();
+  return new Promise((resolve) => {
+    const watcher = watch(dir, (_event, name) => {
+      if (name?.startsWith('.auth-')) seen.add(name);
+      if (seen.size < count) return;
+      watcher.close();
+      resolve();
+    });
+  });
 }
 
 function strayFiles(codexHome: string): string[] {
@@ -157,6 +208,64 @@ describe('a full disk', () => {
       assert.equal(status.state, 'ok', `the login survives the full disk: ${status.reauthReason}`);
       const disk = JSON.parse(readFileSync(join(box.codexHome, 'auth.json'), 'utf8')) as { tokens: { access_token: string } };
       assert.notEqual(disk.tokens.access_token, old.tokens.access_token, 'the refreshed tokens reach the disk once there is space');
+      s.count({ faults: 1 });
+    },
+  );
+});
+
+describe('CODEX_HOME and the log file on one full disk', () => {
+  it(
+    'a refresh while it is full: the daemon survives, serves the rotated tokens, saves them once there is space (a restart is still logged in) and reports the log lines it dropped; a restart while it is full logs to stderr and serves',
+    async (t) => {
+      s.count({ cases: 1 });
+      const issuer = await s.issuer();
+      const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_REFRESH_BACKOFF_BASE_MS: '100', CODEXD_REFRESH_BACKOFF_MAX_MS: '200' });
+      const disk = sharedDisk(t, box);
+      if (!disk) return;
+      t.after(() => s.capture(`daemon log on the shared disk of ${box.dir}`, existsSync(box.logFile) ? readFileSync(box.logFile, 'utf8') : ''));
+      const old = fixture(issuer.mintTokens({ accessExpiresInS: 3600 }), issuer.account);
+      writeAtomically(box.codexHome, old.raw);
+      const first = await s.daemon(box);
+      const c = await s.client(box);
+      assert.equal((await c.read()).state, 'ok');
+
+      let filler = fill(disk, [box.logFile]);
+      const attempts = writeAttempts(box.codexHome, 4);
+      const served = await c.token({ forceRefresh: true });
+      assert.equal(issuer.count('/oauth/token', 'refresh_token'), 1, 'the issuer rotated the tokens');
+      assert.ok(served.type === 'chatgpt' && served.accessToken !== old.tokens.access_token, 'the rotated access token is served');
+      // The daemon retries the write (and logs each failure) while the disk stays full.
+      await Promise.race([attempts, first.exited.then(() => assert.fail(`the daemon died of log lines it could not write: ${first.stderr()}`))]);
+      assert.deepEqual(await c.token(), served, 'and keeps serving it');
+      assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw, 'nothing could be written yet');
+
+      unlinkSync(filler);
+      await waitFor(() => !readFileSync(join(box.codexHome, 'auth.json'), 'utf8').includes(old.tokens.refresh_token), 'the rotated tokens saved once there is space', 15_000);
+      await waitFor(() => /dropped \d+ log lines? that could not be written \(ENOSPC\)/.test(readFileSync(box.logFile, 'utf8')), 'the dropped log lines reported once there is space');
+      assert.equal((await c.read()).state, 'ok');
+      await c.close();
+      assert.equal(await first.stop(), 0);
+
+      // Full again, down to the last inode, and the log file gone: the restart logs to stderr.
+      unlinkSync(box.logFile);
+      filler = fill(disk);
+      fillInodes(disk);
+      const second = await s.daemon(box);
+      const c2 = await s.client(box);
+      const status = await c2.read();
+      assert.equal(status.state, 'ok', `a restart on the full disk serves the saved login: ${status.reauthReason}`);
+      assert.match(second.stderr(), /cannot write the log file .*ENOSPC.*; logging to stderr/);
+      assert.match(second.stderr(), /codexd is ready/);
+      assert.equal(existsSync(box.logFile), false);
+
+      for (const name of readdirSync(disk).filter((n) => n.startsWith('inode-'))) unlinkSync(join(disk, name));
+      unlinkSync(filler);
+      const refreshed = await c2.token({ forceRefresh: true });
+      assert.ok(refreshed.type === 'chatgpt' && refreshed.accessToken !== served.accessToken);
+      const after = await c2.read();
+      assert.equal(after.state, 'ok', `the saved refresh token was the live one (no refresh_token_reused): ${after.reauthReason}`);
+      await c2.close();
+      await second.stop();
       s.count({ faults: 1 });
     },
   );

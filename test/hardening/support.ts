@@ -370,7 +370,7 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
-/** Mounts a tmpfs of `size` at `dir`; returns why not when it cannot. */
+/** Mounts a tmpfs of `size` (which may carry more options: `1m,nr_inodes=64`) at `dir`; returns why not when it cannot. */
 export function mountTmpfs(dir: string, size: string, mode = '0700'): string | null {
   if (!isRoot()) return 'mounting a tmpfs needs root (run the suite as root, or in a container with CAP_SYS_ADMIN)';
   mkdirSync(dir, { recursive: true, mode: 0o700 });
