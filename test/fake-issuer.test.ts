@@ -423,7 +423,7 @@ test('scripted destroy drops the connection; hang and long delays last until clo
   await waitFor(() => issuer.count('/oauth/token') === 1 && issuer.count('/oauth/revoke') === 2);
   const started = Date.now();
   await issuer.close();
-  assert.ok(Date.now() - started < 1000, 'close() is prompt');
+  assert.ok(Date.now() - started < 10_000, 'close() does not wait for the 60 s reply');
   assert.equal(await hanging, 'failed');
   assert.equal(await delayed, 'failed');
   await issuer.close(); // idempotent

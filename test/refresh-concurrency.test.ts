@@ -173,7 +173,8 @@ describe('auth.lock and crashes', () => {
     assert.equal(await probeLock(s.lockFile), 1, 'held while the request is out');
     const error = await rpcError(forced);
     const tookMs = Date.now() - startedAt;
-    assert.ok(tookMs >= 900 && tookMs < 5000, `the request was given up after ${tookMs} ms (timeout 1 s)`);
+    // The issuer never answers: any answer at all is the timeout's doing (the default would be 30 s).
+    assert.ok(tookMs >= 900 && tookMs < 20_000, `the request was given up after ${tookMs} ms (timeout 1 s)`);
     assert.equal(error.code, -32003, 'the forced refresh failed, and says so');
     assert.match(error.message, /no answer from .* within 1 s/);
     const token = await c.token();
