@@ -35,7 +35,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 export function idOf(value: unknown): string | number | null {
   if (!isRecord(value)) return null;
   const id = value['id'];
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
+  return typeof id === 'string' || Number.isFinite(id) ? (id as string | number) : null;
 }
 
 /** Why `value` is not a JSON-RPC 2.0 message, or null when it is one. */
@@ -44,8 +44,9 @@ export function invalidMessage(value: unknown): string | null {
   if (!isRecord(value)) return 'a message must be a JSON object';
   if (value['jsonrpc'] !== '2.0') return 'jsonrpc must be "2.0"';
   const id = value['id'];
-  if (id !== undefined && id !== null && typeof id !== 'string' && typeof id !== 'number') {
-    return 'id must be a string or a number';
+  if (id !== undefined && id !== null && typeof id !== 'string' && !Number.isFinite(id)) {
+    // 1e400 parses as Infinity, which JSON cannot carry back (it would be answered with id null).
+    return 'id must be a string or a finite number';
   }
   if ('method' in value) {
     if (typeof value['method'] !== 'string') return 'method must be a string';

@@ -19,6 +19,9 @@ export type RefreshedTokens = Partial<TokenSet>;
 
 type Undici = typeof import('undici');
 
+/** The largest reply read from the issuer (token replies are a few KiB); the rest is never read. */
+const MAX_REPLY_BYTES = 1024 * 1024;
+
 export type FailureKind = 'permanent' | 'transient';
 
 export class IssuerError extends Error {
@@ -243,12 +246,13 @@ export class IssuerClient {
     } catch (error) {
       throw new IssuerError(`${step} failed: ${networkReason(error, timeoutMs, new URL(url), this.options.env ?? process.env)}`, 'transient');
     }
-    let text: string;
+    let text: string | null;
     try {
-      text = await response.text();
+      text = await readCapped(response.body);
     } catch (error) {
       throw new IssuerError(`${step} failed while reading the reply: ${networkReason(error, timeoutMs, new URL(url), this.options.env ?? process.env)}`, 'transient', null, response.status);
     }
+    if (text === null) throw new IssuerError(`${step} failed: the reply is larger than 1 MiB`, 'transient', null, response.status);
     let parsed: unknown = undefined;
     try {
       parsed = JSON.parse(text);
@@ -257,6 +261,18 @@ export class IssuerClient {
     }
     return { status: response.status, body: parsed, text };
   }
+}
+
+/** The body as text, or null (and the rest left unread) once it exceeds MAX_REPLY_BYTES. */
+async function readCapped(body: AsyncIterable<Uint8Array> | null): Promise<string | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_REPLY_BYTES) return null; // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,7 +1,7 @@
 // JSON-lines logging with pino. Secrets are removed twice: by field name (`redact`), and by
 // value in every line written (`scrub`), so a token that slips into a message is caught too.
 // Logging never stops the daemon: a line that cannot be written (a full disk) is dropped.
-import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { fchmodSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { scrub } from './secrets.js';
@@ -112,7 +112,9 @@ function openDestination(file: string | null): Destination {
   if (!file) return new Destination(2);
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    return new Destination(openSync(file, 'a', 0o600));
+    const fd = openSync(file, 'a', 0o600);
+    if ((fstatSync(fd).mode & 0o777) !== 0o600) fchmodSync(fd, 0o600); // a log file made by someone else
+    return new Destination(fd);
   } catch (error) {
     // A full disk must not keep the daemon from starting.
     const stderr = new Destination(2);

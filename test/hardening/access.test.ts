@@ -7,7 +7,7 @@
 // folder another user made first, or a socket of theirs) gets nothing from any client: not a byte.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -370,6 +370,21 @@ function listeners(port: number): string[] {
   }
   return found;
 }
+
+describe('the log file', () => {
+  it('an existing log file that others can read (0644) is made 0600 at start, and is appended to', async () => {
+    s.count({ cases: 1 });
+    const box = s.box();
+    mkdirSync(dirname(box.logFile), { recursive: true, mode: 0o700 });
+    writeFileSync(box.logFile, '{"msg":"an older line"}\n', { mode: 0o644 });
+    chmodSync(box.logFile, 0o644); // whatever the umask
+    await s.daemon(box);
+    assert.equal((statSync(box.logFile).mode & 0o777).toString(8), '600');
+    await waitFor(() => readLog(box).includes('codexd is ready'), 'the daemon to log that it is ready');
+    assert.ok(readLog(box).startsWith('{"msg":"an older line"}'), 'the old lines are kept');
+    s.count({ faults: 1 });
+  });
+});
 
 describe('the login callback server', () => {
   it('listens on loopback only (127.0.0.1 and ::1), answers 403 to a wrong Host, and a forged callback with the wrong state changes nothing', async () => {

@@ -313,6 +313,13 @@ describe('fuzzing the socket', () => {
     await health('wrong params');
   });
 
+  it('ids JSON cannot carry back (1e400 parses as Infinity): an invalid-request error with id null, never an answer', async () => {
+    const items: Malformed[] = ['1e400', '-1e400', '1E999'].map((id) => ({ body: `{"jsonrpc":"2.0","id":${id},"method":"daemon/status","params":{}}`, id: null, code: -32600 }));
+    await sendExpecting(items, 'unrepresentable ids');
+    s.count({ cases: items.length, faults: items.length });
+    await health('unrepresentable ids');
+  });
+
   it('huge Content-Length values: the connection is closed, nothing is allocated for them', { timeout: LIMIT_MS }, async () => {
     const huge = ['1048577', '2000000', '2147483648', '4294967296', '9999999999', '99999999999', '9007199254740993', `1${'0'.repeat(100)}`];
     await forCount(1000, 16, async (i) => {

@@ -12,7 +12,7 @@ import type { FakeIssuer, ScriptedResponse } from '../../support/fake-issuer.js'
 import { cli } from '../helpers.js';
 import { browserStart, consent, deadPort, httpGet } from '../login-support.js';
 import { fixture, OTHER_ACCOUNT, writeAtomically } from '../refresh-support.js';
-import { suite, waitFor } from './support.js';
+import { rssKiB, suite, waitFor } from './support.js';
 
 const s = suite('issuer faults');
 
@@ -130,6 +130,30 @@ describe('a refresh meets a faulty issuer (the access token has expired, so no v
       s.count({ faults: 1 });
     });
   }
+});
+
+describe('an issuer reply far larger than any token reply', () => {
+  it('64 MiB: the read stops at 1 MiB, the refresh fails as a passing failure that says so, and the daemon does not grow with it', async () => {
+    s.count({ cases: 1 });
+    const issuer = await s.issuer();
+    const old = fixture(issuer.mintTokens({ accessExpiresInS: -60 }), issuer.account);
+    issuer.script('/oauth/token', { status: 200, body: 'x'.repeat(64 * 1024 * 1024) });
+    const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_REFRESH_BACKOFF_BASE_MS: '1000000000', CODEXD_REFRESH_BACKOFF_MAX_MS: '1000000000' });
+    writeAtomically(box.codexHome, old.raw);
+    const daemon = await s.daemon(box);
+    const c = await s.client(box);
+    await c.read();
+    const baseline = rssKiB(daemon.pid);
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(daemon.pid))), 5);
+    const error = await s.rpcError(c.token()).finally(() => clearInterval(sampler));
+    assert.equal(error.code, ErrorCodes.issuerUnavailable, error.message);
+    assert.match(error.message, /the reply is larger than 1 MiB/);
+    assert.ok(peak - baseline < 32 * 1024, `RSS grew by ${((peak - baseline) / 1024).toFixed(1)} MiB while the reply came in`);
+    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw);
+    assert.equal(daemon.proc.exitCode, null);
+    s.count({ faults: 1 });
+  });
 });
 
 describe('a device-code login meets a faulty issuer', () => {
