@@ -20,9 +20,9 @@ import { startBrowserLogin } from './login/browser.js';
 import { startDeviceLogin } from './login/device.js';
 import type { LoginContext, LoginFlow } from './login/flow.js';
 import { Refresher, STALE_AFTER_DAYS, type HeldChatgpt } from './refresher.js';
-import { scrub } from './secrets.js';
+import { holdSecrets, scrub } from './secrets.js';
 import type { Peer } from './server.js';
-import { timestamp, type AuthRecord, type AuthStore, type Loaded } from './store.js';
+import { secretsOf, timestamp, type AuthRecord, type AuthStore, type Loaded } from './store.js';
 import type { Settings } from './settings.js';
 
 export interface AccountEvents {
@@ -289,6 +289,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   private adopt(loaded: Loaded): void {
     const before = this.held()?.record.tokens.account_id;
     this.loaded = loaded;
+    holdSecrets(loaded.kind === 'ok' ? secretsOf(loaded.record) : []);
     if (loaded.kind === 'unusable') this.log.warn(`auth.json cannot be used: ${loaded.reason}`);
     const after = this.held()?.record.tokens.account_id;
     if (before !== after) this.refresher.reset();

@@ -28,10 +28,19 @@ function requiredString(params: Params, key: string): string {
   return value;
 }
 
+/** Real keys are about 200 bytes; anything near this is not a key (and would be held in memory). */
+const MAX_API_KEY_BYTES = 4096;
+
+function apiKey(params: Params): string {
+  const key = requiredString(params, 'apiKey').trim();
+  if (Buffer.byteLength(key) > MAX_API_KEY_BYTES) throw invalid('apiKey is longer than 4 KiB');
+  return key;
+}
+
 function loginParams(params: Params): LoginStartParams {
   switch (params['type']) {
     case 'apiKey':
-      return { type: 'apiKey', apiKey: requiredString(params, 'apiKey').trim() };
+      return { type: 'apiKey', apiKey: apiKey(params) };
     case 'chatgpt':
       return { type: 'chatgpt', openBrowser: optionalBoolean(params, 'openBrowser'), keepAfterDisconnect: optionalBoolean(params, 'keepAfterDisconnect') };
     case 'chatgptDeviceCode':

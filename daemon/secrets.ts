@@ -2,20 +2,44 @@
 // and every log line and every error message sent to a client passes through `scrub`.
 // Field-based redaction in the logger catches known keys; this catches a secret that reached
 // a message by any other route (an issuer echoing a token in an error body, say).
-const secrets = new Set<string>();
+// The registry must not grow with use: it keeps the secrets of the login held now for as long
+// as it is held, and the others in a small window of the most recent ones.
+const held = new Set<string>();
+const recent = new Set<string>();
+let recentChars = 0;
 
 /** Shorter values are too likely to occur by chance to be worth scrubbing. */
 const MIN_SECRET_LENGTH = 8;
+/** The window of recent secrets: enough for a login in progress and the tokens it replaced. */
+const RECENT_MAX_ENTRIES = 64;
+const RECENT_MAX_CHARS = 1024 * 1024;
 
 export function registerSecret(value: string | null | undefined): void {
-  if (value && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+  if (!value || value.length < MIN_SECRET_LENGTH) return;
+  if (recent.delete(value)) recentChars -= value.length;
+  recent.add(value);
+  recentChars += value.length;
+  for (const oldest of recent) {
+    if (recent.size <= RECENT_MAX_ENTRIES && recentChars <= RECENT_MAX_CHARS) break;
+    recent.delete(oldest);
+    recentChars -= oldest.length;
+  }
+}
+
+/** The secrets of the login the daemon holds now; those of the previous one join the recent window. */
+export function holdSecrets(values: ReadonlyArray<string | null | undefined>): void {
+  const previous = [...held];
+  held.clear();
+  for (const value of values) if (value && value.length >= MIN_SECRET_LENGTH) held.add(value);
+  for (const value of previous) if (!held.has(value)) registerSecret(value);
 }
 
 export function scrub(text: string): string {
-  if (secrets.size === 0) return text;
   let out = text;
-  for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join('[REDACTED]');
+  for (const secrets of [held, recent]) {
+    for (const secret of secrets) {
+      if (out.includes(secret)) out = out.split(secret).join('[REDACTED]');
+    }
   }
   return out;
 }

@@ -91,11 +91,13 @@ export function parse(raw: string): AuthRecord | string {
   return record;
 }
 
+/** The secrets one login holds. */
+export function secretsOf(record: AuthRecord): Array<string | null | undefined> {
+  return [record.OPENAI_API_KEY, record.tokens?.id_token, record.tokens?.access_token, record.tokens?.refresh_token];
+}
+
 function registerSecrets(record: AuthRecord): void {
-  registerSecret(record.OPENAI_API_KEY);
-  registerSecret(record.tokens?.id_token);
-  registerSecret(record.tokens?.access_token);
-  registerSecret(record.tokens?.refresh_token);
+  for (const secret of secretsOf(record)) registerSecret(secret);
 }
 
 const TEMP_PREFIX = '.auth-';

@@ -4,6 +4,9 @@
 //    wire protocol) is in SECRET_FIELDS, so a new one cannot be logged by name unnoticed;
 //  - a secret the daemon has registered is scrubbed by value wherever it appears: under an
 //    unknown field, in the message, in an error's stack, as a key.
+// And the registry behind that scrub keeps only the held login's secrets and a few recent ones:
+// the daemon's memory does not grow with every key it has ever seen, and an API key over 4 KiB is
+// refused.
 // The suite-wide scan (the summary in run.ts) then checks every log and output of the whole run.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +17,9 @@ import { after, describe, it } from 'node:test';
 import { createLogger, SECRET_FIELDS, type Logger } from '../../daemon/log.js';
 import { registerSecret } from '../../daemon/secrets.js';
 import { serialize } from '../../daemon/store.js';
-import { suite } from './support.js';
+import { ErrorCodes } from '../../client/index.js';
+import { writeAtomically } from '../refresh-support.js';
+import { rssKiB, suite, waitFor } from './support.js';
 
 const s = suite('secrets');
 const dir = mkdtempSync(join(tmpdir(), 'cxd-redact-'));
@@ -91,5 +96,53 @@ describe('redaction', () => {
     assert.deepEqual(leaked, [], 'registered secrets are scrubbed wherever they are');
     assert.equal((written.match(/\[REDACTED\]/g) ?? []).length >= values.length, true);
     s.count({ faults: values.length });
+  });
+});
+
+describe('the registry of secrets to scrub', () => {
+  it('an API key over 4 KiB is refused with -32602; one of exactly 4 KiB is taken', async () => {
+    s.count({ cases: 2 });
+    const box = s.box();
+    await s.daemon(box);
+    const c = await s.client(box);
+    const tooLong = `sk-${'k'.repeat(4096)}`;
+    s.secret('API key over 4 KiB', tooLong);
+    const error = await s.rpcError(c.loginStart({ type: 'apiKey', apiKey: tooLong }));
+    assert.equal(error.code, ErrorCodes.invalidParams);
+    assert.match(error.message, /4 KiB/);
+    assert.equal((await c.read()).state, 'loggedOut', 'nothing was saved');
+    const longest = `sk-${'k'.repeat(4093)}`;
+    s.secret('API key of 4 KiB', longest);
+    assert.deepEqual(await c.loginStart({ type: 'apiKey', apiKey: longest }), { type: 'apiKey' });
+    s.count({ faults: 2 });
+  });
+
+  it('does not grow with every secret the daemon has seen: 256 large API keys written to auth.json in turn, and RSS is back near its baseline', async () => {
+    const ROUNDS = 256;
+    const KEY_CHARS = 512 * 1024;
+    /** 128 MiB of keys went through; keeping them would be far above this. */
+    const SLACK_KIB = 48 * 1024;
+    s.count({ cases: 1 });
+    const box = s.box({ CODEXD_LOG_LEVEL: 'info' });
+    const daemon = await s.daemon(box);
+    const c = await s.client(box);
+    const key = (round: number): string => `sk-registry-${String(round).padStart(4, '0')}-${'r'.repeat(KEY_CHARS)}`;
+    /** Codex (or anyone) writes a new key into auth.json; the daemon reads it, registers it and serves it. */
+    const rotate = async (round: number): Promise<void> => {
+      writeAtomically(box.codexHome, JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: key(round) }));
+      await waitFor(async () => {
+        const token = await c.token().catch(() => null); // until the first key is read
+        return token?.type === 'apiKey' && token.apiKey === key(round);
+      }, `key ${round} to be served`, 10_000);
+    };
+    for (let round = 0; round < 8; round++) await rotate(round); // warm up
+    const baseline = rssKiB(daemon.pid);
+    for (let round = 8; round < 8 + ROUNDS; round++) await rotate(round);
+    let rss = 0;
+    await waitFor(() => (rss = rssKiB(daemon.pid)) <= baseline + SLACK_KIB, `RSS back within ${SLACK_KIB} KiB of ${baseline} KiB`, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen ${rss} KiB`);
+    });
+    s.note(`secret registry: ${ROUNDS} keys of ${KEY_CHARS / 1024} KiB; RSS ${rss} KiB after, ${baseline} KiB before`);
+    s.count({ faults: 1 });
   });
 });
