@@ -15,7 +15,7 @@ import {
   type MessageWriter,
 } from 'vscode-jsonrpc/node';
 import { ErrorCodes } from './errors.js';
-import { FramingError, HEADER_END, idOf, invalidMessage, isRecord, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from './framing.js';
+import { frame, FramingError, HEADER_END, idOf, invalidMessage, isRecord, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from './framing.js';
 
 export { FramingError };
 
@@ -195,17 +195,23 @@ export class FrameWriter extends AbstractMessageWriter implements MessageWriter 
   }
 
   write(message: Message): Promise<void> {
-    if (this.socket.destroyed) return Promise.resolve();
-    const json = JSON.stringify(message);
-    const length = Buffer.byteLength(json, 'utf8');
-    this.socket.write(`Content-Length: ${length}\r\n\r\n${json}`, 'utf8');
+    if (this.writeFrame(frame(message)) && 'id' in message && !('method' in message)) this.onResponse(idOf(message));
+    return Promise.resolve();
+  }
+
+  /**
+   * Writes a message already framed (a notification framed once, as one buffer shared by every
+   * connection it goes to); false when the connection is gone or was just cut off.
+   */
+  writeFrame(framed: string | Buffer): boolean {
+    if (this.socket.destroyed) return false;
+    this.socket.write(framed);
     // A peer that never reads would make us queue responses forever.
     if (this.socket.writableLength > this.limits.maxWriteBacklogBytes) {
       this.socket.destroy(new FramingError('peer is not reading its responses'));
-      return Promise.resolve();
+      return false;
     }
-    if ('id' in message && !('method' in message)) this.onResponse(idOf(message));
-    return Promise.resolve();
+    return true;
   }
 
   end(): void {

@@ -1,7 +1,9 @@
 // Accepts client connections and runs JSON-RPC on each. One connection's failure (a broken
 // frame, a huge message, a peer that stops reading) closes that connection and nothing else.
+// Output nobody reads is bounded per connection (the transport) and across all of them (here).
 import { createServer, type Server, type Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Logger as RpcLogger, type MessageConnection } from 'vscode-jsonrpc/node';
+import { frame } from '../client/framing.js';
 import { ErrorCodes, Notifications, type LoginCompleted, type Status } from '../client/protocol.js';
 import { FrameReader, FrameWriter, type TransportLimits } from '../client/transport.js';
 import type { Logger } from './log.js';
@@ -34,6 +36,9 @@ function createPeer(): Peer & { close(): void } {
   };
 }
 
+/** Unread output across all connections past which the connections furthest behind are cut off. */
+const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
+
 export interface ServerOptions {
   maxConnections: number;
   limits: TransportLimits;
@@ -43,7 +48,7 @@ export interface ServerOptions {
 
 export class RpcServer {
   readonly server: Server;
-  private readonly connections = new Set<MessageConnection>();
+  private readonly connections = new Map<MessageConnection, FrameWriter>();
   private readonly sockets = new Set<Socket>();
   private readonly ownUid = process.getuid?.();
   private inFlight = 0;
@@ -58,11 +63,33 @@ export class RpcServer {
   }
 
   broadcastStatus(status: Status): void {
-    for (const connection of this.connections) void connection.sendNotification(Notifications.accountUpdated, status).catch(() => undefined);
+    this.broadcast(Notifications.accountUpdated.method, status);
   }
 
   broadcastLoginCompleted(event: LoginCompleted): void {
-    for (const connection of this.connections) void connection.sendNotification(Notifications.loginCompleted, event).catch(() => undefined);
+    this.broadcast(Notifications.loginCompleted.method, event);
+  }
+
+  /**
+   * Notifications are where unread output adds up: one per connection, readers or not. Each is
+   * framed once, into one buffer every connection shares, and past the global budget for unread
+   * output the connections furthest behind are cut off.
+   */
+  private broadcast(method: string, params: unknown): void {
+    const framed = Buffer.from(frame({ jsonrpc: '2.0', method, params }));
+    for (const writer of this.connections.values()) writer.writeFrame(framed);
+    let unread = 0;
+    for (const socket of this.sockets) unread += socket.writableLength;
+    if (unread <= MAX_UNREAD_BYTES) return;
+    const slowest = [...this.sockets].sort((a, b) => b.writableLength - a.writableLength);
+    let cut = 0;
+    for (const socket of slowest) {
+      if (unread <= MAX_UNREAD_BYTES) break;
+      unread -= socket.writableLength;
+      socket.destroy();
+      cut++;
+    }
+    this.options.log.warn({ cut, limitBytes: MAX_UNREAD_BYTES }, 'cut off the clients furthest behind in reading their notifications');
   }
 
   /** Stops accepting, then closes every connection once pending responses are written. */
@@ -124,7 +151,7 @@ export class RpcServer {
       this.sockets.delete(socket);
       peer.close();
     });
-    this.connections.add(connection);
+    this.connections.set(connection, writer);
     connection.listen();
   }
 

@@ -1,12 +1,13 @@
 // Slow and greedy clients: a half-sent frame that stalls is closed after the idle timeout (and
 // not before); an idle connection with nothing half-sent is left alone; a client that floods
 // requests and never reads the answers is cut off, and cannot make the daemon's memory grow with
-// what it sends.
+// what it sends; many clients that never read their notifications are cut off, slowest first,
+// once their unread output together passes the daemon's global budget.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { CodexdClient } from '../../client/index.js';
 import type { Daemon, Sandbox } from '../helpers.js';
-import { writeAtomically } from '../refresh-support.js';
+import { fixture, writeAtomically } from '../refresh-support.js';
 import { RawConnection, request, rssKiB, sleep, suite, waitFor } from './support.js';
 
 const s = suite('slow clients');
@@ -137,6 +138,56 @@ describe('slow clients', () => {
     assert.ok(growth < GROWTH_LIMIT_KIB, `the daemon's RSS grew by ${(growth / 1024).toFixed(1)} MiB while a client sent ${(written / 1e6).toFixed(1)} MB it never read answers to`);
     await stillServed();
     await waitFor(() => rssKiB(daemon.pid) < baselineRss + GROWTH_LIMIT_KIB, 'RSS back near the baseline', 10_000);
+    s.count({ faults: 1 });
+  });
+
+  it('many clients that never read their notifications: cut off once their unread output passes the global budget, the reader is still served, and RSS comes back', async () => {
+    const SILENT = 100;
+    /**
+     * 16 updates of 200 KiB: 3.3 MB to each silent client, under the 4 MiB per-connection cap, but
+     * 330 MB in all, five times the 64 MiB global budget.
+     */
+    const ROUNDS = 16;
+    const SLACK_KIB = 48 * 1024;
+    s.count({ cases: 1 });
+    const issuer = await s.issuer();
+    // Each account/updated carries the email: 200 KiB here, for 100 connections.
+    const tags = ['a', 'b'];
+    const fixtures = tags.map((tag) => {
+      const account = { ...issuer.account, email: `${tag.repeat(200 * 1024)}@example.com` };
+      return fixture(issuer.mintTokens({ account }), account);
+    });
+    const busy = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_LOG_LEVEL: 'info' });
+    writeAtomically(busy.codexHome, fixtures[1]!.raw);
+    const d = await s.daemon(busy);
+    const { client: reader, updates } = await s.watcher(busy);
+    await reader.read();
+    const baseline = rssKiB(d.pid);
+    const silent = await Promise.all(Array.from({ length: SILENT }, () => RawConnection.open(busy.socket)));
+    for (const conn of silent) conn.socket.pause();
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(d.pid))), 10);
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        const seen = updates.values.length;
+        writeAtomically(busy.codexHome, fixtures[round % 2]!.raw);
+        const announced = (u: (typeof updates.values)[number]): boolean => u.account?.type === 'chatgpt' && u.account.email?.startsWith(tags[round % 2]!) === true;
+        await waitFor(() => updates.values.slice(seen).some(announced), `round ${round} announced to the reader`, 15_000);
+      }
+      const status = await reader.daemonStatus();
+      assert.equal(status.pid, d.pid, 'the reader is still served');
+      const left = status.connections - 1;
+      assert.ok(left <= SILENT / 2, `most silent clients were cut off, though none reached the per-connection cap: ${left} of ${SILENT} left`);
+    } finally {
+      clearInterval(sampler);
+      for (const conn of silent) conn.close();
+    }
+    let rss = 0;
+    await waitFor(() => (rss = rssKiB(d.pid)) <= baseline + SLACK_KIB, `RSS back within ${SLACK_KIB} KiB of ${baseline} KiB`, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen ${rss} KiB`);
+    });
+    s.count({ bytes: 0 });
+    s.note(`unread notifications: ${SILENT} silent clients, ${ROUNDS} updates of 200 KiB; RSS peak +${((peak - baseline) / 1024).toFixed(1)} MiB, after +${((rss - baseline) / 1024).toFixed(1)} MiB`);
     s.count({ faults: 1 });
   });
 });
