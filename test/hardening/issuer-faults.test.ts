@@ -96,8 +96,10 @@ describe('a refresh meets a faulty issuer (the access token has expired, so no v
       // A forced refresh while another client keeps asking: the daemon is never blocked by the issuer.
       const forced = timed(s.rpcError(c.token({ forceRefresh: true })));
       const status = await timed(bystander.daemonStatus());
-      assert.ok(status.ms < 1000, `daemon/status took ${status.ms} ms while the issuer was faulty`);
       const second = await forced;
+      // Not a fixed bound (a busy machine is slow at everything): answered before the issuer's silence ended.
+      if (fault.name === 'accepts and never answers') assert.ok(status.ms < second.ms, `daemon/status took ${status.ms} ms, the forced refresh ${second.ms} ms`);
+      assert.ok(status.ms < ANSWER_WITHIN_MS, `daemon/status took ${status.ms} ms while the issuer was faulty`);
       assert.equal(second.value.code, permanent ? ErrorCodes.reauthRequired : ErrorCodes.issuerUnavailable, second.value.message);
       assert.ok(second.ms < ANSWER_WITHIN_MS, `a forced refresh answered after ${second.ms} ms`);
 
