@@ -140,7 +140,7 @@ describe('an issuer reply far larger than any token reply', () => {
     const issuer = await s.issuer();
     const old = fixture(issuer.mintTokens({ accessExpiresInS: -60 }), issuer.account);
     issuer.script('/oauth/token', { status: 200, body: 'x'.repeat(64 * 1024 * 1024) });
-    const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_REFRESH_BACKOFF_BASE_MS: '1000000000', CODEXD_REFRESH_BACKOFF_MAX_MS: '1000000000' });
+    const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_REFRESH_BACKOFF_BASE_MS: '86400000', CODEXD_REFRESH_BACKOFF_MAX_MS: '86400000' });
     writeAtomically(box.codexHome, old.raw);
     const daemon = await s.daemon(box);
     const c = await s.client(box);
