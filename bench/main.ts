@@ -9,7 +9,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startFakeIssuer } from '../support/fake-issuer.js';
-import { VERSION } from '../client/version.js';
+import { VERSION } from '../shared/version.js';
 import { coldStartBench } from './coldstart.js';
 import { latencyBench } from './latency.js';
 import { benchRoot, removeRoot, sandbox, startDaemon, startEchoServer, writeLogin, type Figure, type Proc } from './lib.js';

@@ -6,10 +6,10 @@ import type { Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DaemonUnreachableError } from './errors.js';
-import { lock } from './os.js';
-import { defaultCodexHome, defaultLogFile, defaultSocketPath, readSettingsFile } from './paths.js';
-import { checkSocketPath, createSocketFolder, openTrusted } from './trust.js';
+import { DaemonUnreachableError } from '../shared/errors.js';
+import { lock } from '../shared/os.js';
+import { defaultCodexHome, defaultLogFile, defaultSocketPath, readSettingsFile } from '../shared/paths.js';
+import { checkSocketPath, createSocketFolder, openTrusted } from '../shared/trust.js';
 
 export { DaemonUnreachableError };
 

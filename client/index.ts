@@ -12,8 +12,8 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Disposable, type MessageConnection, type RequestParam, type RequestType } from 'vscode-jsonrpc/node';
 import { connectOrStart, DaemonUnreachableError } from './autostart.js';
-import { CodexdError } from './errors.js';
-import { expectedDaemon, resolveSocketPath, type ExpectedDaemon } from './paths.js';
+import { CodexdError } from '../shared/errors.js';
+import { expectedDaemon, resolveSocketPath, type ExpectedDaemon } from '../shared/paths.js';
 import {
   Methods,
   Notifications,
@@ -26,13 +26,13 @@ import {
   type LogoutResult,
   type Status,
   type TokenResult,
-} from './protocol.js';
-import { defaultLimits, FrameReader, FrameWriter } from './transport.js';
-import { checkServes } from './trust.js';
+} from '../shared/protocol.js';
+import { defaultLimits, FrameReader, FrameWriter } from '../shared/transport.js';
+import { checkServes } from '../shared/trust.js';
 
-export * from './protocol.js';
+export * from '../shared/protocol.js';
 export { DaemonUnreachableError } from './autostart.js';
-export { CodexdError, SocketRefusedError } from './errors.js';
+export { CodexdError, SocketRefusedError } from '../shared/errors.js';
 
 export interface ConnectOptions {
   /** Socket path; default: CODEXD_SOCKET, the settings file, then the standard location. */

@@ -7,11 +7,11 @@
 // the connection ends before the response (a broken frame from the daemon ends it).
 import type { Socket } from 'node:net';
 import { connectOrStart } from './autostart.js';
-import { CodexdError } from './errors.js';
-import { frame, FramingError, HEADER_END, invalidMessage, isRecord, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from './framing.js';
-import { expectedDaemon, type ExpectedDaemon } from './paths.js';
-import type { InitializeResult } from './protocol.js';
-import { checkServes } from './trust.js';
+import { CodexdError } from '../shared/errors.js';
+import { frame, FramingError, HEADER_END, invalidMessage, isRecord, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from '../shared/framing.js';
+import { expectedDaemon, type ExpectedDaemon } from '../shared/paths.js';
+import type { InitializeResult } from '../shared/protocol.js';
+import { checkServes } from '../shared/trust.js';
 
 /** What vscode-jsonrpc rejects pending requests with when the connection closes. */
 const PENDING_RESPONSE_REJECTED = -32097;

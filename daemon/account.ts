@@ -11,7 +11,7 @@ import {
   type LogoutResult,
   type Status,
   type TokenResult,
-} from '../client/protocol.js';
+} from '../shared/protocol.js';
 import { codexCredentialsStore, keyringNote } from './codex-config.js';
 import { IssuerError, type IssuerClient, type TokenSet } from './issuer.js';
 import { expiryMs, identityOf } from './jwt.js';

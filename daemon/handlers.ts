@@ -1,6 +1,6 @@
 // One handler per request of "Protocol" in the README. Each checks its params and calls the account service.
 import { ResponseError } from 'vscode-jsonrpc/node';
-import { ErrorCodes, Methods, PROTOCOL_VERSION, type DaemonStatus, type LoginStartParams } from '../client/protocol.js';
+import { ErrorCodes, Methods, PROTOCOL_VERSION, type DaemonStatus, type LoginStartParams } from '../shared/protocol.js';
 import type { AccountService } from './account.js';
 import type { Handler } from './server.js';
 

@@ -4,10 +4,10 @@
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { configDir } from '../client/paths.js';
-import { exitOnHelpOrVersion, VERSION } from '../client/version.js';
-import { daemonLockPath } from '../client/paths.js';
-import { defaultLimits } from '../client/transport.js';
+import { configDir } from '../shared/paths.js';
+import { exitOnHelpOrVersion, VERSION } from '../shared/version.js';
+import { daemonLockPath } from '../shared/paths.js';
+import { defaultLimits } from '../shared/transport.js';
 import { AccountService } from './account.js';
 import { createHandlers } from './handlers.js';
 import { IssuerClient } from './issuer.js';

@@ -3,11 +3,11 @@
 // Output nobody reads is bounded per connection (the transport) and across all of them (here).
 import { createServer, type Server, type Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Logger as RpcLogger, type MessageConnection } from 'vscode-jsonrpc/node';
-import { frame } from '../client/framing.js';
-import { ErrorCodes, Notifications, type LoginCompleted, type Status } from '../client/protocol.js';
-import { FrameReader, FrameWriter, type TransportLimits } from '../client/transport.js';
+import { frame } from '../shared/framing.js';
+import { ErrorCodes, Notifications, type LoginCompleted, type Status } from '../shared/protocol.js';
+import { FrameReader, FrameWriter, type TransportLimits } from '../shared/transport.js';
 import type { Logger } from './log.js';
-import { peerUid } from '../client/os.js';
+import { peerUid } from '../shared/os.js';
 import { scrub } from './secrets.js';
 
 /** The connection a request came on. */

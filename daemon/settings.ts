@@ -8,7 +8,7 @@
 // delay a Node timer honours (a longer one fires after 1 ms).
 import { isAbsolute, join, resolve } from 'node:path';
 import Conf from 'conf';
-import { configDir, defaultCodexHome, defaultSocketPath } from '../client/paths.js';
+import { configDir, defaultCodexHome, defaultSocketPath } from '../shared/paths.js';
 
 export const DEFAULT_ISSUER = 'https://auth.openai.com';
 export const DEFAULT_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';

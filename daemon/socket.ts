@@ -4,9 +4,9 @@
 import { ftruncateSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
-import { tryLock, type HeldLock } from '../client/os.js';
-import { isWindowsPipe, maxSocketPathBytes } from '../client/paths.js';
-import { createSocketFolder, fileKind } from '../client/trust.js';
+import { tryLock, type HeldLock } from '../shared/os.js';
+import { isWindowsPipe, maxSocketPathBytes } from '../shared/paths.js';
+import { createSocketFolder, fileKind } from '../shared/trust.js';
 
 const LISTEN_BACKLOG = 4096;
 

@@ -5,7 +5,7 @@ import { constants, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { access, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeJwt } from './jwt.js';
-import { lock, tryLock, type HeldLock } from '../client/os.js';
+import { lock, tryLock, type HeldLock } from '../shared/os.js';
 import { registerSecret } from './secrets.js';
 
 export type AuthMode = 'apikey' | 'chatgpt';

@@ -12,7 +12,7 @@
 //
 // Run after `tsc` (npm run build does both). What stays outside the bundles, loaded at run time
 // from the tsc output or node_modules, is only what the hot path never needs:
-//  - koffi, a native module (loaded lazily with createRequire in client/os.ts);
+//  - koffi, a native module (loaded lazily with createRequire in shared/os.ts);
 //  - `open`, imported only when a browser login opens the browser;
 //  - ./service.js (`codex-auth service ...`) and ./logs.js (`codex-auth logs`, with pino-pretty),
 //    each imported only by its command.
@@ -33,7 +33,7 @@ const outdir = join(root, 'dist', 'client', 'cli');
 const keepModuleUrls = {
   name: 'keep-module-urls',
   setup(b) {
-    b.onLoad({ filter: /[\\/]client[\\/].*\.ts$/ }, async (args) => {
+    b.onLoad({ filter: /[\\/](client|shared)[\\/].*\.ts$/ }, async (args) => {
       let contents = await readFile(args.path, 'utf8');
       if (contents.includes('import.meta.url')) {
         const compiled = join(root, 'dist', relative(root, args.path)).replace(/\.ts$/, '.js');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect, type CodexdClient } from '../client/index.js';
-import { daemonLockPath, defaultLogFile } from '../client/paths.js';
+import { daemonLockPath, defaultLogFile } from '../shared/paths.js';
 import { canConnect, waitFor } from '../support/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));

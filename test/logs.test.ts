@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { codexHomeKey } from '../client/paths.js';
+import { codexHomeKey } from '../shared/paths.js';
 import { cli, cliBin, codexdBin, sandbox, waitFor, type Sandbox } from './helpers.js';
 import { cliOnPty } from './pty.js';
 

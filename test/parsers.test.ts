@@ -3,7 +3,7 @@
 // the real daemon; these pin their edge cases in milliseconds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FramingError, parseContentLength } from '../client/framing.js';
+import { FramingError, parseContentLength } from '../shared/framing.js';
 import { classifyRefreshFailure, REFRESH_MESSAGES, type Reply } from '../daemon/issuer.js';
 import { decodeJwt, expiryMs, identityOf } from '../daemon/jwt.js';
 import { parse, serialize } from '../daemon/store.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { daemonLockPath } from '../client/paths.js';
+import { daemonLockPath } from '../shared/paths.js';
 import { bindReadOnly, umount } from './hardening/support.js';
 import { cli } from './helpers.js';
 import { scene } from './refresh-support.js';

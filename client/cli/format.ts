@@ -1,5 +1,5 @@
 // How codex-auth shows things to a person.
-import type { DaemonStatus, Status } from '../protocol.js';
+import type { DaemonStatus, Status } from '../../shared/protocol.js';
 
 /**
  * Text codexd did not write itself (an email claim, an issuer's error_description, a user code)

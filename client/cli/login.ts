@@ -1,7 +1,7 @@
 // `codex-auth login` in all its forms. The daemon runs the flow; this prints what the person
 // needs, opens the browser when there is one, and waits for the daemon to say how it ended.
 import { CodexdError, type CodexdClient } from '../index.js';
-import type { LoginCompleted, LoginStartResult } from '../protocol.js';
+import type { LoginCompleted, LoginStartResult } from '../../shared/protocol.js';
 import { maskApiKey, printable } from './format.js';
 import { askHidden, choose, spinner } from './terminal.js';
 import { UsageError } from './usage.js';

@@ -6,10 +6,10 @@
 // What loads here is still kept lean: the client library, the login flow and the service
 // installer load only for the commands that use them.
 import { autostartDisabled, DaemonUnreachableError, systemdOwnsSocket } from '../autostart.js';
-import { SocketRefusedError } from '../errors.js';
+import { SocketRefusedError } from '../../shared/errors.js';
 import type { CodexdClient } from '../index.js';
-import { defaultLogFile, resolveSocketPath } from '../paths.js';
-import { exitOnHelpOrVersion, VERSION } from '../version.js';
+import { defaultLogFile, resolveSocketPath } from '../../shared/paths.js';
+import { exitOnHelpOrVersion, VERSION } from '../../shared/version.js';
 import { checkApplies, parseCommandLine, type Flags } from './args.js';
 import { describeDaemon, describeStatus, printable } from './format.js';
 import { exitWith, print, token } from './token.js';

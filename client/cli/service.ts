@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync,
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultSocketPath, resolveSocketPath, sameCodexHome } from '../paths.js';
+import { defaultSocketPath, resolveSocketPath, sameCodexHome } from '../../shared/paths.js';
 import { systemdSocketUnitPath } from '../autostart.js';
 
 export interface ServiceOptions {

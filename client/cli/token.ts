@@ -2,10 +2,10 @@
 // Kept apart from main.ts so that the fast path (bin.ts) loads only this, the command line, the
 // framing and the connection, and not the client library.
 import { autostartDisabled, DaemonUnreachableError } from '../autostart.js';
-import { CodexdError, ErrorCodes } from '../errors.js';
+import { CodexdError, ErrorCodes } from '../../shared/errors.js';
 import { requestOnce } from '../oneshot.js';
-import { resolveSocketPath } from '../paths.js';
-import type { TokenResult } from '../protocol.js';
+import { resolveSocketPath } from '../../shared/paths.js';
+import type { TokenResult } from '../../shared/protocol.js';
 import type { Flags } from './args.js';
 import { jsonText, printable } from './format.js';
 import { Cancelled } from './terminal.js';

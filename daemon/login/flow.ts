@@ -1,5 +1,5 @@
 // What a login flow (browser or device code) needs from the daemon, and what it gives back.
-import type { LoginType } from '../../client/protocol.js';
+import type { LoginType } from '../../shared/protocol.js';
 import type { IssuerClient, TokenSet } from '../issuer.js';
 import type { Logger } from '../log.js';
 

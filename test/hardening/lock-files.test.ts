@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { daemonLockPath } from '../../client/paths.js';
+import { daemonLockPath } from '../../shared/paths.js';
 import { cli } from '../helpers.js';
 import { suite } from './support.js';
 
