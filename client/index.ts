@@ -10,13 +10,13 @@
 // never miss a change. It loads no logger or settings library: it stays cheap to import.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { createMessageConnection, ResponseError, type Disposable, type MessageConnection, type RequestParam, type RequestType } from 'vscode-jsonrpc/node';
+import { createMessageConnection, ResponseError, type Disposable, type MessageConnection } from 'vscode-jsonrpc/node';
 import { connectOrStart, DaemonUnreachableError } from './autostart.js';
 import { CodexdError } from '../shared/errors.js';
 import { expectedDaemon, resolveSocketPath, type ExpectedDaemon } from '../shared/paths.js';
 import {
-  Methods,
   Notifications,
+  Requests,
   type DaemonStatus,
   type InitializeResult,
   type LoginCancelResult,
@@ -24,7 +24,12 @@ import {
   type LoginStartParams,
   type LoginStartResult,
   type LogoutResult,
+  type NotificationDef,
+  type ReadParams,
+  type ReadResult,
+  type RequestDef,
   type Status,
+  type TokenParams,
   type TokenResult,
 } from '../shared/protocol.js';
 import { defaultLimits, FrameReader, FrameWriter } from '../shared/transport.js';
@@ -71,33 +76,33 @@ export class CodexdClient {
     private readonly options: ConnectOptions,
   ) {}
 
-  read(params: { refreshToken?: boolean } = {}): Promise<Status> {
-    return this.request(Methods.accountRead, params);
+  read(params: ReadParams = {}): Promise<ReadResult> {
+    return this.request(Requests.accountRead, params);
   }
 
   /** The bearer credential: a ChatGPT access token (refreshed first when due) or the API key. */
-  token(params: { forceRefresh?: boolean } = {}): Promise<TokenResult> {
-    return this.request(Methods.accountToken, params);
+  token(params: TokenParams = {}): Promise<TokenResult> {
+    return this.request(Requests.accountToken, params);
   }
 
   loginStart(params: LoginStartParams): Promise<LoginStartResult> {
-    return this.request(Methods.loginStart, params);
+    return this.request(Requests.loginStart, params);
   }
 
   loginCancel(loginId: string): Promise<LoginCancelResult> {
-    return this.request(Methods.loginCancel, { loginId });
+    return this.request(Requests.loginCancel, { loginId });
   }
 
   logout(): Promise<LogoutResult> {
-    return this.request(Methods.logout, {});
+    return this.request(Requests.logout, {});
   }
 
   daemonStatus(): Promise<DaemonStatus> {
-    return this.request(Methods.daemonStatus, {});
+    return this.request(Requests.daemonStatus, {});
   }
 
   shutdown(): Promise<void> {
-    return this.request(Methods.daemonShutdown, {}).then(() => undefined);
+    return this.request(Requests.daemonShutdown, {}).then(() => undefined);
   }
 
   onAccountUpdated(listener: (status: Status) => void): Disposable {
@@ -140,10 +145,13 @@ export class CodexdClient {
     return { dispose: () => this.events.off(event, listener as never) };
   }
 
-  private async request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R> {
-    const connection = await this.open(this.options.autostart ?? true);
+  private async request<P, R>(request: RequestDef<P, R>, params: P): Promise<R> {
+    return this.send(await this.open(this.options.autostart ?? true), request, params);
+  }
+
+  private async send<P, R>(connection: MessageConnection, { method }: RequestDef<P, R>, params: P): Promise<R> {
     try {
-      return await connection.sendRequest(type, params as RequestParam<P>);
+      return await connection.sendRequest<R>(method, params);
     } catch (error) {
       if (error instanceof ResponseError) throw new CodexdError(error.code, error.message);
       throw error;
@@ -155,7 +163,7 @@ export class CodexdClient {
     const socket = await connectOrStart(this.socketPath, autostart);
     const connection = this.wire(socket);
     try {
-      const served = await connection.sendRequest(Methods.initialize, this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {});
+      const served = await this.send(connection, Requests.initialize, this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {});
       checkServes(this.socketPath, served, this.options.expect ?? expectedDaemon());
     } catch (error) {
       connection.dispose();
@@ -169,8 +177,8 @@ export class CodexdClient {
     const writer = new FrameWriter(socket, defaultLimits);
     const reader = new FrameReader(socket, { ...defaultLimits, partialFrameTimeoutMs: 0 }, () => socket.destroy());
     const connection = createMessageConnection(reader, writer);
-    connection.onNotification(Notifications.accountUpdated, (status: Status) => void this.events.emit('accountUpdated', status));
-    connection.onNotification(Notifications.loginCompleted, (event: LoginCompleted) => void this.events.emit('loginCompleted', event));
+    listen(connection, Notifications.accountUpdated, (status) => void this.events.emit('accountUpdated', status));
+    listen(connection, Notifications.loginCompleted, (event) => void this.events.emit('loginCompleted', event));
     connection.onClose(() => this.lost(connection));
     connection.listen();
     return connection;
@@ -202,6 +210,10 @@ export class CodexdClient {
       }
     }, delayMs);
   }
+}
+
+function listen<P>(connection: MessageConnection, { method }: NotificationDef<P>, handler: (params: P) => void): void {
+  connection.onNotification(method, handler as (params: unknown) => void);
 }
 
 /** Connects to codexd (starting it when allowed) and returns a ready client. */

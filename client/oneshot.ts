@@ -8,9 +8,9 @@
 import type { Socket } from 'node:net';
 import { connectOrStart } from './autostart.js';
 import { CodexdError } from '../shared/errors.js';
-import { frame, FramingError, HEADER_END, invalidMessage, isRecord, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from '../shared/framing.js';
+import { frame, FrameParser, invalidMessage, isRecord, MAX_MESSAGE_BYTES } from '../shared/framing.js';
 import { expectedDaemon, type ExpectedDaemon } from '../shared/paths.js';
-import type { InitializeResult } from '../shared/protocol.js';
+import { Requests, type RequestDef } from '../shared/protocol.js';
 import { checkServes } from '../shared/trust.js';
 
 /** What vscode-jsonrpc rejects pending requests with when the connection closes. */
@@ -22,20 +22,20 @@ const UNKNOWN_ERROR_CODE = -32001;
  * Sends one request and resolves with its result; rejects with CodexdError for an error response.
  * `initialize` goes first, and the request only once the daemon serves what `expected` asks for.
  */
-export async function requestOnce<R>(socketPath: string, autostart: boolean, method: string, params: object, expected: ExpectedDaemon = expectedDaemon()): Promise<R> {
+export async function requestOnce<P extends object, R>(socketPath: string, autostart: boolean, request: RequestDef<P, R>, params: P, expected: ExpectedDaemon = expectedDaemon()): Promise<R> {
   const socket = await connectOrStart(socketPath, autostart);
   try {
     const call = responses(socket);
-    checkServes(socketPath, await call<InitializeResult>('initialize', {}), expected);
-    return await call<R>(method, params);
+    checkServes(socketPath, await call(Requests.initialize, {}), expected);
+    return await call(request, params);
   } finally {
     socket.destroy();
   }
 }
 
 /** Sequential calls on one connection: each resolves with its response, or rejects as CodexdClient would. */
-function responses(socket: Socket): <R>(method: string, params: object) => Promise<R> {
-  let pending: Buffer = Buffer.alloc(0);
+function responses(socket: Socket): <P, R>(request: RequestDef<P, R>, params: P) => Promise<R> {
+  const parser = new FrameParser(MAX_MESSAGE_BYTES);
   let nextId = 0;
   let waiting: { id: number; resolve(value: unknown): void; reject(error: Error): void } | null = null;
   let closed = false;
@@ -58,25 +58,15 @@ function responses(socket: Socket): <R>(method: string, params: object) => Promi
     waiting = null;
     return true;
   };
+  let ended = false;
+  const onBody = (body: Buffer): void => {
+    if (ended || take(JSON.parse(body.toString('utf8')))) return;
+    ended = true;
+    socket.destroy();
+  };
   socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     try {
-      for (;;) {
-        const end = pending.indexOf(HEADER_END);
-        if (end < 0) {
-          if (pending.length > MAX_HEADER_BYTES) throw new FramingError('header too long');
-          return;
-        }
-        const length = parseContentLength(pending.subarray(0, end).toString('ascii'), MAX_MESSAGE_BYTES);
-        const start = end + HEADER_END.length;
-        if (pending.length < start + length) return;
-        const body = pending.subarray(start, start + length);
-        pending = pending.subarray(start + length);
-        if (!take(JSON.parse(body.toString('utf8')))) {
-          socket.destroy();
-          return;
-        }
-      }
+      parser.push(chunk, onBody);
     } catch {
       socket.destroy();
     }
@@ -87,7 +77,7 @@ function responses(socket: Socket): <R>(method: string, params: object) => Promi
     closed = true;
     fail(disposed());
   });
-  return <R>(method: string, params: object) =>
+  return <P, R>({ method }: RequestDef<P, R>, params: P) =>
     new Promise<R>((resolve, reject) => {
       if (closed) return reject(disposed());
       const id = nextId++;

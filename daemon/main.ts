@@ -9,7 +9,7 @@ import { exitOnHelpOrVersion, VERSION } from '../shared/version.js';
 import { daemonLockPath } from '../shared/paths.js';
 import { defaultLimits } from '../shared/transport.js';
 import { AccountService } from './account.js';
-import { createHandlers } from './handlers.js';
+import { createHandlers } from './rpc/handlers.js';
 import { IssuerClient } from './issuer.js';
 import { createLogger, prettyStderr, type Logger } from './log.js';
 import { RpcServer } from './server.js';

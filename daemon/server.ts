@@ -4,10 +4,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Logger as RpcLogger, type MessageConnection } from 'vscode-jsonrpc/node';
 import { frame } from '../shared/framing.js';
-import { ErrorCodes, Notifications, type LoginCompleted, type Status } from '../shared/protocol.js';
+import { ErrorCodes, Notifications, type LoginCompleted, type NotificationDef, type Status } from '../shared/protocol.js';
 import { FrameReader, FrameWriter, type TransportLimits } from '../shared/transport.js';
 import type { Logger } from './log.js';
 import { peerUid } from '../shared/os.js';
+import { accountUpdated } from './rpc/codex-shapes.js';
 import { scrub } from './secrets.js';
 
 /** The connection a request came on. */
@@ -63,11 +64,11 @@ export class RpcServer {
   }
 
   broadcastStatus(status: Status): void {
-    this.broadcast(Notifications.accountUpdated.method, status);
+    this.broadcast(Notifications.accountUpdated, accountUpdated(status));
   }
 
   broadcastLoginCompleted(event: LoginCompleted): void {
-    this.broadcast(Notifications.loginCompleted.method, event);
+    this.broadcast(Notifications.loginCompleted, event);
   }
 
   /**
@@ -75,7 +76,7 @@ export class RpcServer {
    * framed once, into one buffer every connection shares, and past the global budget for unread
    * output the connections furthest behind are cut off.
    */
-  private broadcast(method: string, params: unknown): void {
+  private broadcast<P>({ method }: NotificationDef<P>, params: P): void {
     const framed = Buffer.from(frame({ jsonrpc: '2.0', method, params }));
     for (const writer of this.connections.values()) writer.writeFrame(framed);
     let unread = 0;
@@ -125,8 +126,7 @@ export class RpcServer {
       return;
     }
     if (this.sockets.size >= maxConnections) {
-      const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `codexd: too many connections (limit ${maxConnections})` } });
-      socket.end(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(frame({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `codexd: too many connections (limit ${maxConnections})` } }));
       log.warn({ limit: maxConnections }, 'refused a connection over the limit');
       return;
     }

@@ -4,8 +4,10 @@
 import { ftruncateSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
+import { frame, FrameParser, isRecord, MAX_MESSAGE_BYTES } from '../shared/framing.js';
 import { tryLock, type HeldLock } from '../shared/os.js';
 import { isWindowsPipe, maxSocketPathBytes } from '../shared/paths.js';
+import { Requests } from '../shared/protocol.js';
 import { createSocketFolder, fileKind } from '../shared/trust.js';
 
 const LISTEN_BACKLOG = 4096;
@@ -69,7 +71,7 @@ export interface RunningDaemon {
 export function probe(socketPath: string, timeoutMs = 2000): Promise<RunningDaemon | 'stale' | 'absent'> {
   return new Promise((resolve) => {
     const socket = connect(socketPath);
-    let buffered = '';
+    const parser = new FrameParser(MAX_MESSAGE_BYTES);
     const done = (result: RunningDaemon | 'stale' | 'absent'): void => {
       socket.destroy();
       clearTimeout(timer);
@@ -77,13 +79,17 @@ export function probe(socketPath: string, timeoutMs = 2000): Promise<RunningDaem
     };
     const timer = setTimeout(() => done({ pid: null, socket: socketPath }), timeoutMs);
     socket.on('connect', () => {
-      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'daemon/status', params: {} });
-      socket.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.write(frame({ jsonrpc: '2.0', id: 1, method: Requests.daemonStatus.method, params: {} }));
     });
-    socket.on('data', (chunk) => {
-      buffered += chunk.toString('utf8');
-      const match = /"pid":\s*(\d+)/.exec(buffered);
-      if (match) done({ pid: Number(match[1]), socket: socketPath });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        parser.push(chunk, (body) => {
+          const pid = pidOf(JSON.parse(body.toString('utf8')));
+          if (pid !== null) done({ pid, socket: socketPath });
+        });
+      } catch {
+        done({ pid: null, socket: socketPath });
+      }
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ECONNREFUSED') done('stale');
@@ -92,6 +98,13 @@ export function probe(socketPath: string, timeoutMs = 2000): Promise<RunningDaem
     });
     socket.on('close', () => done({ pid: null, socket: socketPath }));
   });
+}
+
+/** The pid in a `daemon/status` response, or null for any other message. */
+function pidOf(message: unknown): number | null {
+  const result = isRecord(message) && message['id'] === 1 ? message['result'] : undefined;
+  const pid = isRecord(result) ? result['pid'] : undefined;
+  return Number.isSafeInteger(pid) && (pid as number) > 0 ? (pid as number) : null;
 }
 
 export function describeRunning(running: RunningDaemon): string {

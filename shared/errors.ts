@@ -1,5 +1,5 @@
-// Error codes and the client's error class. Kept apart from protocol.ts (which builds
-// vscode-jsonrpc RequestTypes) so that `codex-auth token` can report errors without loading
+// Error codes and the client's error class: dependency-free, so that
+// `codex-auth token` can report errors without loading
 // the JSON-RPC library at all.
 
 export const ErrorCodes = {

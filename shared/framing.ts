@@ -1,12 +1,13 @@
-// The pieces of LSP framing that need no JSON-RPC library: the size limit, the header parser and
-// the check that a frame holds a JSON-RPC 2.0 message. Used by transport.ts (the MessageReader
-// of every long-lived connection) and by oneshot.ts (`codex-auth token`'s single request).
+// LSP framing without a JSON-RPC library: the size limit, the one frame parser, the one frame
+// writer and the check that a frame holds a JSON-RPC 2.0 message. Used by transport.ts (the
+// MessageReader of every long-lived connection), oneshot.ts (`codex-auth token`'s single request),
+// the daemon's refusals and its probe of a running daemon.
 
 /** Largest message either side accepts; a bigger one closes that connection. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
-export const HEADER_END = Buffer.from('\r\n\r\n');
-export const MAX_HEADER_BYTES = 8 * 1024;
+const HEADER_END = Buffer.from('\r\n\r\n');
+const MAX_HEADER_BYTES = 8 * 1024;
 
 /** Raised when the peer broke the framing; the connection cannot continue. */
 export class FramingError extends Error {
@@ -26,6 +27,59 @@ export function parseContentLength(header: string, max: number): number {
   if (length < 0) throw new FramingError('missing Content-Length header');
   if (length > max) throw new FramingError(`message of ${length} bytes exceeds the ${max}-byte limit`);
   return length;
+}
+
+/**
+ * Cuts a byte stream into frame bodies. `push` hands each body a chunk completes to `onBody`, in
+ * order, and throws FramingError where the stream breaks (the connection cannot continue).
+ */
+export class FrameParser {
+  private header: Buffer = Buffer.alloc(0);
+  private body: Buffer[] = [];
+  private bodyBytes = 0;
+  private expected = -1;
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  /** True while a frame is partly read. */
+  get partial(): boolean {
+    return this.header.length > 0 || this.expected >= 0;
+  }
+
+  push(chunk: Buffer, onBody: (body: Buffer) => void): void {
+    while (chunk.length > 0) {
+      if (this.expected < 0) {
+        this.header = this.header.length === 0 ? chunk : Buffer.concat([this.header, chunk]);
+        chunk = Buffer.alloc(0);
+        const end = this.header.indexOf(HEADER_END);
+        if (end < 0) {
+          if (this.header.length > MAX_HEADER_BYTES) throw new FramingError('header too long');
+          break;
+        }
+        this.expected = parseContentLength(this.header.subarray(0, end).toString('ascii'), this.maxMessageBytes);
+        chunk = this.header.subarray(end + HEADER_END.length);
+        this.header = Buffer.alloc(0);
+      }
+      const take = Math.min(chunk.length, this.expected - this.bodyBytes);
+      this.body.push(chunk.subarray(0, take));
+      this.bodyBytes += take;
+      chunk = chunk.subarray(take);
+      if (this.bodyBytes === this.expected) {
+        const body = this.body.length === 1 ? this.body[0]! : Buffer.concat(this.body);
+        this.body = [];
+        this.bodyBytes = 0;
+        this.expected = -1;
+        onBody(body);
+      }
+    }
+  }
+
+  reset(): void {
+    this.header = Buffer.alloc(0);
+    this.body = [];
+    this.bodyBytes = 0;
+    this.expected = -1;
+  }
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

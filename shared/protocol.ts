@@ -1,6 +1,7 @@
 // The codexd wire protocol: JSON-RPC 2.0 with LSP framing (see "Protocol" in the README).
-// Pure declarations, no I/O: the daemon and every client import this one module.
-import { NotificationType, RequestType } from 'vscode-jsonrpc';
+// Pure declarations, no imports of I/O or of a JSON-RPC library: the daemon, the client library
+// and the CLI's fast path all import this one module. Every request and notification is declared
+// once below, with its method, params and result; nothing else spells a method name.
 
 export { ErrorCodes, type ErrorCode } from './errors.js';
 export { MAX_MESSAGE_BYTES } from './framing.js';
@@ -53,6 +54,14 @@ export interface InitializeResult {
 export interface ReadParams {
   refreshToken?: boolean;
 }
+/** Status, plus Codex app-server's `requiresOpenaiAuth` (always true: codexd serves OpenAI auth). */
+export type ReadResult = Status & { requiresOpenaiAuth: true };
+
+/** Codex app-server's spelling of the account type in `account/updated` (note `apikey`, not `apiKey`). */
+export type AuthMode = 'apikey' | 'chatgpt';
+
+/** `account/updated`: Status, plus Codex app-server's `authMode` and `planType`. */
+export type AccountUpdated = Status & { authMode: AuthMode | null; planType: string | null };
 
 export interface TokenParams {
   forceRefresh?: boolean;
@@ -106,18 +115,44 @@ export interface LoginCompleted {
 
 export type Empty = Record<string, never>;
 
-export const Methods = {
-  initialize: new RequestType<InitializeParams, InitializeResult, void>('initialize'),
-  accountRead: new RequestType<ReadParams, Status, void>('account/read'),
-  accountToken: new RequestType<TokenParams, TokenResult, void>('account/token'),
-  loginStart: new RequestType<LoginStartParams, LoginStartResult, void>('account/login/start'),
-  loginCancel: new RequestType<LoginCancelParams, LoginCancelResult, void>('account/login/cancel'),
-  logout: new RequestType<Empty, LogoutResult, void>('account/logout'),
-  daemonStatus: new RequestType<Empty, DaemonStatus, void>('daemon/status'),
-  daemonShutdown: new RequestType<Empty, Empty, void>('daemon/shutdown'),
+/** A request: its method name, with its params and result as types only. */
+export interface RequestDef<P, R> {
+  readonly method: string;
+  /** Types only, never set. */
+  readonly types?: { params: P; result: R };
+}
+
+/** A notification from the daemon: its method name, with its params as a type only. */
+export interface NotificationDef<P> {
+  readonly method: string;
+  readonly types?: { params: P };
+}
+
+export type ParamsOf<D> = D extends RequestDef<infer P, unknown> ? P : D extends NotificationDef<infer P> ? P : never;
+export type ResultOf<D> = D extends RequestDef<unknown, infer R> ? R : never;
+
+function request<P, R>(method: string): RequestDef<P, R> {
+  return { method };
+}
+
+function notification<P>(method: string): NotificationDef<P> {
+  return { method };
+}
+
+export const Requests = {
+  initialize: request<InitializeParams, InitializeResult>('initialize'),
+  accountRead: request<ReadParams, ReadResult>('account/read'),
+  accountToken: request<TokenParams, TokenResult>('account/token'),
+  loginStart: request<LoginStartParams, LoginStartResult>('account/login/start'),
+  loginCancel: request<LoginCancelParams, LoginCancelResult>('account/login/cancel'),
+  logout: request<Empty, LogoutResult>('account/logout'),
+  daemonStatus: request<Empty, DaemonStatus>('daemon/status'),
+  daemonShutdown: request<Empty, Empty>('daemon/shutdown'),
 } as const;
 
+export type Requests = typeof Requests;
+
 export const Notifications = {
-  accountUpdated: new NotificationType<Status>('account/updated'),
-  loginCompleted: new NotificationType<LoginCompleted>('account/login/completed'),
+  accountUpdated: notification<AccountUpdated>('account/updated'),
+  loginCompleted: notification<LoginCompleted>('account/login/completed'),
 } as const;

@@ -15,7 +15,7 @@ import {
   type MessageWriter,
 } from 'vscode-jsonrpc/node';
 import { ErrorCodes } from './errors.js';
-import { frame, FramingError, HEADER_END, idOf, invalidMessage, isRecord, MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, parseContentLength } from './framing.js';
+import { frame, FrameParser, FramingError, idOf, invalidMessage, isRecord, MAX_MESSAGE_BYTES } from './framing.js';
 
 export { FramingError };
 
@@ -39,10 +39,7 @@ export const defaultLimits: TransportLimits = {
 type ErrorReply = (code: number, message: string, id: string | number | null) => void;
 
 export class FrameReader extends AbstractMessageReader implements MessageReader {
-  private header: Buffer = Buffer.alloc(0);
-  private body: Buffer[] = [];
-  private bodyBytes = 0;
-  private expected = -1;
+  private readonly parser: FrameParser;
   private stallTimer: NodeJS.Timeout | undefined;
   /**
    * Frames read that will be answered (requests, and the errors we reply to), not answered yet:
@@ -59,6 +56,7 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
     private readonly replyError: ErrorReply,
   ) {
     super();
+    this.parser = new FrameParser(limits.maxMessageBytes);
   }
 
   listen(callback: DataCallback): Disposable {
@@ -86,31 +84,7 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
   }
 
   private consume(chunk: Buffer, callback: DataCallback): void {
-    while (chunk.length > 0) {
-      if (this.expected < 0) {
-        this.header = this.header.length === 0 ? chunk : Buffer.concat([this.header, chunk]);
-        chunk = Buffer.alloc(0);
-        const end = this.header.indexOf(HEADER_END);
-        if (end < 0) {
-          if (this.header.length > MAX_HEADER_BYTES) throw new FramingError('header too long');
-          break;
-        }
-        this.expected = parseContentLength(this.header.subarray(0, end).toString('ascii'), this.limits.maxMessageBytes);
-        chunk = this.header.subarray(end + HEADER_END.length);
-        this.header = Buffer.alloc(0);
-      }
-      const take = Math.min(chunk.length, this.expected - this.bodyBytes);
-      this.body.push(chunk.subarray(0, take));
-      this.bodyBytes += take;
-      chunk = chunk.subarray(take);
-      if (this.bodyBytes === this.expected) {
-        const frame = this.body.length === 1 ? this.body[0]! : Buffer.concat(this.body);
-        this.body = [];
-        this.bodyBytes = 0;
-        this.expected = -1;
-        this.deliver(frame, callback);
-      }
-    }
+    this.parser.push(chunk, (body) => this.deliver(body, callback));
     this.armStall();
   }
 
@@ -159,8 +133,7 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
 
   private armStall(): void {
     this.clearStall();
-    const pending = this.header.length > 0 || this.expected >= 0;
-    if (!pending || this.paused || this.limits.partialFrameTimeoutMs <= 0) return;
+    if (!this.parser.partial || this.paused || this.limits.partialFrameTimeoutMs <= 0) return;
     this.stallTimer = setTimeout(
       () => this.fail(new FramingError('a partial message stalled; closing the connection')),
       this.limits.partialFrameTimeoutMs,
@@ -175,8 +148,7 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
 
   private fail(error: FramingError): void {
     this.clearStall();
-    this.header = Buffer.alloc(0);
-    this.body = [];
+    this.parser.reset();
     this.fireError(error);
     this.socket.destroy();
   }

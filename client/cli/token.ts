@@ -5,7 +5,7 @@ import { autostartDisabled, DaemonUnreachableError } from '../autostart.js';
 import { CodexdError, ErrorCodes } from '../../shared/errors.js';
 import { requestOnce } from '../oneshot.js';
 import { resolveSocketPath } from '../../shared/paths.js';
-import type { TokenResult } from '../../shared/protocol.js';
+import { Requests } from '../../shared/protocol.js';
 import type { Flags } from './args.js';
 import { jsonText, printable } from './format.js';
 import { Cancelled } from './terminal.js';
@@ -19,7 +19,7 @@ export async function token(flags: Flags): Promise<number> {
   const socket = resolveSocketPath(flags.socket);
   const autostart = !flags.noAutostart && !autostartDisabled();
   try {
-    const result = await requestOnce<TokenResult>(socket, autostart, 'account/token', { forceRefresh: flags.forceRefresh });
+    const result = await requestOnce(socket, autostart, Requests.accountToken, { forceRefresh: flags.forceRefresh });
     print(flags.json, result, result.type === 'apiKey' ? result.apiKey : result.accessToken);
     return 0;
   } catch (error) {

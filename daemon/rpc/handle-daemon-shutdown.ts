@@ -1,0 +1,12 @@
+import type { Empty } from '../../shared/protocol.js';
+import type { Handler } from './handlers.js';
+import { noParams } from './params.js';
+
+export const handleDaemonShutdown: Handler<Empty, Empty> = {
+  params: noParams,
+  handle: (_params, { daemon }) => {
+    // After the response is on its way.
+    setImmediate(() => daemon.shutdown());
+    return {};
+  },
+};

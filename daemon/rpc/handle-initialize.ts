@@ -1,0 +1,15 @@
+import { PROTOCOL_VERSION, type InitializeParams, type InitializeResult } from '../../shared/protocol.js';
+import type { Handler } from './handlers.js';
+import { invalid, paramsObject, type Params } from './params.js';
+
+export const handleInitialize: Handler<InitializeParams, InitializeResult> = {
+  params: (raw) => {
+    const info = paramsObject(raw)['clientInfo'] as Params | undefined;
+    if (info === undefined) return {};
+    if (typeof info !== 'object' || info === null || typeof info['name'] !== 'string' || typeof info['version'] !== 'string') {
+      throw invalid('clientInfo must be {name: string, version: string}');
+    }
+    return { clientInfo: { name: info['name'], version: info['version'] } };
+  },
+  handle: (_params, { daemon }) => ({ serverInfo: { name: 'codexd', version: daemon.version }, protocolVersion: PROTOCOL_VERSION, ...daemon.serves }),
+};

@@ -1,0 +1,59 @@
+// The daemon's side of every request in shared/protocol.ts: one handler per request, each in its
+// own handle-*.ts, checking its params and calling the account service. The table is typed by
+// `Requests`, so a request without a handler, or a handler whose params or result differ from
+// the protocol's, does not build.
+import { Requests, type DaemonStatus, type ParamsOf, type ResultOf } from '../../shared/protocol.js';
+import type { AccountService } from '../account.js';
+import type { Handler as Dispatch, Peer } from '../server.js';
+import { handleAccountRead } from './handle-account-read.js';
+import { handleAccountToken } from './handle-account-token.js';
+import { handleDaemonShutdown } from './handle-daemon-shutdown.js';
+import { handleDaemonStatus } from './handle-daemon-status.js';
+import { handleInitialize } from './handle-initialize.js';
+import { handleLoginCancel } from './handle-login-cancel.js';
+import { handleLoginStart } from './handle-login-start.js';
+import { handleLogout } from './handle-logout.js';
+
+export interface DaemonInfo {
+  version: string;
+  /** What this daemon serves; clients compare it with what they would use (see initialize in the README). */
+  serves: { codexHome: string; issuer: string; clientId: string };
+  status(): DaemonStatus;
+  shutdown(): void;
+}
+
+export interface HandlerContext {
+  account: AccountService;
+  daemon: DaemonInfo;
+}
+
+export interface Handler<P, R> {
+  /** Checks the params as received; throws an invalid-params error for a bad one. */
+  params(raw: unknown): P;
+  handle(params: P, context: HandlerContext, peer: Peer): R | Promise<R>;
+}
+
+type HandlerTable = { [K in keyof Requests]: Handler<ParamsOf<Requests[K]>, ResultOf<Requests[K]>> };
+
+const table: HandlerTable = {
+  initialize: handleInitialize,
+  accountRead: handleAccountRead,
+  accountToken: handleAccountToken,
+  loginStart: handleLoginStart,
+  loginCancel: handleLoginCancel,
+  logout: handleLogout,
+  daemonStatus: handleDaemonStatus,
+  daemonShutdown: handleDaemonShutdown,
+};
+
+/** The handlers by method name, as the server dispatches them. */
+export function createHandlers(account: AccountService, daemon: DaemonInfo): Map<string, Dispatch> {
+  const context: HandlerContext = { account, daemon };
+  const keys = Object.keys(table) as Array<keyof Requests>;
+  return new Map(
+    keys.map((key) => {
+      const handler = table[key] as Handler<unknown, unknown>;
+      return [Requests[key].method, (raw, peer) => handler.handle(handler.params(raw), context, peer)];
+    }),
+  );
+}

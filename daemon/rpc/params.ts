@@ -1,0 +1,33 @@
+// What every handler uses to check its params: a bad param is an invalid-params error that names it.
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { ErrorCodes, type Empty } from '../../shared/protocol.js';
+
+export type Params = Record<string, unknown>;
+
+export function invalid(message: string): ResponseError<void> {
+  return new ResponseError(ErrorCodes.invalidParams, `Invalid params: ${message}`);
+}
+
+export function paramsObject(params: unknown): Params {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) throw invalid('params must be an object');
+  return params as Params;
+}
+
+/** For requests that take no params: any object will do (unknown keys are ignored). */
+export function noParams(params: unknown): Empty {
+  paramsObject(params);
+  return {};
+}
+
+export function optionalBoolean(params: Params, key: string): boolean {
+  const value = params[key];
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalid(`${key} must be a boolean`);
+  return value;
+}
+
+export function requiredString(params: Params, key: string): string {
+  const value = params[key];
+  if (typeof value !== 'string' || value.trim() === '') throw invalid(`${key} must be a non-empty string`);
+  return value;
+}

@@ -1,0 +1,80 @@
+// The protocol is declared once, in shared/protocol.ts, and the compiler holds both ends to it:
+// no other production file spells a method name, and renaming a param or a result field there
+// breaks the build of the daemon and of the CLI.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { Notifications, Requests } from '../shared/protocol.js';
+import { root } from './helpers.js';
+
+const PRODUCTION = ['daemon', 'client', 'shared'];
+const PROTOCOL = join('shared', 'protocol.ts');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+const scratchDirs: string[] = [];
+after(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Type-checks daemon/, client/ and shared/ after `edit` rewrote a copy of shared/protocol.ts; returns tsc's error lines. */
+async function typeErrorsAfter(edit: (protocol: string) => string): Promise<string[]> {
+  const scratch = mkdtempSync(join(tmpdir(), 'cxd-contract-'));
+  scratchDirs.push(scratch);
+  for (const dir of PRODUCTION) cpSync(join(root, dir), join(scratch, dir), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'));
+  const tsconfig = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')) as { include: string[] };
+  writeFileSync(join(scratch, 'tsconfig.json'), JSON.stringify({ ...tsconfig, include: PRODUCTION.map((dir) => `${dir}/**/*.ts`) }));
+  const protocol = join(scratch, PROTOCOL);
+  const before = readFileSync(protocol, 'utf8');
+  const after = edit(before);
+  assert.notEqual(after, before, 'the edit changed shared/protocol.ts');
+  writeFileSync(protocol, after);
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  try {
+    await promisify(execFile)(process.execPath, [tsc, '-p', scratch, '--noEmit', '--pretty', 'false'], { cwd: scratch });
+    return [];
+  } catch (error) {
+    const { stdout } = error as { stdout?: string };
+    if (stdout === undefined) throw error;
+    return stdout.split('\n').filter((line) => / error TS\d+:/.test(line));
+  }
+}
+
+describe('the protocol contract', () => {
+  it('no production file outside shared/protocol.ts spells a method name', () => {
+    const methods = [...Object.values(Requests), ...Object.values(Notifications)].map((def) => def.method);
+    const quoted = new RegExp(`['"\`](${methods.map((m) => m.replace(/\//g, '\\/')).join('|')})['"\`]`);
+    const offenders: string[] = [];
+    for (const dir of PRODUCTION) {
+      for (const file of sources(join(root, dir))) {
+        if (relative(root, file) === PROTOCOL) continue;
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .forEach((line, i) => {
+            const code = /^\s*(\/\/|\/?\*)/.test(line) ? '' : line.replace(/\s\/\/\s.*$/, '');
+            if (quoted.test(code)) offenders.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
+          });
+      }
+    }
+    assert.ok(methods.includes('account/token') && methods.includes('account/updated'), 'the method names are read from the protocol');
+    assert.deepEqual(offenders, []);
+  });
+
+  it('renaming a param (forceRefresh) or a result field (expiresAt) breaks the build of the daemon and of the CLI', { timeout: 240_000 }, async () => {
+    for (const field of ['forceRefresh', 'expiresAt']) {
+      const errors = await typeErrorsAfter((protocol) => protocol.replace(new RegExp(`\\b${field}\\b`, 'g'), `${field}Renamed`));
+      const about = errors.filter((line) => line.includes(field));
+      assert.ok(about.some((line) => line.startsWith('daemon/')), `the daemon does not build without ${field}:\n${errors.join('\n')}`);
+      assert.ok(about.some((line) => line.startsWith('client/cli/')), `the CLI does not build without ${field}:\n${errors.join('\n')}`);
+    }
+  });
+});
