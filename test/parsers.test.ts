@@ -1,9 +1,9 @@
-// Unit tests of the pure functions that read untrusted input: the frame header, JWT claims,
+// Unit tests of the pure functions that read untrusted input: the frame header and parser, JWT claims,
 // auth.json, and the issuer's refresh-failure replies. The integration tests reach them through
 // the real daemon; these pin their edge cases in milliseconds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FramingError, parseContentLength } from '../shared/framing.js';
+import { frame, FrameParser, FramingError, parseContentLength } from '../shared/framing.js';
 import { classifyRefreshFailure, REFRESH_MESSAGES, type Reply } from '../daemon/issuer.js';
 import { decodeJwt, expiryMs, identityOf } from '../daemon/jwt.js';
 import { parse, serialize } from '../daemon/store.js';
@@ -32,6 +32,46 @@ describe('parseContentLength', () => {
 
   it('refuses a length over the limit', () => {
     assert.throws(() => parseContentLength(`Content-Length: ${MAX + 1}`, MAX), { name: 'FramingError', message: /exceeds the 1024-byte limit/ });
+  });
+});
+
+describe('FrameParser', () => {
+  const bodies = (parser: FrameParser, ...chunks: string[]): string[] => {
+    const out: string[] = [];
+    for (const chunk of chunks) parser.push(Buffer.from(chunk), (body) => out.push(body.toString('utf8')));
+    return out;
+  };
+
+  it('cuts frames however the bytes arrive: split anywhere, several in one chunk, empty bodies', () => {
+    const stream = frame({ a: 'é' }) + frame({ b: 2 }) + 'Content-Length: 0\r\n\r\n';
+    const whole = bodies(new FrameParser(1024), stream);
+    assert.deepEqual(whole, ['{"a":"é"}', '{"b":2}', '']);
+    const bytes = Buffer.from(stream);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const parser = new FrameParser(1024);
+      const out: string[] = [];
+      for (const part of [bytes.subarray(0, cut), bytes.subarray(cut)]) parser.push(part, (body) => out.push(body.toString('utf8')));
+      assert.deepEqual(out, whole, `split at byte ${cut}`);
+      assert.equal(parser.partial, false);
+    }
+  });
+
+  it('knows when a frame is half read', () => {
+    const parser = new FrameParser(1024);
+    assert.deepEqual(bodies(parser, 'Content-Len'), []);
+    assert.equal(parser.partial, true);
+    assert.deepEqual(bodies(parser, 'gth: 2\r\n\r\n{'), []);
+    assert.equal(parser.partial, true);
+    assert.deepEqual(bodies(parser, '}'), ['{}']);
+    assert.equal(parser.partial, false);
+  });
+
+  it('hands over the frames before a broken one, then throws', () => {
+    const parser = new FrameParser(16);
+    const out: string[] = [];
+    assert.throws(() => parser.push(Buffer.from(frame({}) + 'Content-Length: 17\r\n\r\n'), (body) => out.push(body.toString('utf8'))), FramingError);
+    assert.deepEqual(out, ['{}']);
+    assert.throws(() => bodies(new FrameParser(16), 'x'.repeat(9000)), { name: 'FramingError', message: /header too long/ });
   });
 });
 
