@@ -30,6 +30,7 @@ async function typeErrorsAfter(edit: (protocol: string) => string): Promise<stri
   const scratch = mkdtempSync(join(tmpdir(), 'cxd-contract-'));
   scratchDirs.push(scratch);
   for (const dir of PRODUCTION) cpSync(join(root, dir), join(scratch, dir), { recursive: true });
+  cpSync(join(root, 'package.json'), join(scratch, 'package.json')); // "type": "module", as in the real build
   symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'));
   const tsconfig = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')) as { include: string[] };
   writeFileSync(join(scratch, 'tsconfig.json'), JSON.stringify({ ...tsconfig, include: PRODUCTION.map((dir) => `${dir}/**/*.ts`) }));
@@ -50,6 +51,13 @@ async function typeErrorsAfter(edit: (protocol: string) => string): Promise<stri
 }
 
 describe('the protocol contract', () => {
+  it('shared/protocol.ts loads no JSON-RPC library and nothing that does I/O', () => {
+    const imports = (file: string): string[] => [...readFileSync(join(root, 'shared', file), 'utf8').matchAll(/\bfrom '([^']+)'/g)].map((m) => m[1]!);
+    assert.deepEqual(imports('protocol.ts').sort(), ['./errors.js', './framing.js']);
+    assert.deepEqual(imports('errors.ts'), []);
+    assert.deepEqual(imports('framing.ts'), []);
+  });
+
   it('no production file outside shared/protocol.ts spells a method name', () => {
     const methods = [...Object.values(Requests), ...Object.values(Notifications)].map((def) => def.method);
     const quoted = new RegExp(`['"\`](${methods.map((m) => m.replace(/\//g, '\\/')).join('|')})['"\`]`);
@@ -72,9 +80,9 @@ describe('the protocol contract', () => {
   it('renaming a param (forceRefresh) or a result field (expiresAt) breaks the build of the daemon and of the CLI', { timeout: 240_000 }, async () => {
     for (const field of ['forceRefresh', 'expiresAt']) {
       const errors = await typeErrorsAfter((protocol) => protocol.replace(new RegExp(`\\b${field}\\b`, 'g'), `${field}Renamed`));
-      const about = errors.filter((line) => line.includes(field));
-      assert.ok(about.some((line) => line.startsWith('daemon/')), `the daemon does not build without ${field}:\n${errors.join('\n')}`);
-      assert.ok(about.some((line) => line.startsWith('client/cli/')), `the CLI does not build without ${field}:\n${errors.join('\n')}`);
+      assert.deepEqual(errors.filter((line) => !line.includes(field)), [], `every error is about ${field}`);
+      assert.ok(errors.some((line) => line.startsWith('daemon/')), `renaming ${field} must break the daemon's build:\n${errors.join('\n')}`);
+      assert.ok(errors.some((line) => line.startsWith('client/cli/')), `renaming ${field} must break the CLI's build:\n${errors.join('\n')}`);
     }
   });
 });
