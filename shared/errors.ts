@@ -1,6 +1,5 @@
-// Error codes and the client's error class: dependency-free, so that
-// `codex-auth token` can report errors without loading
-// the JSON-RPC library at all.
+// Error codes and the client's error class: dependency-free, so that `codex-auth token` can
+// report errors without loading the JSON-RPC library at all.
 
 export const ErrorCodes = {
   parseError: -32700,
