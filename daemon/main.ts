@@ -13,7 +13,8 @@ import { createHandlers } from './rpc/handlers.js';
 import { IssuerClient } from './issuer.js';
 import { createLogger, prettyStderr, type Logger } from './log.js';
 import { RpcServer } from './server.js';
-import { loadSettings, SettingsError, type Settings } from './settings.js';
+import { SettingsError } from '../shared/errors.js';
+import { loadSettings, type Settings } from './settings.js';
 import {
   bindSocket,
   checkSocketPathLength,
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
   const flags = parseFlags();
   let settings: Settings;
   try {
-    settings = loadSettings(flags);
+    settings = await loadSettings(flags);
   } catch (error) {
     if (error instanceof SettingsError) {
       // Without settings there is no configured log file yet; the one given by flag still hears why.

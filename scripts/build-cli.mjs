@@ -14,8 +14,8 @@
 // from the tsc output or node_modules, is only what the hot path never needs:
 //  - koffi, a native module (loaded lazily with createRequire in shared/os.ts);
 //  - `open`, imported only when a browser login opens the browser;
-//  - ./service.js (`codex-auth service ...`) and ./logs.js (`codex-auth logs`, with pino-pretty),
-//    each imported only by its command.
+//  - ./service.js (`codex-auth service ...`), ./logs.js (`codex-auth logs`, with pino-pretty) and
+//    ./config.js (`codex-auth config ...`, with conf), each imported only by its command.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
@@ -89,7 +89,7 @@ const common = {
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
-  external: ['koffi', 'open', './service.js', './logs.js'],
+  external: ['koffi', 'open', './service.js', './logs.js', './config.js'],
 };
 
 await Promise.all([

@@ -35,3 +35,8 @@ export class DaemonUnreachableError extends Error {
 export class SocketRefusedError extends DaemonUnreachableError {
   override name = 'SocketRefusedError';
 }
+
+/** A setting (flag, variable or settings file) is invalid; the CLI exits 2. */
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { SettingsError } from './errors.js';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -80,17 +81,25 @@ export function defaultLogFile(env: Env = process.env, codexHome = resolveCodexH
   return join(stateDir(env), key === codexHomeKey(defaultCodexHome({})) ? 'codexd.log' : `codexd-${key}.log`);
 }
 
+export function settingsFilePath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(configDir(env), 'config.json');
+}
+
 /**
- * The settings file read as plain JSON. Clients need only `SOCKET` and `NO_AUTOSTART` from it,
- * and reading it directly keeps `conf` (and its schema validator) off their start-up path.
+ * The settings file as plain JSON; {} when there is none. A file that is not a JSON object is
+ * an error for every process alike (the daemon does not start, the CLI exits 2).
  */
-export function readSettingsFile(env: Env = process.env): Record<string, unknown> {
+export function readSettingsFile(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const file = settingsFilePath(env);
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(readFileSync(join(configDir(env), 'config.json'), 'utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new SettingsError(`settings file ${file} is unreadable: ${(error as Error).message}; fix or remove it`);
   }
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  throw new SettingsError(`settings file ${file} is unreadable: it does not hold a JSON object; fix or remove it`);
 }
 
 function settingString(file: Record<string, unknown>, name: string): string | undefined {

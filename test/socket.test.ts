@@ -135,25 +135,32 @@ describe('the socket', () => {
     assert.deepEqual(runningDaemons(b), []);
   });
 
-  for (const bad of [
-    { name: 'CODEXD_LOGIN_PORT=abc', env: { CODEXD_LOGIN_PORT: 'abc' }, config: null, reason: /LOGIN_PORT.*abc/ },
-    { name: 'a broken config.json', env: {}, config: '{"LOG_LEVEL": ', reason: /settings file .*config\.json is unreadable/ },
-  ]) {
-    it(`a failed autostart (${bad.name}) prints the daemon's own reason in one line, exit status 2, and logs it`, async () => {
-      const b = box(bad.env);
-      if (bad.config !== null) {
-        mkdirSync(join(b.env['XDG_CONFIG_HOME']!, 'codexd'), { recursive: true, mode: 0o700 });
-        writeFileSync(join(b.env['XDG_CONFIG_HOME']!, 'codexd', 'config.json'), bad.config, { mode: 0o600 });
-      }
-      const result = await cli(b, ['status']);
+  it("a failed autostart (CODEXD_LOGIN_PORT=abc) prints the daemon's own reason in one line, exit status 2, and logs it", async () => {
+    const b = box({ CODEXD_LOGIN_PORT: 'abc' });
+    const result = await cli(b, ['status']);
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    const line = result.stderr.trim();
+    assert.equal(line.split('\n').length, 1, `one line: ${line}`);
+    assert.match(line, /^codex-auth: codexd could not start: .*LOGIN_PORT.*abc/);
+    assert.match(readLog(b), /LOGIN_PORT.*abc/, 'the reason is in the log too');
+  });
+
+  it('a broken config.json is the same one line, exit status 2, from the client and from the daemon', async () => {
+    const b = box();
+    const file = join(b.env['XDG_CONFIG_HOME']!, 'codexd', 'config.json');
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, '{"LOG_LEVEL": ', { mode: 0o600 });
+    const reason = `settings file ${file} is unreadable: `;
+    for (const args of [['status'], ['token']]) {
+      const result = await cli(b, args);
       assert.equal(result.code, 2, result.stdout + result.stderr);
-      const line = result.stderr.trim();
-      assert.equal(line.split('\n').length, 1, `one line: ${line}`);
-      assert.match(line, /^codex-auth: codexd could not start: /);
-      assert.match(line, bad.reason);
-      assert.match(readLog(b), bad.reason, 'the reason is in the log too');
-    });
-  }
+      assert.ok(result.stderr.startsWith(`codex-auth: ${reason}`) && result.stderr.endsWith('; fix or remove it\n'), result.stderr);
+      assert.equal(result.stderr.split('\n').length, 2, 'one line');
+    }
+    const daemon = await startDaemon(b, { waitReady: false });
+    assert.equal((await daemon.exited).code, 2);
+    assert.ok(daemon.stderr().startsWith(`codexd: ${reason}`), daemon.stderr());
+  });
 
   it('with autostart off, an unreachable daemon is one clear line and exit status 2', async () => {
     const b = box({ CODEXD_NO_AUTOSTART: '1' });

@@ -49,6 +49,10 @@ const APPLIES: Record<string, Option[]> = {
   'service install': ['dry-run'],
   'service uninstall': ['dry-run'],
   logs: ['socket', 'follow', 'json'],
+  'config list': ['json'],
+  'config get': [],
+  'config set': [],
+  'config unset': [],
 };
 
 /** Edit distance, for "did you mean". */

@@ -33,11 +33,13 @@ Commands:
   daemon start|stop|status  control the codexd daemon
   logs [-f] [--json]        the daemon's log, readable (-f: follow; from the journal under systemd)
   service install|uninstall install or remove the systemd user units (--dry-run)
+  config list|get|set|unset show or edit the settings file (config set KEY VALUE)
   help                      this help
 
 Options:
   --socket PATH        daemon socket (env CODEXD_SOCKET)
-  --json               machine-readable output (status, token, daemon status, logs)
+  --json               machine-readable output (status, token, daemon status, logs,
+                       config list)
   --no-browser         print the login URL without opening a browser
   --force-refresh      token: refresh now, even if the token is not due
   --no-autostart       never start codexd (env CODEXD_NO_AUTOSTART=1)
@@ -154,6 +156,7 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   checkApplies(name, sub, given);
+  if (name === 'config') return (await import('./config.js')).configCommand(sub, rest, flags.json);
   const socket = resolveSocketPath(flags.socket);
   if (name === 'daemon') return daemonCommand(sub, socket, flags);
   if (name === 'service') return serviceCommand(sub, flags);

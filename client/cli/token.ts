@@ -9,7 +9,6 @@ import { Requests } from '../../shared/protocol.js';
 import type { Flags } from './args.js';
 import { jsonText, printable } from './format.js';
 import { Cancelled } from './terminal.js';
-import { UsageError } from './usage.js';
 
 export function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${jsonText(value)}\n` : `${printable(text)}\n`);
@@ -31,7 +30,7 @@ export async function token(flags: Flags): Promise<number> {
   }
 }
 
-/** Exits with the command's status; a failure is one line on stderr (exit 2 for usage errors and an unreachable daemon). */
+/** Exits with the command's status; a failure is one line on stderr (exit 2 for usage errors, invalid settings and an unreachable daemon). */
 export function exitWith(command: Promise<number>): void {
   command.then(
     (code) => process.exit(code),
@@ -40,7 +39,8 @@ export function exitWith(command: Promise<number>): void {
         process.stderr.write(`${error.message}\n`);
         process.exit(error.exitCode);
       }
-      const usage = error instanceof UsageError || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
+      // By name: `codex-auth config` runs from the unbundled modules, whose classes are not the bundle's.
+      const usage = ['UsageError', 'SettingsError'].includes((error as Error)?.name) || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
       const unreachable = error instanceof DaemonUnreachableError;
       // One line, never a stack trace: the message says what happened.
       const message = error instanceof Error ? error.message : String(error);

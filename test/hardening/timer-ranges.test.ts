@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { envName, SETTINGS } from '../../daemon/settings.js';
+import { envName, SETTINGS } from '../../shared/settings.js';
 import { canConnect, type Sandbox } from '../helpers.js';
 import { RawConnection, sleep, suite, waitFor } from './support.js';
 
