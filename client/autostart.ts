@@ -10,6 +10,7 @@ import { DaemonUnreachableError } from '../shared/errors.js';
 import { lock } from '../shared/os.js';
 import { defaultCodexHome, defaultLogFile, defaultSocketPath, readSettingsFile } from '../shared/paths.js';
 import { checkSocketPath, createSocketFolder, openTrusted } from '../shared/trust.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export { DaemonUnreachableError };
 
@@ -57,7 +58,7 @@ async function waitForSocket(path: string, deadline: number, exited: () => strin
       if (Date.now() >= deadline) {
         throw new DaemonUnreachableError(`codexd did not answer on ${path} within ${AUTOSTART_WAIT_MS / 1000} s (${(error as Error).message}); see ${defaultLogFile()}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await sleep(25);
     }
   }
 }

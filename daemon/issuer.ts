@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
+import { isRecord } from '../shared/framing.js';
 import { decodeJwt } from './jwt.js';
 import { registerSecret, scrub } from './secrets.js';
 
@@ -273,10 +274,6 @@ async function readCapped(body: AsyncIterable<Uint8Array> | null): Promise<strin
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 interface NetworkCause {

@@ -7,6 +7,7 @@ import { expiryMs, identityOf, saneTimeMs } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from './log.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore, type Loaded, type LockedWriter } from './store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Codex's fallback when the access token's exp cannot be read. */
 export const STALE_AFTER_DAYS = 8;
@@ -321,7 +322,7 @@ export class Refresher {
    */
   private async adoptRotationByOthers(held: HeldChatgpt): Promise<boolean> {
     for (const waitMs of REUSE_GRACE_STEPS) {
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      await sleep(waitMs);
       const disk = await this.store.load();
       if (disk.kind === 'ok' && disk.raw !== held.raw) {
         this.log.info('refresh token was rotated by another process; adopting what it wrote');

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { access, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isRecord } from '../shared/framing.js';
 import { decodeJwt } from './jwt.js';
 import { lock, tryLock, type HeldLock } from '../shared/os.js';
 import { registerSecret } from './secrets.js';
@@ -48,10 +49,6 @@ export function serialize(record: AuthRecord): string {
 /** RFC 3339 UTC with nine fractional digits, as Codex CLI 0.169 writes `last_refresh`. */
 export function timestamp(ms: number = Date.now()): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Applies Codex's reading rules; returns the record or why Codex would not load it. */

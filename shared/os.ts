@@ -5,6 +5,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -107,7 +108,7 @@ export async function lock(path: string, timeoutMs: number): Promise<HeldLock> {
       closeSync(fd);
       throw new LockTimeoutError(`timed out after ${timeoutMs} ms waiting for the lock on ${path}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await sleep(POLL_MS);
   }
   return heldLock(path, fd);
 }

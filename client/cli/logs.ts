@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { PRETTY_OPTIONS } from '../../daemon/log.js';
 import { escapeC1, printable } from './format.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type LogSource = { journal: true } | { journal: false; file: string };
 
@@ -97,7 +98,7 @@ async function logFile(file: string, options: LogsOptions, write: (line: string)
   if (!options.follow) return 0;
   // Until Ctrl-C or a closed pipe: polling survives the file being truncated or recreated.
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+    await sleep(FOLLOW_POLL_MS);
     try {
       offset = readFrom(file, offset, feed);
     } catch {

@@ -14,6 +14,7 @@ import { checkApplies, parseCommandLine, type Flags } from './args.js';
 import { describeDaemon, describeStatus, printable } from './format.js';
 import { exitWith, print, token } from './token.js';
 import { UsageError } from './usage.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const HELP = `codex-auth ${VERSION} - sign in to Codex once, for every tool on this machine
 
@@ -115,7 +116,7 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
     } catch {
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

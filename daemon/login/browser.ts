@@ -8,6 +8,7 @@ import { registerSecret } from '../secrets.js';
 import type { Settings } from '../settings.js';
 import { LoginError, type LoginContext, type LoginFlow } from './flow.js';
 import { errorPage, successPage } from './pages.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SCOPE = 'openid profile email offline_access api.connectors.read api.connectors.invoke';
 const FALLBACK_PORT = 1457;
@@ -209,7 +210,7 @@ async function bindCallbackServer(server: Server, server6: NetServer, preferred:
           cancelSent = true;
           await sendCancel(port);
         }
-        await new Promise((resolve) => setTimeout(resolve, BIND_RETRY_MS));
+        await sleep(BIND_RETRY_MS);
       }
     }
   }
