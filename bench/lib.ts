@@ -11,7 +11,7 @@ import { DAEMON_NODE_FLAGS } from '../client/autostart.js';
 import { canConnect, waitFor } from '../support/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
-export const codexdBin = join(root, 'dist', 'daemon', 'main.js');
+export const codexdBin = join(root, 'dist', 'daemon', 'codexd.cjs');
 /** The `codex-auth` bin as package.json declares it (the bundle once it is built). */
 export const cliBin = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['codex-auth']!);
 export const echoServerBin = join(root, 'dist', 'bench', 'echo-server.js');

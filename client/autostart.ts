@@ -45,7 +45,7 @@ export function systemdSocketUnitPath(env: NodeJS.ProcessEnv = process.env): str
   return join(configHome, 'systemd', 'user', 'codexd.socket');
 }
 
-const daemonMain = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+const daemonMain = fileURLToPath(new URL('../daemon/codexd.cjs', import.meta.url));
 
 async function waitForSocket(path: string, deadline: number, exited: () => string | null): Promise<Socket> {
   for (;;) {

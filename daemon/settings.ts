@@ -36,7 +36,7 @@ async function readFile(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>
   const plain = readSettingsFile(env);
   if (Object.keys(plain).length === 0) return plain;
   const { openSettingsFile } = await import('../shared/conf.js');
-  return openSettingsFile(env).store;
+  return (await openSettingsFile(env)).store;
 }
 
 export async function loadSettings(flags: Flags, env: NodeJS.ProcessEnv = process.env): Promise<Settings> {

@@ -1,19 +1,19 @@
 // The settings file through conf, which checks it against the settings table's JSON schema.
-// Imported only by the daemon when a settings file exists and by `codex-auth config`: conf
+// Loaded only by the daemon when a settings file exists and by `codex-auth config`: conf
 // compiles the schema with ajv, which costs more start-up time than anything else codexd loads.
 import { mkdirSync } from 'node:fs';
-import Conf from 'conf';
 import { SettingsError } from './errors.js';
 import { configDir, readSettingsFile, settingsFilePath } from './paths.js';
 import { settingsSchema } from './settings.js';
 
-export type SettingsFile = Conf<Record<string, unknown>>;
+export type SettingsFile = import('conf').default<Record<string, unknown>>;
 
 /** A file that is not JSON fails as readSettingsFile fails; a value out of its range names its key. */
-export function openSettingsFile(env: NodeJS.ProcessEnv = process.env): SettingsFile {
+export async function openSettingsFile(env: NodeJS.ProcessEnv = process.env): Promise<SettingsFile> {
   readSettingsFile(env);
   // Private, like every folder codexd makes; conf would create a missing one with the umask's mode.
   mkdirSync(configDir(env), { recursive: true, mode: 0o700 });
+  const { default: Conf } = await import('conf');
   try {
     return new Conf<Record<string, unknown>>({ cwd: configDir(env), configName: 'config', projectSuffix: '', configFileMode: 0o600, schema: settingsSchema() });
   } catch (error) {

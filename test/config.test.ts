@@ -3,23 +3,21 @@
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { cli, sandbox, type Sandbox } from './helpers.js';
 
-const boxes: Sandbox[] = [];
-function box(env: NodeJS.ProcessEnv = {}): Sandbox {
+function box(t: TestContext, env: NodeJS.ProcessEnv = {}): Sandbox {
   const b = sandbox(env);
-  boxes.push(b);
+  t.after(() => b.cleanup());
   return b;
 }
-after(() => boxes.forEach((b) => b.cleanup()));
 
 const fileOf = (b: Sandbox): string => join(b.env['XDG_CONFIG_HOME']!, 'codexd', 'config.json');
 
 describe('codex-auth config', () => {
-  it('set, get, list and unset edit a private settings file that the CLI and the daemon both follow', async () => {
+  it('set, get, list and unset edit a private settings file that the CLI and the daemon both follow', async (t) => {
     // No CODEXD_SOCKET in the environment: the socket comes from the settings file.
-    const b = box({ CODEXD_SOCKET: '' });
+    const b = box(t, { CODEXD_SOCKET: '' });
     const socket = join(b.dir, 'run', 'elsewhere', 'codexd.sock');
     const set = await cli(b, ['config', 'set', 'SOCKET', socket]);
     assert.equal(set.code, 0, set.stderr);
@@ -45,8 +43,8 @@ describe('codex-auth config', () => {
     assert.equal(unset.stderr, `LOGIN_PORT is not set in ${fileOf(b)} (default: 1455)\n`);
   });
 
-  it('a value out of range, an unknown key or a wrong call is one line, exit status 2, and the file is unchanged', async () => {
-    const b = box();
+  it('a value out of range, an unknown key or a wrong call is one line, exit status 2, and the file is unchanged', async (t) => {
+    const b = box(t);
     assert.equal((await cli(b, ['config', 'set', 'TICK_S', '60'])).code, 0);
     const before = readFileSync(fileOf(b), 'utf8');
     for (const [args, line] of [
@@ -66,8 +64,8 @@ describe('codex-auth config', () => {
     assert.equal(readFileSync(fileOf(b), 'utf8'), before);
   });
 
-  it('a hand-edited value out of range is reported with its key and the file, by config and by every command', async () => {
-    const b = box();
+  it('a hand-edited value out of range is reported with its key and the file, by config and by every command', async (t) => {
+    const b = box(t);
     mkdirSync(dirname(fileOf(b)), { recursive: true, mode: 0o700 });
     writeFileSync(fileOf(b), JSON.stringify({ REFRESH_MARGIN_S: 100_000 }), { mode: 0o600 });
     const listed = await cli(b, ['config', 'list']);

@@ -10,7 +10,7 @@ import { daemonLockPath, defaultLogFile } from '../shared/paths.js';
 import { canConnect, waitFor } from '../support/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
-export const codexdBin = join(root, 'dist', 'daemon', 'main.js');
+export const codexdBin = join(root, 'dist', 'daemon', 'codexd.cjs');
 /** The `codex-auth` bin as package.json declares it (the bundle `npm run build` writes). */
 export const cliBin = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['codex-auth']!);
 

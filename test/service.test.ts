@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { installService, systemdExecWord, systemdSocketUnitPath, uninstallService } from '../client/cli/service.js';
 import { cliBin as CLI } from './helpers.js';
 
-const DAEMON_MAIN = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+const DAEMON_MAIN = fileURLToPath(new URL('../daemon/codexd.cjs', import.meta.url));
 const TEMPLATES = fileURLToPath(new URL('../../systemd/', import.meta.url));
 
 interface Sandbox {

@@ -36,7 +36,7 @@ function runningDaemons(box: Sandbox): number[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
   return out
     .split('\n')
-    .filter((line) => line.includes('dist/daemon/main.js') && line.includes(box.socket))
+    .filter((line) => line.includes('dist/daemon/codexd.cjs') && line.includes(box.socket))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 

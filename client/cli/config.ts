@@ -20,7 +20,7 @@ function out(line: string): void {
   process.stdout.write(`${printable(line)}\n`);
 }
 
-export function configCommand(action: string | undefined, args: string[], json: boolean): number {
+export async function configCommand(action: string | undefined, args: string[], json: boolean): Promise<number> {
   const [key, value] = args;
   const arity = { list: 0, get: 1, unset: 1, set: 2 }[action ?? ''];
   if (arity === undefined || args.length !== arity) throw new UsageError(USAGE);
@@ -28,7 +28,7 @@ export function configCommand(action: string | undefined, args: string[], json: 
   if (action === 'set') {
     const name = settingName(key);
     const text = checkText(name, value!, name);
-    const settings = openSettingsFile();
+    const settings = await openSettingsFile();
     try {
       settings.set(name, SETTINGS[name].type === 'boolean' ? text === '1' || text === 'true' : text);
     } catch (error) {
@@ -37,7 +37,7 @@ export function configCommand(action: string | undefined, args: string[], json: 
     out(`${name} set to ${JSON.stringify(settings.get(name))} in ${file}; a running codexd uses it once restarted (codex-auth daemon stop)`);
     return 0;
   }
-  const settings = openSettingsFile();
+  const settings = await openSettingsFile();
   if (action === 'list') {
     if (json) out(jsonText(settings.store));
     else for (const [name, set] of Object.entries(settings.store)) out(`${name}=${typeof set === 'string' ? set : JSON.stringify(set)}`);

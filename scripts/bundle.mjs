@@ -1,4 +1,8 @@
-// Bundles codex-auth into two CommonJS files next to tsc's output in dist/client/cli/:
+// Bundles the two programs into CommonJS files next to tsc's output. codexd becomes
+// dist/daemon/codexd.cjs (daemon/main.ts and what it imports, pino and vscode-jsonrpc included),
+// so the daemon starts without the ES module loader and without resolving its ~25 modules one by
+// one; what it loads only on demand stays outside (conf, undici, open, pino-pretty, koffi).
+// codex-auth becomes two files in dist/client/cli/:
 //  - codex-auth.cjs, the `bin` (client/cli/bin.ts): the command line, the framing and the
 //    connection; enough for `codex-auth token`, which is on the hot path of every tool that runs
 //    `Authorization: Bearer $(codex-auth token)`;
@@ -28,7 +32,7 @@ const outdir = join(root, 'dist', 'client', 'cli');
 /**
  * Bundled code keeps the import.meta.url it has in the tsc output: in every client/ module,
  * `import.meta.url` becomes the URL of that module's own compiled file, so the paths it resolves
- * relative to itself (../daemon/main.js, ../../package.json, koffi) are the same as unbundled.
+ * relative to itself (../daemon/codexd.cjs, ../../package.json, koffi) are the same as unbundled.
  */
 const keepModuleUrls = {
   name: 'keep-module-urls',
@@ -81,6 +85,8 @@ const fullCli = {
   },
 };
 
+const daemonModuleUrl = "const codexdModuleUrl = require('node:url').pathToFileURL(__filename).href;";
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -97,7 +103,7 @@ await Promise.all([
     ...common,
     entryPoints: [join(root, 'client', 'cli', 'main.ts')],
     outfile: join(outdir, 'main.cjs'),
-    banner: { js: '// codex-auth: client/cli/main.ts, bundled by scripts/build-cli.mjs' },
+    banner: { js: '// codex-auth: client/cli/main.ts, bundled by scripts/bundle.mjs' },
     plugins: [keepModuleUrls, lazyBuiltins],
   }),
   build({
@@ -105,9 +111,22 @@ await Promise.all([
     entryPoints: [join(root, 'client', 'cli', 'bin.ts')],
     outfile: join(outdir, 'codex-auth.cjs'),
     // esbuild keeps the entry's #! line first, above this banner.
-    banner: { js: '// codex-auth: client/cli/bin.ts, bundled by scripts/build-cli.mjs' },
+    banner: { js: '// codex-auth: client/cli/bin.ts, bundled by scripts/bundle.mjs' },
     // So that import('./main.js') becomes require('./main.cjs'), without the ES module loader.
     supported: { 'dynamic-import': false },
     plugins: [keepModuleUrls, lazyBuiltins, fullCli],
+  }),
+  build({
+    ...common,
+    entryPoints: [join(root, 'daemon', 'main.ts')],
+    outfile: join(root, 'dist', 'daemon', 'codexd.cjs'),
+    banner: { js: `// codexd: daemon/main.ts, bundled by scripts/bundle.mjs\n${daemonModuleUrl}` },
+    // dist/daemon and dist/shared are as deep: import.meta.url of the bundle resolves what each module resolved.
+    define: { 'import.meta.url': 'codexdModuleUrl' },
+    // Readable names in the stack traces codexd logs for an internal error.
+    minify: false,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    external: ['koffi', 'open', 'undici', 'pino-pretty', 'conf'],
   }),
 ]);
