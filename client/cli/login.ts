@@ -85,6 +85,36 @@ async function promptApiKey(): Promise<string> {
   return typed || fromEnv || '';
 }
 
+function showDeviceCode(started: Extract<LoginStartResult, { type: 'chatgptDeviceCode' }>): void {
+  const minutes = Math.max(1, Math.round((Date.parse(started.expiresAt) - Date.now()) / 60_000));
+  process.stdout.write(
+    `\nFollow these steps to sign in with ChatGPT using device code authorization:\n\n` +
+      `1. Open this link in your browser and sign in to your account\n   ${printable(started.verificationUrl)}\n\n` +
+      `2. Enter this one-time code (expires in ${minutes} minutes)\n   ${bold(printable(started.userCode))}\n\n` +
+      `Device codes are a common phishing target. Never share this code.\n\n`,
+  );
+}
+
+/** Opens the browser on the login URL, or says why not and how to sign in without it. */
+async function showBrowserLogin(started: Extract<LoginStartResult, { type: 'chatgpt' }>, options: LoginOptions): Promise<void> {
+  const port = new URL(new URL(started.authUrl).searchParams.get('redirect_uri') ?? 'http://localhost:1455').port;
+  if (started.busyPort !== undefined) process.stdout.write(`Port ${started.busyPort} is in use (another \`codex login\` may be running); using port ${port} instead.\n`);
+  process.stdout.write(`Starting local login server on http://localhost:${port}.\n`);
+  const reason = options.noBrowser ? '--no-browser was given' : whyNoBrowser();
+  if (reason === null) {
+    process.stdout.write(`If your browser did not open, navigate to this URL to authenticate:\n\n${started.authUrl}\n\n`);
+    const { default: open } = await import('open');
+    await open(started.authUrl).catch(() => undefined);
+    return;
+  }
+  process.stdout.write(
+    `Not opening a browser: ${reason}.\nOpen this URL in a browser to sign in:\n\n${started.authUrl}\n\n` +
+      `The browser must reach localhost:${port} on this machine. From another computer, forward the port first:\n` +
+      `  ssh -L ${port}:localhost:${port} <this host>\n` +
+      `or sign in without a callback: codex-auth login --device-auth\n\n`,
+  );
+}
+
 async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDeviceCode', options: LoginOptions): Promise<number> {
   // Subscribe before starting, so a login that ends at once is not missed.
   let started: LoginStartResult | null = null;
@@ -110,32 +140,8 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
   if (started.type === 'apiKey') return 0;
   const loginId = started.loginId;
 
-  if (started.type === 'chatgptDeviceCode') {
-    const minutes = Math.max(1, Math.round((Date.parse(started.expiresAt) - Date.now()) / 60_000));
-    process.stdout.write(
-      `\nFollow these steps to sign in with ChatGPT using device code authorization:\n\n` +
-        `1. Open this link in your browser and sign in to your account\n   ${printable(started.verificationUrl)}\n\n` +
-        `2. Enter this one-time code (expires in ${minutes} minutes)\n   ${bold(printable(started.userCode))}\n\n` +
-        `Device codes are a common phishing target. Never share this code.\n\n`,
-    );
-  } else {
-    const port = new URL(new URL(started.authUrl).searchParams.get('redirect_uri') ?? 'http://localhost:1455').port;
-    if (started.busyPort !== undefined) process.stdout.write(`Port ${started.busyPort} is in use (another \`codex login\` may be running); using port ${port} instead.\n`);
-    process.stdout.write(`Starting local login server on http://localhost:${port}.\n`);
-    const reason = options.noBrowser ? '--no-browser was given' : whyNoBrowser();
-    if (reason === null) {
-      process.stdout.write(`If your browser did not open, navigate to this URL to authenticate:\n\n${started.authUrl}\n\n`);
-      const { default: open } = await import('open');
-      await open(started.authUrl).catch(() => undefined);
-    } else {
-      process.stdout.write(
-        `Not opening a browser: ${reason}.\nOpen this URL in a browser to sign in:\n\n${started.authUrl}\n\n` +
-          `The browser must reach localhost:${port} on this machine. From another computer, forward the port first:\n` +
-          `  ssh -L ${port}:localhost:${port} <this host>\n` +
-          `or sign in without a callback: codex-auth login --device-auth\n\n`,
-      );
-    }
-  }
+  if (started.type === 'chatgptDeviceCode') showDeviceCode(started);
+  else await showBrowserLogin(started, options);
 
   const wait = spinner(type === 'chatgpt' ? 'Waiting for you to finish signing in in the browser (Ctrl-C to cancel)' : 'Waiting for you to enter the code (Ctrl-C to cancel)');
   const outcome = await new Promise<LoginCompleted | 'interrupted'>((resolve) => {
