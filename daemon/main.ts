@@ -180,11 +180,12 @@ async function run(settings: Settings, log: Logger): Promise<void> {
     account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
   });
   await account.start();
+  // Before the socket accepts: a client that finds codexd up finds no temp file of an interrupted write.
+  account.removeLeftoverTempFiles();
 
   let socketIdentity: { ino: number } | null = null;
   if (activation.kind === 'systemd') await listenOnActivatedFd(rpc.server);
   else socketIdentity = await bindSocket(rpc.server, settings.socket);
-  account.removeLeftoverTempFiles();
 
   if (socketIdentity) {
     const ours = socketIdentity;
