@@ -172,7 +172,7 @@ describe('auth.json', () => {
     const daemon = await startDaemon(b);
     const c = await client(b);
     const writes = Array.from({ length: 20 }, (_, i) => c.loginStart({ type: 'apiKey', apiKey: `${KEY}-${i}` }).catch(() => undefined));
-    await new Promise((resolve) => setTimeout(resolve, 15));
+    await writes[0]; // the first write has landed and the others queue behind it: SIGTERM meets one of them
     const code = await daemon.stop('SIGTERM');
     await Promise.all(writes);
     assert.equal(code, 0, 'graceful exit');
