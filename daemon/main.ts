@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // codexd: the daemon. Wires settings, logging, the socket, the auth store and the account
-// service together, and shuts them down in order.
-import { lstatSync } from 'node:fs';
+// service together; lifecycle.ts shuts them down in order.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configDir } from '../shared/paths.js';
@@ -11,6 +10,7 @@ import { defaultLimits } from '../shared/transport.js';
 import { AccountService } from './account.js';
 import { createHandlers } from './rpc/handlers.js';
 import { IssuerClient } from './issuer.js';
+import { Lifecycle } from './lifecycle.js';
 import { createLogger, prettyStderr, type Logger } from './log.js';
 import { RpcServer } from './server.js';
 import { SettingsError } from '../shared/errors.js';
@@ -23,7 +23,6 @@ import {
   prepareSocketDir,
   readActivation,
   StartupError,
-  unlinkIfOurs,
 } from './socket.js';
 import { AuthStore } from './store.js';
 import { FileWatcher } from './watcher.js';
@@ -47,16 +46,6 @@ Options:
 
 Settings are also read from the settings file, ${join(configDir(), 'config.json')}.
 See the README for every setting, the protocol and the security model.`;
-
-const SOCKET_CHECK_MS = 5000;
-
-function socketInode(path: string): number | null {
-  try {
-    return lstatSync(path).ino;
-  } catch {
-    return null;
-  }
-}
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`codexd: ${message}\n`);
@@ -116,7 +105,6 @@ async function main(): Promise<void> {
 }
 
 async function run(settings: Settings, log: Logger): Promise<void> {
-  const startedAt = Date.now();
   const activation = readActivation();
   const activationName = activation.kind === 'systemd' ? 'systemd' : 'bind';
   if (activation.kind === 'none') {
@@ -134,37 +122,12 @@ async function run(settings: Settings, log: Logger): Promise<void> {
 
   const issuer = new IssuerClient({ issuer: settings.issuer, clientId: settings.clientId, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
   const account = new AccountService(store, issuer, settings, log);
-  let shuttingDown = false;
-  const shutdown = async (why: string): Promise<void> => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info({ why }, 'shutting down');
-    watcher?.close();
-    account.stop();
-    const closed = rpc.close();
-    await rpc.drained(10_000);
-    rpc.closeConnections();
-    await closed;
-    unlinkIfOurs(settings.socket, socketIdentity);
-    homeLock.release();
-    log.info('stopped');
-    process.exit(0);
-  };
-
+  const lifecycle = new Lifecycle(settings, activationName, account, homeLock, log);
   const handlers = createHandlers(account, {
     version: VERSION,
     serves: { codexHome: settings.codexHome, issuer: settings.issuer, clientId: settings.clientId },
-    status: () => ({
-      pid: process.pid,
-      version: VERSION,
-      uptimeS: Math.round((Date.now() - startedAt) / 1000),
-      socket: settings.socket,
-      codexHome: settings.codexHome,
-      connections: rpc.connectionCount,
-      activation: activationName,
-      logFile: settings.logFile,
-    }),
-    shutdown: () => void shutdown('daemon/shutdown request'),
+    status: () => lifecycle.status(),
+    shutdown: () => void lifecycle.shutdown('daemon/shutdown request'),
   });
   const rpc = new RpcServer({
     maxConnections: settings.maxConnections,
@@ -176,7 +139,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   account.on('loginCompleted', (event) => rpc.broadcastLoginCompleted(event));
   // Watching starts before the first read: a change made between the two would otherwise go unseen
   // until the next one (the watcher's first fingerprint would already include it).
-  const watcher: FileWatcher | undefined = new FileWatcher(store.file, () => {
+  const watcher = new FileWatcher(store.file, () => {
     account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
   });
   await account.start();
@@ -186,18 +149,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   let socketIdentity: { ino: number } | null = null;
   if (activation.kind === 'systemd') await listenOnActivatedFd(rpc.server);
   else socketIdentity = await bindSocket(rpc.server, settings.socket);
-
-  if (socketIdentity) {
-    const ours = socketIdentity;
-    // As gpg-agent does: a daemon whose socket was deleted or taken over can never be reached
-    // again, yet it would keep holding CODEX_HOME against a new one. Step aside.
-    const guard = setInterval(() => {
-      if (socketInode(settings.socket) !== ours.ino) void shutdown('the socket file was removed or replaced');
-    }, SOCKET_CHECK_MS);
-    guard.unref();
-  }
-
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+  lifecycle.serve({ rpc, watcher, socketIdentity });
   log.info(
     { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, activation: activationName },
     'codexd is ready',
