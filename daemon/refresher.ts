@@ -6,7 +6,8 @@
 import { expiryMs, identityOf, saneTimeMs } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from './log.js';
-import { serialize, timestamp, type AuthRecord, type AuthStore, type Loaded, type LockedWriter } from './store.js';
+import type { HeldChatgpt, Session } from './session.js';
+import { timestamp, type AuthRecord, type AuthStore, type Loaded, type LockedWriter } from './store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Codex's fallback when the access token's exp cannot be read. */
@@ -23,20 +24,6 @@ const SHORT_LIVED_MIN_GAP_MS = 30_000;
 /** After refresh_token_reused, how long to wait for the other writer to land its tokens. */
 const REUSE_GRACE_STEPS = [200, 400, 800, 1600];
 
-export interface HeldChatgpt {
-  record: AuthRecord & { tokens: NonNullable<AuthRecord['tokens']> };
-  raw: string;
-}
-
-export interface RefreshHost {
-  /** The ChatGPT login the daemon currently holds, or null. */
-  held(): HeldChatgpt | null;
-  /** Take what is on disk as the current state (another writer changed it, or we just wrote it). */
-  adopt(loaded: Loaded): void;
-  /** The refresher's own state changed (refreshing, failure, recovery). */
-  changed(): void;
-}
-
 export interface RefresherOptions {
   marginMs: number;
   backoffBaseMs: number;
@@ -51,66 +38,39 @@ class UnsavedError extends Error {
 
 export class Refresher {
   private inFlight: Promise<string | null> | null = null;
-  /** A permanent failure, pinned to the exact file contents it happened with. */
-  private permanent: { reason: string; raw: string } | null = null;
-  private transient: { reason: string; failures: number; retryAt: number } | null = null;
   /**
    * An access token that arrived already inside the margin, and when to refresh it instead of
    * exp − margin (null: never by schedule, it had expired on arrival by our clock).
    */
   private arrivedDue: { accessToken: string; dueAt: number | null } | null = null;
-  /**
-   * Tokens the issuer rotated that could not be written (a full disk, say). The old refresh
-   * token is already spent, so these are held and served from memory, and the write is retried;
-   * `basedOn` is the file they replace.
-   */
-  private unsaved: { record: AuthRecord; basedOn: string } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private readonly tick: NodeJS.Timeout;
 
   constructor(
     private readonly store: AuthStore,
     private readonly issuer: IssuerClient,
-    private readonly host: RefreshHost,
+    private readonly session: Session,
     private readonly options: RefresherOptions,
     private readonly log: Logger,
   ) {
+    // Every change of the held login (on-disk edits, logins, our own refreshes) re-arms the timer.
+    session.on('changed', () => this.rearm());
     // Timers stall while a laptop sleeps; the tick compares wall-clock time instead.
     this.tick = setInterval(() => this.onSchedule('tick'), options.tickMs);
     this.tick.unref();
   }
 
-  get refreshing(): boolean {
-    return this.inFlight !== null;
-  }
-
-  /** Why a new login is needed, when it is. */
-  get reauthReason(): string | null {
-    const held = this.host.held();
-    return this.permanent && held && held.raw === this.permanent.raw ? this.permanent.reason : null;
-  }
-
-  /** The reason of the last passing failure, while its backoff runs. */
-  get transientReason(): string | null {
-    return this.transient?.reason ?? null;
-  }
-
-  /** Why the last refresh of the held login failed, until one succeeds. */
-  get lastError(): string | null {
-    return this.reauthReason ?? this.transientReason;
-  }
-
   /** When the next refresh (or retry) will be tried, in ms since the epoch; null when none will be. */
   nextAttemptAt(): number | null {
-    const due = this.reauthReason ? null : this.dueAt();
-    return due === null ? null : Math.max(due, this.transient?.retryAt ?? 0);
+    const due = this.session.reauthReason ? null : this.dueAt();
+    return due === null ? null : Math.max(due, this.session.transient?.retryAt ?? 0);
   }
 
   /** When the held login should be refreshed, in ms since the epoch; null when never by schedule. */
   dueAt(): number | null {
-    const held = this.host.held();
+    const held = this.session.held();
     if (!held) return null;
-    if (this.unsaved) return Date.now(); // the pending write is due (after its backoff)
+    if (this.session.unsaved) return Date.now(); // the pending write is due (after its backoff)
     const access = held.record.tokens.access_token;
     if (this.arrivedDue?.accessToken === access) return this.arrivedDue.dueAt;
     const exp = expiryMs(access);
@@ -119,30 +79,14 @@ export class Refresher {
     return last === null ? Date.now() : last + STALE_AFTER_MS;
   }
 
-  /** Called after every change of the held login: on-disk edits, logins, our own refreshes. */
-  rearm(): void {
-    if (this.permanent && this.host.held()?.raw !== this.permanent.raw) this.permanent = null;
+  private rearm(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const due = this.dueAt();
     if (due === null) return;
-    const retryAt = this.transient?.retryAt ?? 0;
+    const retryAt = this.session.transient?.retryAt ?? 0;
     this.timer = setTimeout(() => this.onSchedule('timer'), Math.min(Math.ceil(Math.max(due, retryAt) - Date.now()), MAX_TIMER_MS));
     this.timer.unref();
-  }
-
-  /** A new login or a logout: nothing pending for the old one survives. */
-  reset(): void {
-    this.unsaved = null;
-    this.permanent = null;
-    this.transient = null;
-    this.arrivedDue = null;
-    this.rearm();
-  }
-
-  /** True when `loaded` is only the file our unsaved refresh replaces: keep serving ours. */
-  holdsNewerThan(loaded: Loaded): boolean {
-    return this.unsaved !== null && loaded.kind === 'ok' && loaded.raw === this.unsaved.basedOn;
   }
 
   stop(): void {
@@ -156,12 +100,13 @@ export class Refresher {
    * was tried and failed; the caller decides whether the token it still has is good enough.
    */
   async ensureFresh(force: boolean): Promise<string | null> {
-    if (this.reauthReason) return null;
+    if (this.session.reauthReason) return null;
     const due = this.dueAt();
     const now = Date.now();
+    const transient = this.session.transient;
     if (!force) {
       if (due === null || now < due) return null;
-      if (this.transient && now < this.transient.retryAt) return null;
+      if (transient && now < transient.retryAt) return null;
     }
     return this.refresh();
   }
@@ -179,39 +124,39 @@ export class Refresher {
     if (!this.inFlight) {
       this.inFlight = this.refreshOnce().finally(() => {
         this.inFlight = null;
-        this.rearm();
-        this.host.changed();
+        this.session.refreshEnded();
       });
-      this.host.changed();
+      this.session.refreshStarted();
     }
     return this.inFlight;
   }
 
   private onSchedule(source: 'timer' | 'tick'): void {
-    if (this.reauthReason || this.inFlight) return;
+    if (this.session.reauthReason || this.inFlight) return;
     const due = this.dueAt();
     if (due === null) return;
-    if (Date.now() < Math.max(due, this.transient?.retryAt ?? 0)) {
+    const transient = this.session.transient;
+    if (Date.now() < Math.max(due, transient?.retryAt ?? 0)) {
       // Node's timers run on a millisecond-truncated monotonic clock and may fire a moment before
       // Date.now() reaches the target: arm again rather than wait for the next tick.
       if (source === 'timer') this.rearm();
       return;
     }
-    this.log.info({ source }, this.transient ? 'retrying the refresh' : 'access token is due; refreshing');
+    this.log.info({ source }, transient ? 'retrying the refresh' : 'access token is due; refreshing');
     this.refresh().catch(() => undefined);
   }
 
   private async refreshOnce(): Promise<string | null> {
-    const held = this.host.held();
+    const held = this.session.held();
     if (!held) return null;
     try {
       const outcome = await this.store.withAuthLock(async (writer): Promise<'adopted' | 'dropped' | 'refreshed' | 'saved'> => {
         const disk = await writer.load();
-        if (this.unsaved) return this.saveUnsaved(writer, disk);
+        if (this.session.unsaved) return this.saveUnsaved(writer, disk);
         // Another writer got there first (or logged out, or switched account): adopt, no request.
         if (disk.kind !== 'ok' || disk.raw !== held.raw) {
           this.log.info('auth.json changed on disk before refreshing; adopting it instead');
-          this.host.adopt(disk);
+          this.session.adopt(disk);
           return 'adopted';
         }
         const tokens = await this.issuer.refresh(held.record.tokens.refresh_token);
@@ -230,21 +175,20 @@ export class Refresher {
         const current = await writer.load();
         if (current.kind !== 'unusable' && !(current.kind === 'ok' && current.raw === held.raw) && !sameAccount(current, held)) {
           this.log.warn('auth.json changed to another login while refreshing; keeping it and dropping this refresh');
-          this.host.adopt(current);
+          this.session.adopt(current);
           return 'dropped';
         }
         try {
           await writer.save(next);
         } catch (error) {
-          this.unsaved = { record: next, basedOn: held.raw };
-          this.host.adopt({ kind: 'ok', record: next, raw: serialize(next) });
+          this.session.holdUnsaved(next, held.raw);
           throw new UnsavedError(`the refreshed tokens could not be saved (${(error as Error).message}); serving them from memory until the write succeeds`);
         }
         this.noteArrival(next.tokens!.access_token);
-        this.host.adopt(await writer.load());
+        this.session.adopt(await writer.load());
         return 'refreshed';
       });
-      this.transient = null;
+      this.session.recovered();
       if (outcome === 'refreshed') this.log.info('refreshed the access token');
       if (outcome === 'saved') this.log.info('saved the refreshed tokens that could not be written before');
       return null;
@@ -255,11 +199,11 @@ export class Refresher {
 
   /** Retries the write of rotated tokens, unless another writer has replaced the file since. */
   private async saveUnsaved(writer: LockedWriter, disk: Loaded): Promise<'saved' | 'adopted'> {
-    const { record, basedOn } = this.unsaved!;
+    const { record, basedOn } = this.session.unsaved!;
     if (disk.kind !== 'ok' || disk.raw !== basedOn) {
-      this.unsaved = null;
+      this.session.dropUnsaved();
       this.log.warn('auth.json was replaced while refreshed tokens waited to be saved; keeping the new file');
-      this.host.adopt(disk);
+      this.session.adopt(disk);
       return 'adopted';
     }
     try {
@@ -267,8 +211,8 @@ export class Refresher {
     } catch (error) {
       throw new UnsavedError(`the refreshed tokens still cannot be saved (${(error as Error).message})`);
     }
-    this.unsaved = null;
-    this.host.adopt(await writer.load());
+    this.session.dropUnsaved();
+    this.session.adopt(await writer.load());
     return 'saved';
   }
 
@@ -294,23 +238,22 @@ export class Refresher {
   private async onFailure(held: HeldChatgpt, error: unknown): Promise<string | null> {
     if (error instanceof IssuerError && error.code === 'refresh_token_reused' && (await this.adoptRotationByOthers(held))) return null;
     const reason = error instanceof Error ? error.message : String(error);
-    if (this.host.held()?.raw !== held.raw && !(error instanceof UnsavedError)) {
+    if (this.session.held()?.raw !== held.raw && !(error instanceof UnsavedError)) {
       // auth.json changed while the request was out (a new login, an outside edit): the failure
       // belongs to tokens the daemon no longer holds.
       this.log.info(`refresh failed, but auth.json has changed since; not counting it: ${reason}`);
       return null;
     }
     if (error instanceof IssuerError && error.kind === 'permanent') {
-      this.permanent = { reason: error.message, raw: held.raw };
-      this.transient = null;
+      this.session.failedForGood(error.message, held.raw);
       // Not logged as `code`: that field name is redacted as a secret (authorization codes).
       this.log.warn({ oauthError: error.code, status: error.status }, `refresh failed for good: ${error.message}`);
       return reason;
     }
-    const failures = (this.transient?.failures ?? 0) + 1;
+    const failures = (this.session.transient?.failures ?? 0) + 1;
     const ceiling = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (failures - 1));
     const delay = Math.random() * ceiling; // full jitter
-    this.transient = { reason, failures, retryAt: Date.now() + delay };
+    this.session.failedForNow({ reason, failures, retryAt: Date.now() + delay });
     this.log.warn({ failures, retryInMs: Math.round(delay) }, `refresh failed, will retry: ${reason}`);
     // The rotated tokens are held and served: for the caller, this refresh worked.
     return error instanceof UnsavedError ? null : reason;
@@ -326,7 +269,7 @@ export class Refresher {
       const disk = await this.store.load();
       if (disk.kind === 'ok' && disk.raw !== held.raw) {
         this.log.info('refresh token was rotated by another process; adopting what it wrote');
-        this.host.adopt(disk);
+        this.session.adopt(disk);
         return true;
       }
     }

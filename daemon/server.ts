@@ -8,6 +8,7 @@ import { ErrorCodes, Notifications, type LoginCompleted, type NotificationDef, t
 import { FrameReader, FrameWriter, type TransportLimits } from '../shared/transport.js';
 import type { Logger } from './log.js';
 import { peerUid } from '../shared/os.js';
+import { DomainError, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
 import { accountUpdated } from './rpc/codex-shapes.js';
 import { scrub } from './secrets.js';
 
@@ -36,6 +37,15 @@ function createPeer(): Peer & { close(): void } {
     },
   };
 }
+
+/** The JSON-RPC code of each domain error: the one place where they become JSON-RPC errors. */
+const DOMAIN_CODES: ReadonlyArray<[abstract new (...args: never[]) => DomainError, number]> = [
+  [NotLoggedIn, ErrorCodes.notLoggedIn],
+  [ReauthRequired, ErrorCodes.reauthRequired],
+  [IssuerUnavailable, ErrorCodes.issuerUnavailable],
+  [LoginFailed, ErrorCodes.loginFailed],
+  [StorageFailed, ErrorCodes.internalError],
+];
 
 /** Unread output across all connections past which the connections furthest behind are cut off. */
 const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
@@ -162,12 +172,20 @@ export class RpcServer {
     try {
       return await handler(params ?? {}, peer);
     } catch (error) {
-      if (error instanceof ResponseError) return error;
-      this.options.log.error({ method, err: scrub(String((error as Error)?.stack ?? error)) }, 'request failed');
-      return new ResponseError(ErrorCodes.internalError, scrub(`codexd failed to handle ${method}: ${(error as Error)?.message ?? String(error)}`));
+      const [code, message] = this.errorReply(method, error);
+      return new ResponseError(code, scrub(message));
     } finally {
       if (--this.inFlight === 0) this.idle?.();
     }
+  }
+
+  private errorReply(method: string, error: unknown): [number, string] {
+    if (error instanceof ResponseError) return [error.code, error.message];
+    const domain = error instanceof DomainError ? DOMAIN_CODES.find(([type]) => error instanceof type) : undefined;
+    if (domain) return [domain[1], (error as Error).message];
+    // A bug, whatever the method: logged with its stack, answered as an internal error.
+    this.options.log.error({ method, err: String((error as Error)?.stack ?? error) }, 'request failed');
+    return [ErrorCodes.internalError, `codexd failed to handle ${method}: ${(error as Error)?.message ?? String(error)}`];
   }
 }
 

@@ -4,5 +4,5 @@ import { paramsObject, requiredString } from './params.js';
 
 export const handleLoginCancel: Handler<LoginCancelParams, LoginCancelResult> = {
   params: (raw) => ({ loginId: requiredString(paramsObject(raw), 'loginId') }),
-  handle: ({ loginId }, { account }) => ({ status: account.cancelLogin(loginId) }),
+  handle: ({ loginId }, { account }) => ({ status: account.logins.cancel(loginId) }),
 };

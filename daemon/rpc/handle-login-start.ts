@@ -26,5 +26,5 @@ export const handleLoginStart: Handler<LoginStartParams, LoginStartResult> = {
         throw invalid('type must be "apiKey", "chatgpt" or "chatgptDeviceCode"');
     }
   },
-  handle: (params, { account }, peer) => account.startLogin(params, peer),
+  handle: (params, { account }, peer) => account.logins.start(params, peer),
 };

@@ -1,0 +1,28 @@
+// What can go wrong for a client, as plain classes. The RPC layer (server.ts) is the one place
+// that turns them into JSON-RPC errors; anything else thrown by a handler is a bug (-32603).
+export class DomainError extends Error {}
+
+/** No usable auth.json. */
+export class NotLoggedIn extends DomainError {
+  override name = 'NotLoggedIn';
+}
+
+/** The refresh token is dead: only a new login helps. */
+export class ReauthRequired extends DomainError {
+  override name = 'ReauthRequired';
+}
+
+/** The issuer could not give a token the client needs now. */
+export class IssuerUnavailable extends DomainError {
+  override name = 'IssuerUnavailable';
+}
+
+/** A login could not start (busy port, issuer refused, superseded, read-only home). */
+export class LoginFailed extends DomainError {
+  override name = 'LoginFailed';
+}
+
+/** auth.json could not be changed (a read-only home, a failed write). */
+export class StorageFailed extends DomainError {
+  override name = 'StorageFailed';
+}
