@@ -10,7 +10,6 @@ import { expiryMs, identityOf } from './jwt.js';
 import type { Logger } from './log.js';
 import { Logins } from './logins.js';
 import { Refresher, STALE_AFTER_DAYS } from './refresher.js';
-import { scrub } from './secrets.js';
 import { chatgptOf, Session, type HeldChatgpt } from './session.js';
 import type { Settings } from './settings.js';
 import type { AuthStore, Loaded } from './store.js';
@@ -195,7 +194,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     if (movedAside) this.log.warn({ aside: movedAside }, 'kept the unusable auth.json aside');
     this.session.replace(await this.store.load());
     this.log.info('logged out');
-    return { ...(warning ? { warning: scrub(warning) } : {}), ...(movedAside ? { movedAside } : {}) };
+    return { ...(warning ? { warning } : {}), ...(movedAside ? { movedAside } : {}) };
   }
 
   /** Revokes the refresh token (or, without one, the access token); a failure is only a warning. */

@@ -1,13 +1,14 @@
 // Every HTTP request codexd makes goes to the OAuth issuer, through this module:
 // Codex's endpoints, bodies and error classification (docs/codex-auth.md §2–§5), one
 // timeout per request, proxy and custom-CA support, and no retries of its own (the refresher
-// owns the only retry loop). Error messages name the step and never carry a secret.
+// owns the only retry loop). Error messages name the step; a secret an issuer echoes in one is
+// scrubbed where the message leaves the daemon (see secrets.ts).
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { isRecord } from '../shared/framing.js';
 import { decodeJwt } from './jwt.js';
-import { registerSecret, scrub } from './secrets.js';
+import { registerSecret } from './secrets.js';
 
 export interface TokenSet {
   id_token: string;
@@ -34,7 +35,7 @@ export class IssuerError extends Error {
     readonly code: string | null = null,
     readonly status: number | null = null,
   ) {
-    super(scrub(message));
+    super(message);
   }
 }
 

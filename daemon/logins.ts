@@ -10,7 +10,6 @@ import type { Logger } from './log.js';
 import { startBrowserLogin } from './login/browser.js';
 import { startDeviceLogin } from './login/device.js';
 import { LoginError, type LoginContext, type LoginFlow } from './login/flow.js';
-import { scrub } from './secrets.js';
 import type { Peer } from './server.js';
 import type { Session } from './session.js';
 import type { Settings } from './settings.js';
@@ -131,9 +130,8 @@ export class Logins extends EventEmitter<LoginsEvents> {
       persist: (tokens, options) => this.persistChatgptLogin(tokens, options.apiKey),
       finished: ({ success, error }) => {
         if (this.login?.loginId === loginId) this.login = null;
-        const safeError = error === null ? null : scrub(error);
-        this.log.info({ success }, success ? 'login completed' : `login ended: ${safeError}`);
-        this.emit('completed', { loginId, success, error: safeError });
+        this.log.info({ success }, success ? 'login completed' : `login ended: ${error}`);
+        this.emit('completed', { loginId, success, error });
         this.emit('changed');
       },
     };

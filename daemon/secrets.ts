@@ -1,5 +1,7 @@
 // Every secret the daemon has seen (tokens, keys, codes, verifiers, state) is registered here,
-// and every log line and every error message sent to a client passes through `scrub`.
+// and everything that leaves the daemon passes through `scrub` where it leaves: every log line
+// (log.ts), every response and notification sent to a client (server.ts), every page of the
+// login callback (login/callback-server.ts).
 // Field-based redaction in the logger catches known keys; this catches a secret that reached
 // a message by any other route (an issuer echoing a token in an error body, say).
 // The registry must not grow with use: it keeps the secrets of the login held now for as long
@@ -32,6 +34,14 @@ export function holdSecrets(values: ReadonlyArray<string | null | undefined>): v
   held.clear();
   for (const value of values) if (value && value.length >= MIN_SECRET_LENGTH) held.add(value);
   for (const value of previous) if (!held.has(value)) registerSecret(value);
+}
+
+/** `value` with every string in it scrubbed, on a copy: for results and notifications sent to clients. */
+export function scrubStrings(value: unknown): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (Array.isArray(value)) return value.map(scrubStrings);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrubStrings(item)]));
 }
 
 export function scrub(text: string): string {

@@ -4,13 +4,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Logger as RpcLogger, type MessageConnection } from 'vscode-jsonrpc/node';
 import { frame } from '../shared/framing.js';
-import { ErrorCodes, Notifications, type LoginCompleted, type NotificationDef, type Status } from '../shared/protocol.js';
+import { ErrorCodes, Notifications, Requests, type LoginCompleted, type NotificationDef, type Status } from '../shared/protocol.js';
 import { FrameReader, FrameWriter, type TransportLimits } from '../shared/transport.js';
 import type { Logger } from './log.js';
 import { peerUid } from '../shared/os.js';
 import { DomainError, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
 import { accountUpdated } from './rpc/codex-shapes.js';
-import { scrub } from './secrets.js';
+import { scrub, scrubStrings } from './secrets.js';
 
 /** The connection a request came on. */
 export interface Peer {
@@ -46,6 +46,12 @@ const DOMAIN_CODES: ReadonlyArray<[abstract new (...args: never[]) => DomainErro
   [LoginFailed, ErrorCodes.loginFailed],
   [StorageFailed, ErrorCodes.internalError],
 ];
+
+/**
+ * Results that are secrets by design (the token asked for; the login's URL and user code) are
+ * sent as they are. Everything else that leaves here is scrubbed of every secret the daemon knows.
+ */
+const SECRET_RESULTS = new Set<string>([Requests.accountToken.method, Requests.loginStart.method]);
 
 /** Unread output across all connections past which the connections furthest behind are cut off. */
 const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
@@ -87,7 +93,7 @@ export class RpcServer {
    * output the connections furthest behind are cut off.
    */
   private broadcast<P>({ method }: NotificationDef<P>, params: P): void {
-    const framed = Buffer.from(frame({ jsonrpc: '2.0', method, params }));
+    const framed = Buffer.from(frame({ jsonrpc: '2.0', method, params: scrubStrings(params) }));
     for (const writer of this.connections.values()) writer.writeFrame(framed);
     let unread = 0;
     for (const socket of this.sockets) unread += socket.writableLength;
@@ -170,7 +176,8 @@ export class RpcServer {
     if (!handler) return new ResponseError(ErrorCodes.methodNotFound, `Unknown method: ${method}`);
     this.inFlight++;
     try {
-      return await handler(params ?? {}, peer);
+      const result = await handler(params ?? {}, peer);
+      return SECRET_RESULTS.has(method) ? result : scrubStrings(result);
     } catch (error) {
       const [code, message] = this.errorReply(method, error);
       return new ResponseError(code, scrub(message));
@@ -191,8 +198,8 @@ export class RpcServer {
 
 function rpcLogger(log: Logger): RpcLogger {
   return {
-    error: (message) => log.debug(scrub(message)),
-    warn: (message) => log.debug(scrub(message)),
+    error: (message) => log.debug(message),
+    warn: (message) => log.debug(message),
     info: () => undefined,
     log: () => undefined,
   };
