@@ -28,6 +28,7 @@ import {
   type ReadParams,
   type ReadResult,
   type RequestDef,
+  type SessionResult,
   type Status,
   type TokenParams,
   type TokenResult,
@@ -83,6 +84,11 @@ export class CodexdClient {
   /** The bearer credential: a ChatGPT access token (refreshed first when due) or the API key. */
   token(params: TokenParams = {}): Promise<TokenResult> {
     return this.request(Requests.accountToken, params);
+  }
+
+  /** The login without its refresh token, as a follower mirrors it (see account/session in the README). */
+  session(): Promise<SessionResult> {
+    return this.request(Requests.accountSession, {});
   }
 
   loginStart(params: LoginStartParams): Promise<LoginStartResult> {

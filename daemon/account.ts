@@ -2,7 +2,7 @@
 // login's state, the refresher keeps it fresh, logins (./logins.ts) start new ones; this answers
 // from them and announces every change to all clients.
 import { EventEmitter } from 'node:events';
-import type { LoginCompleted, LogoutResult, Status, TokenResult } from '../shared/protocol.js';
+import type { LoginCompleted, LogoutResult, SessionResult, Status, TokenResult } from '../shared/protocol.js';
 import { codexCredentialsStore, keyringNote } from './codex-config.js';
 import { IssuerUnavailable, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
 import type { IssuerClient } from './issuer.js';
@@ -12,7 +12,7 @@ import { Logins } from './logins.js';
 import { Refresher, STALE_AFTER_DAYS } from './refresher.js';
 import { chatgptOf, Session, type HeldChatgpt } from './session.js';
 import type { Settings } from './settings.js';
-import type { AuthStore, Loaded } from './store.js';
+import type { AuthRecord, AuthStore, Loaded } from './store.js';
 
 export interface AccountEvents {
   updated: [Status];
@@ -131,22 +131,37 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async token(forceRefresh: boolean): Promise<TokenResult> {
+    const login = await this.freshLogin(forceRefresh);
+    if (login.auth_mode === 'apikey') return { type: 'apiKey', apiKey: login.OPENAI_API_KEY! };
+    const { access_token: accessToken, account_id: accountId } = login.tokens!;
+    return { type: 'chatgpt', accessToken, accountId, expiresAt: iso(expiryMs(accessToken)) };
+  }
+
+  /** What a follower mirrors: the fresh login without its refresh token. */
+  async sessionForFollower(): Promise<SessionResult> {
+    const login = await this.freshLogin(false);
+    if (login.auth_mode === 'apikey') return { authMode: 'apikey', apiKey: login.OPENAI_API_KEY! };
+    const { access_token: accessToken, id_token: idToken, account_id: accountId } = login.tokens!;
+    return { authMode: 'chatgpt', accessToken, idToken, accountId, expiresAt: iso(expiryMs(accessToken)), lastRefresh: login.last_refresh ?? null };
+  }
+
+  /** The login held, refreshed first when due (or when forced); throws when there is none to serve. */
+  private async freshLogin(forceRefresh: boolean): Promise<AuthRecord> {
     if (this.loggingOut) await this.loggingOut;
     const loaded = this.session.loaded;
     if (loaded.kind === 'missing') throw new NotLoggedIn('Not logged in. Run `codex-auth login`.');
     if (loaded.kind === 'unusable') {
       throw new NotLoggedIn(`Not logged in: auth.json cannot be used (${loaded.reason}). Run \`codex-auth login\`.`);
     }
-    if (loaded.record.auth_mode === 'apikey') return { type: 'apiKey', apiKey: loaded.record.OPENAI_API_KEY! };
+    if (loaded.record.auth_mode === 'apikey') return loaded.record;
 
     const failure = await this.refresher.ensureFresh(forceRefresh);
-    if (this.loggingOut) return this.token(false); // a logout began while the token was refreshed
+    if (this.loggingOut) return this.freshLogin(false); // a logout began while the token was refreshed
     const reauth = this.session.reauthReason;
     if (reauth) throw new ReauthRequired(`${reauth} Run \`codex-auth login\`.`);
     const held = this.session.held();
-    if (!held) return this.token(false); // the refresh adopted a different kind of login from disk
-    const { access_token: accessToken, account_id: accountId } = held.record.tokens;
-    const exp = expiryMs(accessToken);
+    if (!held) return this.freshLogin(false); // the refresh adopted a different kind of login from disk
+    const exp = expiryMs(held.record.tokens.access_token);
     const transient = this.session.transient?.reason;
     if (transient && exp !== null && exp <= Date.now()) {
       throw new IssuerUnavailable(`The access token has expired and could not be refreshed: ${transient}`);
@@ -155,7 +170,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     if (forceRefresh && failure) {
       throw new IssuerUnavailable(`Could not refresh the access token (${failure}). Try again later; \`codex-auth status\` shows when codexd retries.`);
     }
-    return { type: 'chatgpt', accessToken, accountId, expiresAt: iso(exp) };
+    return held.record;
   }
 
   async logout(): Promise<LogoutResult> {

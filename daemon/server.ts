@@ -51,7 +51,7 @@ const DOMAIN_CODES: ReadonlyArray<[abstract new (...args: never[]) => DomainErro
  * Results that are secrets by design (the token asked for; the login's URL and user code) are
  * sent as they are. Everything else that leaves here is scrubbed of every secret the daemon knows.
  */
-const SECRET_RESULTS = new Set<string>([Requests.accountToken.method, Requests.loginStart.method]);
+const SECRET_RESULTS = new Set<string>([Requests.accountToken.method, Requests.accountSession.method, Requests.loginStart.method]);
 
 /** Unread output across all connections past which the connections furthest behind are cut off. */
 const MAX_UNREAD_BYTES = 64 * 1024 * 1024;

@@ -70,6 +70,21 @@ export type TokenResult =
   | { type: 'apiKey'; apiKey: string }
   | { type: 'chatgpt'; accessToken: string; accountId: string | null; expiresAt: string | null };
 
+/**
+ * `account/session`: what a follower needs to write a working auth.json for Codex (see "Remote
+ * machines and containers" in the README). Never the refresh token.
+ */
+export type SessionResult =
+  | { authMode: 'apikey'; apiKey: string }
+  | {
+      authMode: 'chatgpt';
+      accessToken: string;
+      idToken: string;
+      accountId: string | null;
+      expiresAt: string | null;
+      lastRefresh: string | null;
+    };
+
 export type LoginStartParams =
   | { type: 'apiKey'; apiKey: string }
   | { type: 'chatgpt'; openBrowser?: boolean; keepAfterDisconnect?: boolean }
@@ -143,6 +158,7 @@ export const Requests = {
   initialize: request<InitializeParams, InitializeResult>('initialize'),
   accountRead: request<ReadParams, ReadResult>('account/read'),
   accountToken: request<TokenParams, TokenResult>('account/token'),
+  accountSession: request<Empty, SessionResult>('account/session'),
   loginStart: request<LoginStartParams, LoginStartResult>('account/login/start'),
   loginCancel: request<LoginCancelParams, LoginCancelResult>('account/login/cancel'),
   logout: request<Empty, LogoutResult>('account/logout'),

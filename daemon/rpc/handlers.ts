@@ -6,6 +6,7 @@ import { Requests, type DaemonStatus, type ParamsOf, type ResultOf } from '../..
 import type { AccountService } from '../account.js';
 import type { Handler as Dispatch, Peer } from '../server.js';
 import { handleAccountRead } from './handle-account-read.js';
+import { handleAccountSession } from './handle-account-session.js';
 import { handleAccountToken } from './handle-account-token.js';
 import { handleDaemonShutdown } from './handle-daemon-shutdown.js';
 import { handleDaemonStatus } from './handle-daemon-status.js';
@@ -39,6 +40,7 @@ const table: HandlerTable = {
   initialize: handleInitialize,
   accountRead: handleAccountRead,
   accountToken: handleAccountToken,
+  accountSession: handleAccountSession,
   loginStart: handleLoginStart,
   loginCancel: handleLoginCancel,
   logout: handleLogout,
