@@ -115,46 +115,62 @@ async function showBrowserLogin(started: Extract<LoginStartResult, { type: 'chat
   );
 }
 
-async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDeviceCode', options: LoginOptions): Promise<number> {
-  // Subscribe before starting, so a login that ends at once is not missed.
-  let started: LoginStartResult | null = null;
+type ChatGptLogin = 'chatgpt' | 'chatgptDeviceCode';
+
+/** Collects `account/login/completed` events from before the login's id is known. */
+interface Completions {
+  /** The outcome of this login, or 'interrupted' on Ctrl-C. */
+  outcome(loginId: string): Promise<LoginCompleted | 'interrupted'>;
+  dispose(): void;
+}
+
+function listenForCompletions(client: CodexdClient): Completions {
   const early: LoginCompleted[] = [];
   let onCompleted: ((event: LoginCompleted) => void) | null = null;
   const subscription = client.onLoginCompleted((event) => (onCompleted ? onCompleted(event) : early.push(event)));
+  return {
+    outcome: (loginId) =>
+      new Promise((resolve) => {
+        const mine = early.find((event) => event.loginId === loginId);
+        if (mine) resolve(mine);
+        onCompleted = (event) => {
+          if (event.loginId === loginId) resolve(event);
+        };
+        process.once('SIGINT', () => resolve('interrupted'));
+      }),
+    dispose: () => subscription.dispose(),
+  };
+}
 
+/** Asks the daemon to start the login; on a refusal prints it and returns exit status 1. */
+async function startLogin(client: CodexdClient, type: ChatGptLogin): Promise<LoginStartResult | 1> {
   // From the first request on: an issuer that never answers must not leave the terminal blank.
   // Off a terminal nothing is drawn, so a failure stays the one line it is.
   const starting = process.stderr.isTTY ? spinner(type === 'chatgpt' ? 'Starting the login callback server' : 'Asking the sign-in server for a one-time code') : null;
+  let started: LoginStartResult;
   try {
     started = await client.loginStart(type === 'chatgpt' ? { type, openBrowser: false } : { type });
   } catch (error) {
     starting?.stop();
-    subscription.dispose();
-    if (error instanceof CodexdError) {
-      process.stderr.write(`Login failed: ${printable(error.message)}\n`);
-      return 1;
-    }
-    throw error;
+    if (!(error instanceof CodexdError)) throw error;
+    process.stderr.write(`Login failed: ${printable(error.message)}\n`);
+    return 1;
   }
   starting?.stop();
-  if (started.type === 'apiKey') return 0;
-  const loginId = started.loginId;
+  return started;
+}
 
-  if (started.type === 'chatgptDeviceCode') showDeviceCode(started);
-  else await showBrowserLogin(started, options);
-
+async function awaitOutcome(completions: Completions, loginId: string, type: ChatGptLogin): Promise<LoginCompleted | 'interrupted'> {
   const wait = spinner(type === 'chatgpt' ? 'Waiting for you to finish signing in in the browser (Ctrl-C to cancel)' : 'Waiting for you to enter the code (Ctrl-C to cancel)');
-  const outcome = await new Promise<LoginCompleted | 'interrupted'>((resolve) => {
-    const mine = early.find((event) => event.loginId === loginId);
-    if (mine) resolve(mine);
-    onCompleted = (event) => {
-      if (event.loginId === loginId) resolve(event);
-    };
-    process.once('SIGINT', () => resolve('interrupted'));
-  });
-  wait.stop();
-  subscription.dispose();
+  try {
+    return await completions.outcome(loginId);
+  } finally {
+    wait.stop();
+  }
+}
 
+/** Prints how the login ended and returns the exit status. */
+async function reportOutcome(client: CodexdClient, loginId: string, outcome: LoginCompleted | 'interrupted'): Promise<number> {
   if (outcome === 'interrupted') {
     await client.loginCancel(loginId).catch(() => undefined);
     process.stderr.write('Login cancelled.\n');
@@ -164,9 +180,23 @@ async function waitForLogin(client: CodexdClient, type: 'chatgpt' | 'chatgptDevi
     process.stderr.write(`Login failed: ${printable(outcome.error ?? 'unknown error')}\n`);
     return 1;
   }
-  const status = await client.read();
-  const account = status.account;
+  const { account } = await client.read();
   const who = account?.type === 'chatgpt' ? `${account.email ?? 'unknown email'}${account.planType ? ` (${account.planType})` : ''}` : 'ChatGPT';
   process.stdout.write(`Logged in as ${printable(who)}\n`);
   return 0;
+}
+
+async function waitForLogin(client: CodexdClient, type: ChatGptLogin, options: LoginOptions): Promise<number> {
+  // Listen before starting, so a login that ends at once is not missed.
+  const completions = listenForCompletions(client);
+  try {
+    const started = await startLogin(client, type);
+    if (started === 1) return 1;
+    if (started.type === 'apiKey') return 0;
+    if (started.type === 'chatgptDeviceCode') showDeviceCode(started);
+    else await showBrowserLogin(started, options);
+    return await reportOutcome(client, started.loginId, await awaitOutcome(completions, started.loginId, type));
+  } finally {
+    completions.dispose();
+  }
 }
