@@ -1,22 +1,23 @@
 // `codex-auth login` when things go wrong around it: a killed client, a login left pending,
 // an issuer that is slow or unreachable, busy callback ports. Driven through the real binary.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cli, cliBin, readLog, type Sandbox } from './helpers.js';
-import { browserStart, deadPort, finishWorlds, pendingLoginId, portClosed, startCli, waitFor, world } from './login-support.js';
+import { cli, readLog, startCli, waitFor } from './helpers.js';
+import { browserStart, deadPort, finishWorlds, pendingLoginId, portClosed, world } from './login-support.js';
+import { cliOnPty } from './pty.js';
 
 after(finishWorlds);
 
 describe('a login left behind', () => {
   it('a killed `codex-auth login` cancels its login in the daemon and frees the callback port', async () => {
     const w = await world('killed login');
-    const run = startCli(w.box, ['login', '--no-browser']);
+    const run = startCli(w.box, ['login', '--no-browser'], { env: { CODEXD_NO_AUTOSTART: '1' } });
     const loginId = await pendingLoginId(w);
     const authUrl = await waitFor(() => /^http\S+\/oauth\/authorize\?\S+$/m.exec(run.stdout())?.[0], 'the authorize URL to be printed', 20_000);
     w.shown.push(authUrl);
@@ -36,7 +37,7 @@ describe('a login left behind', () => {
 
   it('a login started with keepAfterDisconnect outlives its client; `codex-auth login --cancel` ends it, and says when nothing is pending', async () => {
     const w = await world('kept login');
-    const starter = await w.connect();
+    const starter = await w.client();
     const login = browserStart(await starter.loginStart({ type: 'chatgpt', keepAfterDisconnect: true }));
     w.shown.push(login.authUrl);
     await starter.close();
@@ -59,20 +60,6 @@ describe('a login left behind', () => {
   });
 });
 
-/** Runs codex-auth on a real pseudo-terminal (util-linux `script`); resolves with everything it drew. */
-function onTerminal(box: Sandbox, args: string[]): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, cliBin, ...args].map((word) => `'${word}'`).join(' ');
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...box.env, CODEXD_NO_AUTOSTART: '1', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise((resolve) => {
-    child.once('exit', (code) => {
-      box.captured.push(output);
-      resolve({ code, output });
-    });
-  });
-}
-
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
@@ -89,11 +76,13 @@ describe('an issuer that is slow or cannot be reached', () => {
   it('one that never answers: the spinner shows from the first request, then the failure names the timeout', async () => {
     const w = await world('hanging issuer', { env: { CODEXD_HTTP_TIMEOUT_S: '2' } });
     w.issuer.script('/api/accounts/deviceauth/usercode', { hang: true });
-    const run = await onTerminal(w.box, ['login', '--device-auth']);
-    assert.equal(run.code, 1, run.output);
-    const spinning = run.output.indexOf('Asking the sign-in server for a one-time code');
-    const failed = run.output.indexOf(`Login failed: device code request failed: no answer from ${new URL(w.issuer.url).host} within 2 s`);
-    assert.ok(spinning >= 0 && failed > spinning, `the spinner came first, then the reason: ${JSON.stringify(run.output)}`);
+    const run = cliOnPty(w.box, ['login', '--device-auth'], { CODEXD_NO_AUTOSTART: '1', TERM: 'xterm' });
+    const code = await run.exitStatus(60_000);
+    const output = run.output();
+    assert.equal(code, 1, output);
+    const spinning = output.indexOf('Asking the sign-in server for a one-time code');
+    const failed = output.indexOf(`Login failed: device code request failed: no answer from ${new URL(w.issuer.url).host} within 2 s`);
+    assert.ok(spinning >= 0 && failed > spinning, `the spinner came first, then the reason: ${JSON.stringify(output)}`);
     assert.equal(w.issuer.count('/api/accounts/deviceauth/usercode'), 1, 'the request reached the issuer and was never answered');
   });
 

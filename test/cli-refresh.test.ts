@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
 import { deadPort } from './login-support.js';
-import { cli, readLog } from './helpers.js';
-import { MESSAGES, rotateOutside, rpcError, scene, writeAtomically, fixture } from './refresh-support.js';
+import { cli, readLog, rpcError } from './helpers.js';
+import { MESSAGES, rotateOutside, scene, writeAtomically, fixture } from './refresh-support.js';
 
 describe('a refresh that fails', () => {
   it('token --force-refresh with the issuer down: exit 1, the cause on stderr, -32003; status shows the error and the next try', async (t) => {

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cli, codexdBin, readLog, type Sandbox } from './helpers.js';
-import { finishWorlds, hasAuth, world } from './login-support.js';
+import { cli, codexdBin, hasAuth, readLog, type Sandbox } from './helpers.js';
+import { finishWorlds, world } from './login-support.js';
 import { cliOnPty } from './pty.js';
 
 after(finishWorlds);

@@ -1,11 +1,19 @@
-// Test harness: a private sandbox per test (CODEX_HOME, socket folder, config and state
-// folders), the built codexd as a real child process, and the real codex-auth binary.
+// The tests' one vocabulary. A `Sandbox` (`box`) is a private temp home (CODEX_HOME, socket,
+// config and state folders); `startDaemon(box)` runs the built codexd in it as a real child process
+// and `stopDaemons` ends daemons in an after-hook; `cli(box, args)` runs the real codex-auth to its
+// exit, `startCli` lets the test read its output while it runs (pty.ts: on a terminal); `client(box)`
+// connects the library and `watch(client)` records its notifications; `waitFor` and `sleep` wait.
+// The fixtures built from these: login-support.ts `world` (fake issuer + sandbox + running daemon +
+// watcher, secret-scanned at the end of the file), refresh-support.ts `scene` (the same with the
+// daemon started on demand, per test), hardening/support.ts `suite` (per file, with its report).
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { connect, type CodexdClient } from '../client/index.js';
+import { CodexdError, connect, type CodexdClient, type LoginCompleted, type Status } from '../client/index.js';
 import { daemonLockPath, defaultLogFile } from '../shared/paths.js';
 import { canConnect, waitFor } from '../support/wait.js';
 
@@ -83,7 +91,7 @@ export interface Daemon {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export { canConnect, waitFor };
+export { canConnect, sleep, waitFor };
 
 /** Starts the built codexd in the sandbox, logging to its log file, and waits until it answers. */
 export async function startDaemon(box: Sandbox, options: { env?: NodeJS.ProcessEnv; args?: string[]; waitReady?: boolean } = {}): Promise<Daemon> {
@@ -124,31 +132,67 @@ export async function startDaemon(box: Sandbox, options: { env?: NodeJS.ProcessE
   return daemon;
 }
 
+/** For after-hooks: stops each daemon still running (SIGTERM, SIGKILL when it takes over 5 s). */
+export async function stopDaemons(daemons: Daemon[]): Promise<void> {
+  for (const d of daemons) {
+    if (d.proc.exitCode !== null || d.proc.signalCode !== null) continue;
+    const forced = setTimeout(() => d.proc.kill('SIGKILL'), 5000);
+    await d.stop();
+    clearTimeout(forced);
+  }
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-/** Runs the real codex-auth binary. */
-export function cli(box: Sandbox, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliBin, ...args], { env: { ...box.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`codex-auth ${args.join(' ')} timed out; stdout=${stdout} stderr=${stderr}`));
-    }, options.timeoutMs ?? 15_000);
+export interface RunningCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** CLIs started with startCli; any still running when the file ends (a failed test) are killed. */
+const clis = new Set<ChildProcess>();
+after(() => {
+  for (const child of clis) child.kill('SIGKILL');
+});
+
+/** Starts the real codex-auth binary and lets the test read its output while it runs. */
+export function startCli(box: Sandbox, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}): RunningCli {
+  const child = spawn(process.execPath, [cliBin, ...args], { env: { ...box.env, ...options.env }, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  clis.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
-      clearTimeout(timer);
+      clis.delete(child);
       box.captured.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
+      resolve(code);
     });
-    child.stdin.end(options.input ?? '');
   });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Runs the real codex-auth binary to its exit. */
+export async function cli(box: Sandbox, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const run = startCli(box, args, { env: options.env, stdin: 'pipe' });
+  run.child.stdin!.end(options.input ?? '');
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      run.child.kill('SIGKILL');
+      reject(new Error(`codex-auth ${args.join(' ')} timed out; stdout=${run.stdout()} stderr=${run.stderr()}`));
+    }, timeoutMs);
+  });
+  const code = await Promise.race([run.exited, timeout]).finally(() => clearTimeout(timer));
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
 /** A client of the library, on the sandbox's socket, never autostarting. */
@@ -169,8 +213,16 @@ export function everythingCaptured(box: Sandbox): string {
   return [readLog(box), ...box.captured].join('\n');
 }
 
+export function authPath(box: Sandbox): string {
+  return join(box.codexHome, 'auth.json');
+}
+
+export function hasAuth(box: Sandbox): boolean {
+  return existsSync(authPath(box));
+}
+
 export function readAuth(box: Sandbox): string {
-  return readFileSync(join(box.codexHome, 'auth.json'), 'utf8');
+  return readFileSync(authPath(box), 'utf8');
 }
 
 /** Collects notifications of one kind from a client, for assertions. */
@@ -181,4 +233,38 @@ export function recorder<T>(subscribe: (listener: (value: T) => void) => unknown
     values,
     next: (predicate = () => true, timeoutMs = 5000) => waitFor(() => values.find(predicate), 'a notification', timeoutMs),
   };
+}
+
+export type Recorder<T> = ReturnType<typeof recorder<T>>;
+
+export interface Watch {
+  client: CodexdClient;
+  updates: Recorder<Status>;
+  completed: Recorder<LoginCompleted>;
+}
+
+/** Records a client's account/updated and login/completed notifications; `seen` sees each one first. */
+export function watch(c: CodexdClient, seen: (method: 'account/updated' | 'account/login/completed', value: unknown) => void = () => undefined): Watch {
+  return {
+    client: c,
+    updates: recorder<Status>((listener) => c.onAccountUpdated((status) => {
+      seen('account/updated', status);
+      listener(status);
+    })),
+    completed: recorder<LoginCompleted>((listener) => c.onLoginCompleted((event) => {
+      seen('account/login/completed', event);
+      listener(event);
+    })),
+  };
+}
+
+/** The JSON-RPC error a call ends with; fails when it succeeds. */
+export async function rpcError(call: Promise<unknown>): Promise<CodexdError> {
+  try {
+    const value = await call;
+    assert.fail(`expected an error, got ${JSON.stringify(value)}`);
+  } catch (error) {
+    if (error instanceof CodexdError) return error;
+    throw error;
+  }
 }

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { decodeJwtPayload } from '../support/fake-issuer.js';
-import { readAuth } from './helpers.js';
-import { authPath, chromiumMissing, finishWorlds, inChromium, startCli, waitFor, world } from './login-support.js';
+import { authPath, readAuth, startCli, waitFor } from './helpers.js';
+import { chromiumMissing, finishWorlds, inChromium, world } from './login-support.js';
 
 const inCi = process.env['CI'] === 'true';
 /** Without Chromium the test is skipped on a workstation, but fails in CI. */
@@ -25,7 +25,7 @@ describe('browser login in a real browser', () => {
     const { issuer, box } = w;
 
     // 1. the CLI prints the authorize URL and waits
-    const run = startCli(box, ['login', '--no-browser']);
+    const run = startCli(box, ['login', '--no-browser'], { env: { CODEXD_NO_AUTOSTART: '1' } });
     const printed = await waitFor(() => /^(https?:\/\/\S+\/oauth\/authorize\?\S+)$/m.exec(run.stdout()), 'codex-auth to print the authorize URL', 20_000);
     const authUrl = printed[1]!;
     w.shown.push(authUrl);
@@ -34,7 +34,7 @@ describe('browser login in a real browser', () => {
     const redirectUri = new URL(authUrl).searchParams.get('redirect_uri')!;
     assert.match(redirectUri, /^http:\/\/localhost:\d+\/auth\/callback$/);
     assert.match(run.stdout(), new RegExp(`Starting local login server on http://localhost:${new URL(redirectUri).port}\\.`));
-    const loginId = (await w.updated.next((s) => s.login?.type === 'chatgpt', 20_000)).login!.loginId;
+    const loginId = (await w.updates.next((s) => s.login?.type === 'chatgpt', 20_000)).login!.loginId;
 
     // 2–4. a person opens it, clicks Continue and lands on the success page
     const { successUrl, successText, successTitle } = await inChromium(async (page) => {
@@ -78,10 +78,10 @@ describe('browser login in a real browser', () => {
     // both notifications reached the second client, connected before the login
     const completed = await w.completed.next((e) => e.loginId === loginId, 10_000);
     assert.deepEqual(completed, { loginId, success: true, error: null });
-    const updated = await w.updated.next((s) => s.account?.type === 'chatgpt', 10_000);
+    const updated = await w.updates.next((s) => s.account?.type === 'chatgpt', 10_000);
     assert.deepEqual(updated.account, { type: 'chatgpt', email: 'dev@example.com', planType: 'pro', accountId: 'acct_fake_123' });
     assert.equal(updated.state, 'ok');
-    const settled = await w.updated.next((s) => s.account?.type === 'chatgpt' && s.login === null, 10_000);
+    const settled = await w.updates.next((s) => s.account?.type === 'chatgpt' && s.login === null, 10_000);
     assert.equal(settled.state, 'ok');
 
     // the issuer saw one PKCE-verified code exchange, then the API-key token exchange

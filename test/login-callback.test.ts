@@ -6,8 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it, type TestContext } from 'node:test';
 import { CodexdError, ErrorCodes } from '../client/index.js';
-import { cli, readAuth, readLog } from './helpers.js';
-import { browserStart, consent, finishWorlds, hasAuth, httpGet, pendingLoginId, portClosed, startCli, waitFor, world, type World } from './login-support.js';
+import { cli, hasAuth, readAuth, readLog, startCli, waitFor } from './helpers.js';
+import { browserStart, consent, finishWorlds, httpGet, pendingLoginId, portClosed, world, type World } from './login-support.js';
 
 after(finishWorlds);
 
@@ -312,7 +312,7 @@ describe('the callback port', () => {
     }
     try {
       const w = await world('1455 busy, CLI', { env: { CODEXD_LOGIN_PORT: null } });
-      const run = startCli(w.box, ['login', '--no-browser']);
+      const run = startCli(w.box, ['login', '--no-browser'], { env: { CODEXD_NO_AUTOSTART: '1' } });
       const printed = await waitFor(() => /^(https?:\/\/\S+\/oauth\/authorize\?\S+)$/m.exec(run.stdout()), 'codex-auth to print the authorize URL', 20_000);
       w.shown.push(printed[1]!);
       assert.ok(
@@ -351,7 +351,7 @@ describe('one login at a time', () => {
   it("a second login cancels the first, whose loginCompleted says it was replaced, and the second one completes", async () => {
     const w = await world('second login');
     const first = await startBrowserLogin(w);
-    const starter = await w.connect();
+    const starter = await w.client();
     const second = browserStart(await starter.loginStart({ type: 'chatgpt' }));
     w.shown.push(second.authUrl);
     const done = await w.completed.next((e) => e.loginId === first.loginId, 20_000);
@@ -367,7 +367,7 @@ describe('one login at a time', () => {
 
   it('account/login/cancel from another client cancels the pending login, and a second cancel finds nothing', async () => {
     const w = await world('cancel from another client');
-    const starter = await w.connect();
+    const starter = await w.client();
     const starterCompleted: string[] = [];
     starter.onLoginCompleted((e) => starterCompleted.push(e.loginId));
     const login = browserStart(await starter.loginStart({ type: 'chatgpt' }));
@@ -386,7 +386,7 @@ describe('one login at a time', () => {
 
   it('Ctrl-C in codex-auth login cancels the login in the daemon', async () => {
     const w = await world('Ctrl-C');
-    const run = startCli(w.box, ['login', '--no-browser']);
+    const run = startCli(w.box, ['login', '--no-browser'], { env: { CODEXD_NO_AUTOSTART: '1' } });
     const printed = await waitFor(() => /^(https?:\/\/\S+\/oauth\/authorize\?\S+)$/m.exec(run.stdout()), 'codex-auth to print the authorize URL', 20_000);
     w.shown.push(printed[1]!);
     const loginId = await pendingLoginId(w);

@@ -2,8 +2,9 @@
 // and both say "Login cancelled.", at the menu, at the hidden API-key prompt and while waiting.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { finishWorlds, hasAuth, world } from './login-support.js';
+import { finishWorlds, world } from './login-support.js';
 import { cliOnPty } from './pty.js';
+import { hasAuth } from './helpers.js';
 
 after(finishWorlds);
 
@@ -44,11 +45,11 @@ describe('cancelling codex-auth login on a terminal', () => {
     await pty.shows(MENU);
     pty.type('1\r');
     await pty.shows('Waiting for you to finish signing in');
-    await w.updated.next((s) => s.login !== null, 10_000);
+    await w.updates.next((s) => s.login !== null, 10_000);
     pty.type(CTRL_C);
     assert.equal(await pty.exitStatus(), 130, pty.output());
     assert.match(pty.output(), /Login cancelled\./);
-    await w.updated.next((s) => s.login === null, 10_000);
+    await w.updates.next((s) => s.login === null, 10_000);
     assert.equal(hasAuth(w.box), false);
   });
 });

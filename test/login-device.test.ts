@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { CodexdError, ErrorCodes, type LoginStartResult } from '../client/index.js';
-import { cli, readAuth } from './helpers.js';
-import { finishWorlds, hasAuth, waitFor, world, type World } from './login-support.js';
+import { cli, hasAuth, readAuth, waitFor } from './helpers.js';
+import { finishWorlds, world, type World } from './login-support.js';
 
 after(finishWorlds);
 
@@ -53,7 +53,7 @@ describe('device-code login', () => {
     assert.equal(auth.auth_mode, 'chatgpt');
     assert.equal(auth.OPENAI_API_KEY, null);
     assert.equal(auth.tokens.account_id, 'acct_fake_123');
-    const status = await w.updated.next((s) => s.account?.type === 'chatgpt' && s.login === null, 10_000);
+    const status = await w.updates.next((s) => s.account?.type === 'chatgpt' && s.login === null, 10_000);
     assert.deepEqual(status.account, { type: 'chatgpt', email: 'dev@example.com', planType: 'pro', accountId: 'acct_fake_123' });
   });
 
@@ -143,7 +143,7 @@ describe('device-code login', () => {
     w.issuer.devicePendingPolls = 1_000;
     const started = await startDevice(w);
     await waitFor(() => w.issuer.count('/api/accounts/deviceauth/token') >= 1, 'the first poll', 20_000);
-    const other = await w.connect();
+    const other = await w.client();
     assert.deepEqual(await other.loginCancel(started.loginId), { status: 'canceled' });
     const done = await w.completed.next((e) => e.loginId === started.loginId, 20_000);
     assert.equal(done.success, false);
@@ -157,8 +157,8 @@ describe('device-code login', () => {
 
   it('a login still starting when a newer one starts is cancelled: only the newer one stays pending and finishes', async () => {
     const w = await world('overlapping starts');
-    const a = await w.connect();
-    const b = await w.connect();
+    const a = await w.client();
+    const b = await w.client();
     // The first usercode request is slow, so the second login starts while the first is still starting.
     w.issuer.script('/api/accounts/deviceauth/usercode', { delayMs: 1500, body: { device_auth_id: 'dev_slow_first_login', user_code: 'SLOW-CODE', interval: '1' } });
     const first = a.loginStart({ type: 'chatgptDeviceCode' });

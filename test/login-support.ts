@@ -1,16 +1,15 @@
 // Shared plumbing for the login tests: a "world" (fake issuer, sandbox, running codexd, and a
 // watching client connected before anything happens), the consent click without a browser,
 // raw HTTP to the callback server, a headless Chromium, and the end-of-file secret scan.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { CodexdClient, LoginCompleted, LoginStartResult, Status } from '../client/index.js';
-import { startFakeIssuer, type FakeIssuer, type TokenSet } from '../support/fake-issuer.js';
-import { cliBin, client, everythingCaptured, readLog, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
+import { client, everythingCaptured, readLog, sandbox, startDaemon, stopDaemons, watch, type Daemon, type Recorder, type Sandbox } from './helpers.js';
 import { assertNoSecrets, collectIssuerSecrets, watchIssuer, type Secret } from './secrets.js';
 
 export interface World {
@@ -21,15 +20,15 @@ export interface World {
   daemon: Daemon;
   /** A second client, connected before the test does anything, that only listens. */
   watcher: CodexdClient;
-  updated: ReturnType<typeof recorder<Status>>;
-  completed: ReturnType<typeof recorder<LoginCompleted>>;
+  updates: Recorder<Status>;
+  completed: Recorder<LoginCompleted>;
   clients: CodexdClient[];
   /** Exact strings the user is meant to see (the authorize URL, the device code). */
   shown: string[];
   /** Secrets the test used that the issuer never saw (an API key typed by the user). */
   extraSecrets: Secret[];
   /** Another client on the same daemon; closed at the end. */
-  connect(): Promise<CodexdClient>;
+  client(): Promise<CodexdClient>;
 }
 
 export interface WorldOptions {
@@ -42,8 +41,6 @@ export interface WorldOptions {
 }
 
 const worlds: World[] = [];
-/** CLIs started with startCli; any still running at the end (a failed test) are killed. */
-const clis: ChildProcess[] = [];
 
 export async function world(name: string, options: WorldOptions = {}): Promise<World> {
   const issuer = watchIssuer(await startFakeIssuer());
@@ -66,18 +63,19 @@ export async function world(name: string, options: WorldOptions = {}): Promise<W
     box.cleanup();
     throw error;
   }
+  const { updates, completed } = watch(watcher);
   const w: World = {
     name,
     issuer,
     box,
     daemon,
     watcher,
-    updated: recorder<Status>((listener) => watcher.onAccountUpdated(listener)),
-    completed: recorder<LoginCompleted>((listener) => watcher.onLoginCompleted(listener)),
+    updates,
+    completed,
     clients: [watcher],
     shown: [],
     extraSecrets: [],
-    connect: async () => {
+    client: async () => {
       const c = await client(box);
       w.clients.push(c);
       return c;
@@ -93,12 +91,11 @@ export async function world(name: string, options: WorldOptions = {}): Promise<W
  * daemon's own log must not carry even the strings shown to the user.
  */
 export async function finishWorlds(): Promise<void> {
-  for (const child of clis.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   const problems: string[] = [];
   for (const w of worlds.splice(0)) {
     try {
       await Promise.all(w.clients.map((c) => c.close()));
-      await w.daemon.stop();
+      await stopDaemons([w.daemon]);
       await w.issuer.close();
       const secrets = [...collectIssuerSecrets(w.issuer), ...w.extraSecrets];
       if (secrets.length === 0) continue; // this test never got as far as a secret
@@ -113,26 +110,6 @@ export async function finishWorlds(): Promise<void> {
     }
   }
   if (problems.length > 0) throw new Error(problems.join('\n'));
-}
-
-export function authPath(box: Sandbox): string {
-  return join(box.codexHome, 'auth.json');
-}
-
-export function hasAuth(box: Sandbox): boolean {
-  return existsSync(authPath(box));
-}
-
-/** Writes a ChatGPT auth.json the way Codex does, before the daemon starts. */
-export function writeChatgptAuth(box: Sandbox, tokens: TokenSet, accountId = 'acct_fake_123'): void {
-  mkdirSync(box.codexHome, { recursive: true, mode: 0o700 });
-  const record = {
-    auth_mode: 'chatgpt',
-    OPENAI_API_KEY: null,
-    tokens: { ...tokens, account_id: accountId },
-    last_refresh: new Date().toISOString(),
-  };
-  writeFileSync(authPath(box), JSON.stringify(record, null, 2), { mode: 0o600 });
 }
 
 export function browserStart(result: LoginStartResult): { loginId: string; authUrl: string; port: number; state: string; redirectUri: string } {
@@ -219,37 +196,11 @@ export function deadPort(): Promise<number> {
   });
 }
 
-export interface RunningCli {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<number | null>;
-}
-
-/** Starts codex-auth and lets the test read its output while it runs. */
-export function startCli(box: Sandbox, args: string[]): RunningCli {
-  const child = spawn(process.execPath, [cliBin, ...args], { env: { ...box.env, CODEXD_NO_AUTOSTART: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  clis.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      box.captured.push(stdout, stderr);
-      resolve(code);
-    });
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
 /** Waits for the pending login the watcher was told about. */
 export async function pendingLoginId(w: World): Promise<string> {
-  const status = await w.updated.next((s) => s.login !== null, 20_000);
+  const status = await w.updates.next((s) => s.login !== null, 20_000);
   return status.login!.loginId;
 }
-
-export { waitFor };
 
 export const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [

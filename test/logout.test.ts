@@ -6,9 +6,9 @@ import { basename, dirname } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
 import type { TokenSet } from '../support/fake-issuer.js';
-import { cli } from './helpers.js';
-import { writeAtomically } from './refresh-support.js';
-import { deadPort, finishWorlds, hasAuth, waitFor, world, writeChatgptAuth, type World } from './login-support.js';
+import { cli, hasAuth, waitFor } from './helpers.js';
+import { codexAuthJson, writeAtomically } from './refresh-support.js';
+import { deadPort, finishWorlds, world, type World } from './login-support.js';
 
 after(finishWorlds);
 
@@ -21,7 +21,7 @@ async function loggedIn(name: string, options: { issuerUrl?: string } = {}): Pro
     ...options,
     before: ({ issuer, box }) => {
       tokens = issuer.mintTokens();
-      writeChatgptAuth(box, tokens);
+      writeAtomically(box.codexHome, codexAuthJson(tokens, 'acct_fake_123', new Date().toISOString()));
     },
   });
   const status = await w.watcher.read();
@@ -45,11 +45,11 @@ describe('logout', () => {
     assert.match(String(revoke.contentType), /^application\/json/);
     assert.equal(revoke.rawBody, JSON.stringify({ token: tokens.refresh_token, token_type_hint: 'refresh_token', client_id: CLIENT_ID }));
     assert.equal(hasAuth(w.box), true, 'auth.json stays until the revocation has answered');
-    assert.equal(w.updated.values.some(loggedOut), false, 'no logout announced before the revocation has answered');
+    assert.equal(w.updates.values.some(loggedOut), false, 'no logout announced before the revocation has answered');
 
     assert.deepEqual(await logout, {}, 'no warning when the revocation worked');
     assert.equal(hasAuth(w.box), false, 'auth.json is removed');
-    const status = await w.updated.next(loggedOut, 10_000);
+    const status = await w.updates.next(loggedOut, 10_000);
     assert.equal(status.login, null);
     assert.equal(w.issuer.count('/oauth/revoke'), 1);
     assert.equal(w.issuer.count('/oauth/token'), 0, 'logout never refreshes');
@@ -63,7 +63,7 @@ describe('logout', () => {
     assert.equal(run.stderr, '');
     assert.deepEqual(w.issuer.revoked, [{ token: tokens.refresh_token, token_type_hint: 'refresh_token', client_id: CLIENT_ID }]);
     assert.equal(hasAuth(w.box), false);
-    await w.updated.next(loggedOut, 10_000);
+    await w.updates.next(loggedOut, 10_000);
 
     const again = await cli(w.box, ['logout'], { timeoutMs: 30_000 });
     assert.equal(again.code, 0);
@@ -81,7 +81,7 @@ describe('logout', () => {
     assert.ok(!run.stderr.includes(tokens.refresh_token), 'an issuer echoing the token does not put it on screen');
     assert.equal(w.issuer.count('/oauth/revoke'), 1);
     assert.equal(hasAuth(w.box), false, 'auth.json is removed anyway');
-    await w.updated.next(loggedOut, 10_000);
+    await w.updates.next(loggedOut, 10_000);
   });
 
   it('an unreachable issuer still logs out, with a warning from codex-auth logout and exit status 0', async () => {
@@ -92,7 +92,7 @@ describe('logout', () => {
     assert.match(run.stderr, /^Warning: .*revoke/im);
     assert.match(run.stderr, /ECONNREFUSED|connect/i, 'the warning says why');
     assert.equal(hasAuth(w.box), false, 'auth.json is removed anyway');
-    await w.updated.next(loggedOut, 10_000);
+    await w.updates.next(loggedOut, 10_000);
     assert.equal(w.issuer.count('/oauth/revoke'), 0, 'the fake issuer was never reached');
   });
 
@@ -107,7 +107,7 @@ describe('logout', () => {
     assert.equal(run.stdout, 'Successfully logged out\n');
     assert.equal(hasAuth(w.box), false);
     assert.equal(w.issuer.requests.length, 0);
-    await w.updated.next(loggedOut, 10_000);
+    await w.updates.next(loggedOut, 10_000);
   });
 
   it('a corrupt auth.json: codex-auth logout says it was not a login and where the file went', async () => {

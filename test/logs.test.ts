@@ -2,12 +2,11 @@
 // serves this CODEX_HOME (each home has its own), or from the journal under systemd; and codexd in
 // the foreground on a terminal prints readable lines.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { codexHomeKey } from '../shared/paths.js';
-import { cli, cliBin, codexdBin, sandbox, waitFor, type Sandbox } from './helpers.js';
+import { cli, codexdBin, sandbox, startCli, waitFor, type Sandbox } from './helpers.js';
 import { cliOnPty } from './pty.js';
 
 const boxes: Sandbox[] = [];
@@ -53,16 +52,14 @@ describe('codex-auth logs', () => {
     assert.equal(none.code, 1);
     assert.equal(none.stderr, `codex-auth: no log yet at ${x.logFile}; codexd writes it once it runs detached\n`);
     assert.equal((await cli(x, ['daemon', 'start'])).code, 0);
-    const follow = spawn(process.execPath, [cliBin, 'logs', '-f'], { env: x.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    follow.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const follow = startCli(x, ['logs', '-f']);
     try {
-      await waitFor(() => READY.test(out), 'logs -f to print the start', 15_000);
+      await waitFor(() => READY.test(follow.stdout()), 'logs -f to print the start', 15_000);
       assert.equal((await cli(x, ['daemon', 'stop'])).code, 0);
-      await waitFor(() => /INFO: shutting down/.test(out) && /INFO: stopped/.test(out), 'logs -f to print the shutdown', 15_000);
-      assert.equal(follow.exitCode, null, 'still following');
+      await waitFor(() => /INFO: shutting down/.test(follow.stdout()) && /INFO: stopped/.test(follow.stdout()), 'logs -f to print the shutdown', 15_000);
+      assert.equal(follow.child.exitCode, null, 'still following');
     } finally {
-      follow.kill();
+      follow.child.kill();
     }
   });
 

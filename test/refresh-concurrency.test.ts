@@ -5,25 +5,8 @@ import { readFileSync, watch } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
 import type { TokenSet } from '../support/fake-issuer.js';
-import { waitFor } from './helpers.js';
-import {
-  codexAuthJson,
-  expMs,
-  fixture,
-  holdLock,
-  leftoverTempFiles,
-  OTHER_ACCOUNT,
-  probeLock,
-  readJson,
-  refreshRequests,
-  rotateOutside,
-  rpcError,
-  scene,
-  sleep,
-  writeAtomically,
-  writeUnderLock,
-  type Fixture,
-} from './refresh-support.js';
+import { rpcError, sleep, waitFor } from './helpers.js';
+import { codexAuthJson, expMs, fixture, holdLock, leftoverTempFiles, OTHER_ACCOUNT, probeLock, readJson, refreshRequests, rotateOutside, scene, writeAtomically, writeUnderLock, type Fixture } from './refresh-support.js';
 
 describe('single flight', () => {
   it('200 concurrent token calls on an expired token make exactly one refresh, and all 200 get the new token', async (t) => {

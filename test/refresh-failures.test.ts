@@ -5,20 +5,8 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { TokenResult } from '../client/index.js';
 import { refreshErrorBody, type TokenSet } from '../support/fake-issuer.js';
-import { waitFor } from './helpers.js';
-import {
-  expMs,
-  fixture,
-  MESSAGES,
-  refreshRequests,
-  revokeOutside,
-  rotateOutside,
-  rpcError,
-  scene,
-  sleep,
-  writeAtomically,
-  type Scene,
-} from './refresh-support.js';
+import { rpcError, sleep, waitFor } from './helpers.js';
+import { expMs, fixture, MESSAGES, refreshRequests, revokeOutside, rotateOutside, scene, writeAtomically, type Scene } from './refresh-support.js';
 
 interface PermanentCase {
   name: string;

@@ -5,22 +5,8 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_CLIENT_ID } from '../support/fake-issuer.js';
-import {
-  codexAuthJson,
-  codexTimestamp,
-  expMs,
-  libfaketime,
-  OTHER_ACCOUNT,
-  readJson,
-  refreshRequests,
-  rotateOutside,
-  rpcError,
-  scene,
-  sleep,
-  waitForRefreshes,
-  writeAtomically,
-} from './refresh-support.js';
-import { waitFor } from './helpers.js';
+import { codexAuthJson, codexTimestamp, expMs, libfaketime, OTHER_ACCOUNT, readJson, refreshRequests, rotateOutside, scene, waitForRefreshes, writeAtomically } from './refresh-support.js';
+import { rpcError, sleep, waitFor } from './helpers.js';
 
 const MARGIN_S = 600;
 const LAST_REFRESH = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(\d{3}){0,2}Z$/; // RFC 3339 UTC, as chrono writes it

@@ -9,9 +9,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { CodexdError, type CodexdClient, type Status } from '../client/index.js';
+import type { CodexdClient } from '../client/index.js';
 import { DEFAULT_CLIENT_ID, startFakeIssuer, type FakeAccount, type FakeIssuer, type RecordedRequest, type TokenSet } from '../support/fake-issuer.js';
-import { client, readLog, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { authPath, client, readLog, sandbox, sleep, startDaemon, stopDaemons, waitFor, watch, type Daemon, type Sandbox, type Watch } from './helpers.js';
 
 export const OTHER_ACCOUNT: FakeAccount = {
   email: 'other@example.com',
@@ -26,8 +26,6 @@ export const MESSAGES = {
   revoked: 'Your access token could not be refreshed because your refresh token was revoked. Please log out and sign in again.',
   other: 'Your access token could not be refreshed. Please log out and sign in again.',
 } as const;
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** RFC 3339 UTC with microseconds, as Codex writes `last_refresh`. */
 export function codexTimestamp(ms: number): string {
@@ -94,17 +92,6 @@ export async function revokeOutside(issuer: FakeIssuer, refreshToken: string): P
     body: JSON.stringify({ token: refreshToken, token_type_hint: 'refresh_token', client_id: DEFAULT_CLIENT_ID }),
   });
   assert.equal(response.status, 200);
-}
-
-/** The JSON-RPC error a call ends with; fails when it succeeds. */
-export async function rpcError(call: Promise<unknown>): Promise<CodexdError> {
-  try {
-    const value = await call;
-    assert.fail(`expected an error, got ${JSON.stringify(value)}`);
-  } catch (error) {
-    if (error instanceof CodexdError) return error;
-    throw error;
-  }
 }
 
 function run(command: string, args: string[]): Promise<number | null> {
@@ -246,8 +233,8 @@ export interface Scene {
   start(options?: { env?: NodeJS.ProcessEnv; waitReady?: boolean }): Promise<Daemon>;
   /** A library client, closed when the test ends. */
   client(): Promise<CodexdClient>;
-  /** A client plus a recorder of its account/updated notifications. */
-  watcher(): Promise<{ client: CodexdClient; updates: ReturnType<typeof recorder<Status>> }>;
+  /** A client plus recorders of its notifications. */
+  watcher(): Promise<Watch>;
   /** Mints tokens and writes them as auth.json (atomically). */
   writeFixture(options?: { accessExpiresInS?: number; account?: FakeAccount; lastRefresh?: string }): Fixture;
   /** The daemon log, for failure messages. */
@@ -262,13 +249,7 @@ export async function scene(t: TestContext, env: NodeJS.ProcessEnv = {}, options
   const clients: CodexdClient[] = [];
   t.after(async () => {
     for (const c of clients) await c.close().catch(() => undefined);
-    for (const d of daemons) {
-      if (d.proc.exitCode === null && d.proc.signalCode === null) {
-        const forced = setTimeout(() => d.proc.kill('SIGKILL'), 5000);
-        await d.stop();
-        clearTimeout(forced);
-      }
-    }
+    await stopDaemons(daemons);
     await proxy?.close();
     await issuer.close();
     box.cleanup();
@@ -277,7 +258,7 @@ export async function scene(t: TestContext, env: NodeJS.ProcessEnv = {}, options
     issuer,
     proxy,
     box,
-    authFile: join(box.codexHome, 'auth.json'),
+    authFile: authPath(box),
     lockFile: join(box.codexHome, 'auth.lock'),
     async start(opts = {}) {
       const daemon = await startDaemon(box, { env: opts.env ?? {}, waitReady: opts.waitReady ?? true });
@@ -290,8 +271,7 @@ export async function scene(t: TestContext, env: NodeJS.ProcessEnv = {}, options
       return c;
     },
     async watcher() {
-      const c = await s.client();
-      return { client: c, updates: recorder<Status>((listener) => c.onAccountUpdated(listener)) };
+      return watch(await s.client());
     },
     writeFixture(opts = {}) {
       const account = opts.account ?? issuer.account;

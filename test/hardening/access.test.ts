@@ -13,10 +13,10 @@ import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { connect as connectClient, SocketRefusedError } from '../../client/index.js';
-import { cli, cliBin, readLog, type Sandbox } from '../helpers.js';
+import { cli, cliBin, readLog, waitFor, type Sandbox } from '../helpers.js';
 import { browserStart, consent, httpGet } from '../login-support.js';
 import { fixture, writeAtomically } from '../refresh-support.js';
-import { isRoot, suite, waitFor } from './support.js';
+import { isRoot, suite } from './support.js';
 
 const s = suite('who may connect');
 const NOBODY = 65534;

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readLog } from '../helpers.js';
+import { readLog, sleep, waitFor } from '../helpers.js';
 import { fixture, libfaketime, writeAtomically } from '../refresh-support.js';
-import { sleep, suite, waitFor } from './support.js';
+import { suite } from './support.js';
 
 const s = suite('clock skew');
 

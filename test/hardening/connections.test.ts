@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
-import type { Daemon, Sandbox } from '../helpers.js';
+import { sleep, waitFor, type Daemon, type Sandbox } from '../helpers.js';
 import { connect as netConnect } from 'node:net';
-import { fdCount, RawConnection, request, sleep, suite, waitFor } from './support.js';
+import { fdCount, RawConnection, request, suite } from './support.js';
 
 const s = suite('many connections');
 const CONCURRENT = 1000;

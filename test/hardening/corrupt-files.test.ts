@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
 import type { FakeIssuer } from '../../support/fake-issuer.js';
-import { cli } from '../helpers.js';
+import { cli, sleep } from '../helpers.js';
 import { fixture, probeLock, writeAtomically } from '../refresh-support.js';
-import { peakRssKiB, sleep, suite } from './support.js';
+import { peakRssKiB, suite } from './support.js';
 
 const s = suite('corrupt auth.json');
 

@@ -12,10 +12,10 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeIssuer } from '../../support/fake-issuer.js';
-import { readLog, type Daemon, type Sandbox } from '../helpers.js';
+import { readLog, waitFor, type Daemon, type Sandbox } from '../helpers.js';
 import { consent } from '../login-support.js';
 import { fixture, holdLock, writeAtomically } from '../refresh-support.js';
-import { prng, RawConnection, request, runSeed, suite, waitFor, type Prng } from './support.js';
+import { prng, RawConnection, request, runSeed, suite, type Prng } from './support.js';
 
 const s = suite('crash safety (SIGKILL)');
 const rnd: Prng = prng(runSeed('crash safety'));

@@ -8,9 +8,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
-import type { Sandbox } from '../helpers.js';
+import { waitFor, type Sandbox } from '../helpers.js';
 import { fixture, writeAtomically } from '../refresh-support.js';
-import { bindReadOnly, mountTmpfs, suite, umount, waitFor } from './support.js';
+import { bindReadOnly, mountTmpfs, suite, umount } from './support.js';
 
 const s = suite('disk faults');
 

@@ -13,9 +13,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, before } from 'node:test';
 import type { CodexdClient } from '../../client/index.js';
-import type { Daemon, Sandbox } from '../helpers.js';
+import { sleep, waitFor, type Daemon, type Sandbox } from '../helpers.js';
 import { writeAtomically } from '../refresh-support.js';
-import { fdCount, frame, prng, RawConnection, request, rssKiB, runSeed, sleep, suite, waitFor, type Prng, type RpcMessage } from './support.js';
+import { fdCount, frame, prng, RawConnection, request, rssKiB, runSeed, suite, type Prng, type RpcMessage } from './support.js';
 
 const s = suite('fuzzing');
 const rnd: Prng = prng(runSeed('fuzzing'));

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
 import type { FakeIssuer, ScriptedResponse } from '../../support/fake-issuer.js';
-import { cli } from '../helpers.js';
+import { cli, waitFor } from '../helpers.js';
 import { browserStart, consent, deadPort, httpGet } from '../login-support.js';
 import { fixture, OTHER_ACCOUNT, writeAtomically } from '../refresh-support.js';
-import { rssKiB, suite, waitFor } from './support.js';
+import { rssKiB, suite } from './support.js';
 
 const s = suite('issuer faults');
 

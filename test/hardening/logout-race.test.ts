@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
 import type { TokenSet } from '../../support/fake-issuer.js';
 import { fixture, startProxy, writeAtomically } from '../refresh-support.js';
-import { suite, waitFor } from './support.js';
+import { suite } from './support.js';
+import { waitFor } from '../helpers.js';
 
 const s = suite('logout during a refresh');
 

@@ -19,7 +19,8 @@ import { registerSecret } from '../../daemon/secrets.js';
 import { serialize } from '../../daemon/store.js';
 import { ErrorCodes } from '../../client/index.js';
 import { writeAtomically } from '../refresh-support.js';
-import { rssKiB, suite, waitFor } from './support.js';
+import { rssKiB, suite } from './support.js';
+import { waitFor } from '../helpers.js';
 
 const s = suite('secrets');
 const dir = mkdtempSync(join(tmpdir(), 'cxd-redact-'));

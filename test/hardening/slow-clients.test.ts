@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { CodexdClient } from '../../client/index.js';
-import type { Daemon, Sandbox } from '../helpers.js';
+import { sleep, waitFor, type Daemon, type Sandbox } from '../helpers.js';
 import { fixture, writeAtomically } from '../refresh-support.js';
-import { RawConnection, request, rssKiB, sleep, suite, waitFor } from './support.js';
+import { RawConnection, request, rssKiB, suite } from './support.js';
 
 const s = suite('slow clients');
 /** Long enough that a busy machine's scheduling delays stay well inside it (the trickle test sends every quarter of it). */

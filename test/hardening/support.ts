@@ -9,14 +9,10 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { after } from 'node:test';
-import { CodexdError, type CodexdClient, type LoginCompleted, type Status } from '../../client/index.js';
+import type { CodexdClient, CodexdError } from '../../client/index.js';
 import { startFakeIssuer, type FakeIssuer } from '../../support/fake-issuer.js';
-import { client, readLog, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from '../helpers.js';
+import { client, readLog, rpcError, sandbox, startDaemon, stopDaemons, waitFor, watch, type Daemon, type Sandbox, type Watch } from '../helpers.js';
 import { collectIssuerSecrets, watchIssuer, type Secret } from '../secrets.js';
-
-export { waitFor };
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // The report folder, which run.ts (`npm run test:hardening`) creates for the whole run. A file run
@@ -56,7 +52,7 @@ export interface Suite {
   issuer(): Promise<FakeIssuer>;
   client(box: Sandbox, socket?: string): Promise<CodexdClient>;
   /** A client whose notifications are recorded (and captured for the secret scan). */
-  watcher(box: Sandbox): Promise<{ client: CodexdClient; updates: ReturnType<typeof recorder<Status>>; completed: ReturnType<typeof recorder<LoginCompleted>> }>;
+  watcher(box: Sandbox): Promise<Watch>;
   /** Something a user or a client saw: scanned for secrets at the end. */
   capture(where: string, text: string): void;
   /** A secret the issuers never saw (an API key typed by the user, say). */
@@ -113,16 +109,7 @@ export function suite(category: string): Suite {
       return c;
     },
     async watcher(box) {
-      const c = await s.client(box);
-      const updates = recorder<Status>((listener) => c.onAccountUpdated((status) => {
-        s.capture('account/updated notification', JSON.stringify(status));
-        listener(status);
-      }));
-      const completed = recorder<LoginCompleted>((listener) => c.onLoginCompleted((event) => {
-        s.capture('account/login/completed notification', JSON.stringify(event));
-        listener(event);
-      }));
-      return { client: c, updates, completed };
+      return watch(await s.client(box), (method, value) => s.capture(`${method} notification`, JSON.stringify(value)));
     },
     capture(where, text) {
       captured.push({ where, text });
@@ -131,28 +118,16 @@ export function suite(category: string): Suite {
       extra.push({ label, value });
     },
     async rpcError(call) {
-      try {
-        const value = await call;
-        assert.fail(`expected an error, got ${JSON.stringify(value)}`);
-      } catch (error) {
-        if (error instanceof CodexdError) {
-          s.capture('JSON-RPC error message', `${error.code} ${error.message}`);
-          return error;
-        }
-        throw error;
-      }
+      const error = await rpcError(call);
+      s.capture('JSON-RPC error message', `${error.code} ${error.message}`);
+      return error;
     },
   };
   current = s;
 
   after(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    for (const d of daemons) {
-      if (d.proc.exitCode !== null || d.proc.signalCode !== null) continue;
-      const forced = setTimeout(() => d.proc.kill('SIGKILL'), 5000);
-      await d.stop();
-      clearTimeout(forced);
-    }
+    await stopDaemons(daemons);
     await Promise.all(issuers.map((i) => i.close()));
     ps.stop();
     for (const b of boxes) {

@@ -7,8 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { envName, SETTINGS } from '../../shared/settings.js';
-import { canConnect, type Sandbox } from '../helpers.js';
-import { RawConnection, sleep, suite, waitFor } from './support.js';
+import { canConnect, sleep, waitFor, type Sandbox } from '../helpers.js';
+import { RawConnection, suite } from './support.js';
 
 const s = suite('timer and setting ranges');
 
