@@ -1,26 +1,16 @@
 // auth.json: Codex's format byte for byte, Codex's locks, atomic writes, and nothing lost.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { cli, client, readAuth, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { authPath, cli, client, hasAuth, readAuth, sandbox, sleep, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { codexAuthJson, holdLock } from './refresh-support.js';
 
 const KEY = 'sk-proj-interop-0123456789abcdefghij';
 
 function chatgptFixture(issuer: FakeIssuer, accessExpiresInS = 3600): string {
-  const tokens = issuer.mintTokens({ accessExpiresInS });
-  return JSON.stringify(
-    {
-      auth_mode: 'chatgpt',
-      OPENAI_API_KEY: null,
-      tokens: { ...tokens, account_id: issuer.account.accountId },
-      last_refresh: '2026-11-20T10:00:00.123456Z',
-    },
-    null,
-    2,
-  );
+  return codexAuthJson(issuer.mintTokens({ accessExpiresInS }), issuer.account.accountId, '2026-11-20T10:00:00.123456Z');
 }
 
 describe('auth.json', () => {
@@ -45,7 +35,7 @@ describe('auth.json', () => {
     const result = await cli(b, ['login', '--with-api-key'], { input: `${KEY}\n` });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(readAuth(b), `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${KEY}"\n}`);
-    assert.equal(statSync(join(b.codexHome, 'auth.json')).mode & 0o777, 0o600);
+    assert.equal(statSync(authPath(b)).mode & 0o777, 0o600);
     assert.equal(statSync(b.codexHome).mode & 0o777, 0o700);
     assert.deepEqual(readdirSync(b.codexHome).filter((name) => name.startsWith('.auth-')), [], 'no temp file is left behind');
     await daemon.stop();
@@ -54,7 +44,7 @@ describe('auth.json', () => {
   it('a ChatGPT login on disk is reported with email, plan, account id and expiry', async () => {
     const b = box();
     const daemon = await startDaemon(b);
-    writeFileSync(join(b.codexHome, 'auth.json'), chatgptFixture(issuer, 3600), { mode: 0o600 });
+    writeFileSync(authPath(b), chatgptFixture(issuer, 3600), { mode: 0o600 });
     const c = await client(b);
     const status = await waitFor(async () => {
       const s = await c.read();
@@ -78,7 +68,7 @@ describe('auth.json', () => {
     const b = box();
     const daemon = await startDaemon(b);
     const corrupt = '{"auth_mode": "chatgpt", "tokens": {"id_token": "not-a-jwt"';
-    writeFileSync(join(b.codexHome, 'auth.json'), corrupt, { mode: 0o600 });
+    writeFileSync(authPath(b), corrupt, { mode: 0o600 });
     const c = await client(b);
     const status = await waitFor(async () => {
       const s = await c.read();
@@ -105,7 +95,7 @@ describe('auth.json', () => {
     const fixture = JSON.parse(chatgptFixture(issuer)) as { tokens: { id_token: string } };
     fixture.tokens.id_token = 'abc.def';
     const daemon = await startDaemon(b);
-    writeFileSync(join(b.codexHome, 'auth.json'), JSON.stringify(fixture, null, 2));
+    writeFileSync(authPath(b), JSON.stringify(fixture, null, 2));
     const c = await client(b);
     const status = await waitFor(async () => {
       const s = await c.read();
@@ -134,12 +124,11 @@ describe('auth.json', () => {
   it('a write waits while another process holds flock on auth.lock, and completes after release', async () => {
     const b = box();
     const daemon = await startDaemon(b);
-    const holder = spawn('flock', [join(b.codexHome, 'auth.lock'), '-c', 'echo locked; read line'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const lock = await holdLock(join(b.codexHome, 'auth.lock'));
     const login = cli(b, ['login', '--with-api-key'], { input: KEY });
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    assert.equal(existsSync(join(b.codexHome, 'auth.json')), false, 'nothing is written while the lock is held');
-    holder.stdin.end('\n');
+    await sleep(700);
+    assert.equal(hasAuth(b), false, 'nothing is written while the lock is held');
+    await lock.release();
     const result = await login;
     assert.equal(result.code, 0, result.stderr);
     assert.match(readAuth(b), /"auth_mode": "apikey"/);
@@ -155,12 +144,12 @@ describe('auth.json', () => {
     first.onAccountUpdated((s) => seen[0]!.push(s));
     second.onAccountUpdated((s) => seen[1]!.push(s));
 
-    writeFileSync(join(b.codexHome, 'auth.json'), `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${KEY}"\n}`);
+    writeFileSync(authPath(b), `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${KEY}"\n}`);
     await waitFor(() => seen.every((list) => list.some((s) => JSON.stringify(s.account) === '{"type":"apiKey"}')), 'an in-place edit to be announced', 10_000);
 
     const temp = join(b.codexHome, '.auth-TEST01');
     writeFileSync(temp, chatgptFixture(issuer), { mode: 0o600 });
-    renameSync(temp, join(b.codexHome, 'auth.json'));
+    renameSync(temp, authPath(b));
     await waitFor(() => seen.every((list) => list.some((s) => JSON.stringify(s.account).includes('dev@example.com'))), 'an atomic rename to be announced', 10_000);
     await first.close();
     await second.close();

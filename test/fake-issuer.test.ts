@@ -11,6 +11,7 @@ import {
   type FakeIssuerOptions,
   type TokenSet,
 } from '../support/fake-issuer.js';
+import { waitFor } from './helpers.js';
 
 const REDIRECT_URI = 'http://localhost:1455/auth/callback';
 const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -98,11 +99,6 @@ async function tokens(res: Response): Promise<TokenSet> {
   const body = await json(res);
   for (const key of ['id_token', 'access_token', 'refresh_token']) assert.equal(typeof body[key], 'string', key);
   return body as unknown as TokenSet;
-}
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.ok(condition(), 'condition never became true');
 }
 
 test('browser login: consent, code exchange with PKCE, single-use code', async (t) => {
@@ -420,7 +416,7 @@ test('scripted destroy drops the connection; hang and long delays last until clo
     );
   const hanging = settle(refresh(issuer, 'rt_any'));
   const delayed = settle(postJson(`${issuer.url}/oauth/revoke`, { token: 'y' }));
-  await waitFor(() => issuer.count('/oauth/token') === 1 && issuer.count('/oauth/revoke') === 2);
+  await waitFor(() => issuer.count('/oauth/token') === 1 && issuer.count('/oauth/revoke') === 2, 'one token request and two revocations', 2000);
   const started = Date.now();
   await issuer.close();
   assert.ok(Date.now() - started < 10_000, 'close() does not wait for the 60 s reply');

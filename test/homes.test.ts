@@ -2,10 +2,10 @@
 // daemon that serves another home, issuer or client id is told so (exit 2) before it sends anything.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
+import { mkdirSync, realpathSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cli, sandbox, startDaemon, type Sandbox } from './helpers.js';
+import { cli, hasAuth, sandbox, startDaemon, type Sandbox } from './helpers.js';
 
 const boxes: Sandbox[] = [];
 function box(): Sandbox {
@@ -82,7 +82,7 @@ describe('a client at an explicit socket whose daemon serves something else', ()
         assert.ok(result.stderr.includes(b.socket), 'names the socket');
       }
     }
-    assert.equal(existsSync(join(b.codexHome, 'auth.json')), false, 'the key never reached the daemon');
+    assert.equal(hasAuth(b), false, 'the key never reached the daemon');
 
     // Values the client does not set match any daemon: an editor without CODEX_HOME in its environment.
     const bare = await cli(b, ['status'], { env: { CODEX_HOME: '' } });

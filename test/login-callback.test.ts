@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it, type TestContext } from 'node:test';
 import { CodexdError, ErrorCodes } from '../client/index.js';
-import { cli, hasAuth, readAuth, readLog, startCli, waitFor } from './helpers.js';
+import { cli, hasAuth, readAuth, readLog, sleep, startCli, waitFor } from './helpers.js';
 import { browserStart, consent, finishWorlds, httpGet, pendingLoginId, portClosed, world, type World } from './login-support.js';
 
 after(finishWorlds);
@@ -237,7 +237,7 @@ describe('the callback', () => {
     const reply = await inFlight;
     if (!(reply instanceof Error)) assert.match(reply.body, /This login has ended/);
     // Absence can only be shown by waiting: until well after the slow exchange has answered.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, askedAt + exchangeMs + 2000 - Date.now())));
+    await sleep(Math.max(0, askedAt + exchangeMs + 2000 - Date.now()));
     assertNoAuthJson(w);
     assert.equal(w.issuer.count('/oauth/token', 'urn:ietf:params:oauth:grant-type:token-exchange'), 0, 'no API key was asked for either');
     assert.deepEqual(w.completed.values.map((e) => e.success), [false], 'no success reported after the cancel');

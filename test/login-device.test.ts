@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { CodexdError, ErrorCodes, type LoginStartResult } from '../client/index.js';
-import { cli, hasAuth, readAuth, waitFor } from './helpers.js';
+import { cli, hasAuth, readAuth, sleep, waitFor } from './helpers.js';
 import { finishWorlds, world, type World } from './login-support.js';
 
 after(finishWorlds);
@@ -150,7 +150,7 @@ describe('device-code login', () => {
     assert.match(done.error ?? '', /cancel/i);
     const polls = w.issuer.count('/api/accounts/deviceauth/token');
     // One poll may already have been on its way; after the interval (1 s) and more, nothing new.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await sleep(2_500);
     assert.ok(w.issuer.count('/api/accounts/deviceauth/token') <= polls + 1, 'polling stopped');
     assertNoAuthJson(w);
   });

@@ -8,12 +8,8 @@ import { connect as netConnect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { client, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
-
-function chatgptAuth(issuer: FakeIssuer): string {
-  const tokens = issuer.mintTokens({ accessExpiresInS: 3600 });
-  return JSON.stringify({ auth_mode: 'chatgpt', OPENAI_API_KEY: null, tokens: { ...tokens, account_id: issuer.account.accountId }, last_refresh: new Date().toISOString() }, null, 2);
-}
+import { authPath, client, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { codexAuthJson } from './refresh-support.js';
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
@@ -67,7 +63,7 @@ describe('the network path to the issuer', () => {
     const b = sandbox({ CODEXD_ISSUER: issuer.url, ...env });
     boxes.push(b);
     const daemon = await startDaemon(b);
-    writeFileSync(join(b.codexHome, 'auth.json'), chatgptAuth(issuer));
+    writeFileSync(authPath(b), codexAuthJson(issuer.mintTokens({ accessExpiresInS: 3600 }), issuer.account.accountId, new Date().toISOString()));
     const c = await client(b);
     const before = issuer.count('/oauth/token', 'refresh_token');
     await waitFor(async () => (await c.read()).account, 'the login on disk to be read');

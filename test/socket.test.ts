@@ -6,7 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync, writeFileSync 
 import { connect as netConnect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { canConnect, cli, client, readLog, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { authPath, canConnect, cli, client, readLog, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
 
 const boxes: Sandbox[] = [];
 function box(env: NodeJS.ProcessEnv = {}): Sandbox {
@@ -234,7 +234,7 @@ describe('the transport', () => {
     await daemon.stop();
     daemon = await startDaemon(b);
     await waitFor(() => updates.length > 0, 'the resubscription status', 5000);
-    writeFileSync(join(b.codexHome, 'auth.json'), '{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "sk-after-restart-0123"\n}');
+    writeFileSync(authPath(b), '{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "sk-after-restart-0123"\n}');
     await waitFor(() => updates.includes('apiKey'), 'a change after the restart');
     await c.close();
     await daemon.stop();

@@ -13,7 +13,7 @@ import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { connect as connectClient, SocketRefusedError } from '../../client/index.js';
-import { cli, cliBin, readLog, waitFor, type Sandbox } from '../helpers.js';
+import { cli, cliBin, readAuth, readLog, waitFor, type Sandbox } from '../helpers.js';
 import { browserStart, consent, httpGet } from '../login-support.js';
 import { fixture, writeAtomically } from '../refresh-support.js';
 import { isRoot, suite } from './support.js';
@@ -417,7 +417,7 @@ describe('the login callback server', () => {
       assert.equal(reply.status, 400, `forged callback ${query}: ${reply.status}`);
     }
     assert.equal(issuer.count('/oauth/token'), 0, 'no code was exchanged');
-    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw, 'auth.json is untouched');
+    assert.equal(readAuth(box), old.raw, 'auth.json is untouched');
     assert.deepEqual((await c.read()).login, { loginId: login.loginId, type: 'chatgpt' }, 'the login is still waiting');
     assert.deepEqual(completed.values, [], 'and has not ended');
 
@@ -427,7 +427,7 @@ describe('the login callback server', () => {
     assert.equal(reply.status, 302);
     const done = await completed.next((e) => e.loginId === login.loginId);
     assert.deepEqual(done, { loginId: login.loginId, success: true, error: null });
-    assert.notEqual(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw);
+    assert.notEqual(readAuth(box), old.raw);
     s.count({ faults: 1 });
   });
 });

@@ -6,12 +6,12 @@
 // nor fills its memory, and is moved aside whole.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
 import type { FakeIssuer } from '../../support/fake-issuer.js';
-import { cli, sleep } from '../helpers.js';
+import { authPath, cli, hasAuth, readAuth, sleep } from '../helpers.js';
 import { fixture, probeLock, writeAtomically } from '../refresh-support.js';
 import { peakRssKiB, suite } from './support.js';
 
@@ -79,7 +79,7 @@ describe('a corrupt auth.json at start', () => {
       const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_TICK_S: '1' });
       const corrupt = c.contents(issuer);
       writeAtomically(box.codexHome, corrupt);
-      const file = join(box.codexHome, 'auth.json');
+      const file = authPath(box);
       chmodSync(file, 0o644);
       const daemon = await s.daemon(box);
       const { client: cl, updates } = await s.watcher(box);
@@ -132,7 +132,7 @@ describe('a corrupt auth.json appearing while the daemon runs', () => {
     assert.match(String(announced.reauthReason), /not valid JSON/);
     assert.equal((await s.rpcError(c.token({ forceRefresh: true }))).code, ErrorCodes.notLoggedIn);
     await sleep(1200);
-    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), broken);
+    assert.equal(readAuth(box), broken);
     assert.equal(issuer.count('/oauth/token'), 0);
     s.count({ faults: 1 });
   });
@@ -146,7 +146,7 @@ describe('a corrupt auth.json appearing while the daemon runs', () => {
     const c = await s.client(box);
     assert.match(String((await c.read()).reauthReason), /OPENAI_API_KEY is not a string/);
     await c.logout();
-    assert.equal(existsSync(join(box.codexHome, 'auth.json')), false);
+    assert.equal(hasAuth(box), false);
     const kept = asides(box.codexHome);
     assert.equal(kept.length, 1);
     assert.equal(readFileSync(join(box.codexHome, kept[0]!), 'utf8'), broken);
@@ -199,7 +199,7 @@ describe('an auth.json that is not a regular file', () => {
       s.count({ cases: 1 });
       const box = s.box();
       mkdirSync(box.codexHome, { recursive: true, mode: 0o700 });
-      const file = join(box.codexHome, 'auth.json');
+      const file = authPath(box);
       c.make(file);
       const daemon = await s.daemon(box); // gives up after 5 s: a start-up blocked on the file fails here
       const cl = await s.client(box);
@@ -227,12 +227,12 @@ describe('an auth.json that is not a regular file', () => {
     const { client: cl, updates } = await s.watcher(box);
     const fifo = join(box.codexHome, 'fifo.tmp');
     execFileSync('mkfifo', ['-m', '600', fifo]);
-    renameSync(fifo, join(box.codexHome, 'auth.json'));
+    renameSync(fifo, authPath(box));
     const announced = await updates.next((u) => u.reauthReason !== null);
     assert.match(String(announced.reauthReason), /not a regular file \(it is a FIFO\)/);
 
     await cl.logout();
-    assert.equal(existsSync(join(box.codexHome, 'auth.json')), false);
+    assert.equal(hasAuth(box), false);
     assert.ok(lstatSync(join(box.codexHome, asides(box.codexHome)[0]!)).isFIFO(), 'the FIFO is kept aside');
     assert.equal(await probeLock(join(box.codexHome, 'auth.lock')), 0, 'auth.lock is free again');
     assert.equal(await probeLock(join(box.codexHome, 'auth.json.lock')), 0, 'auth.json.lock is free again');

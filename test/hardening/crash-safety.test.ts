@@ -12,7 +12,7 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeIssuer } from '../../support/fake-issuer.js';
-import { readLog, waitFor, type Daemon, type Sandbox } from '../helpers.js';
+import { authPath, readLog, waitFor, type Daemon, type Sandbox } from '../helpers.js';
 import { consent } from '../login-support.js';
 import { fixture, holdLock, writeAtomically } from '../refresh-support.js';
 import { prng, RawConnection, request, runSeed, suite, type Prng } from './support.js';
@@ -203,7 +203,7 @@ describe('SIGKILL at a random point', () => {
         conn.close();
         s.count({ cases: 1 });
 
-        const file = join(box.codexHome, 'auth.json');
+        const file = authPath(box);
         const where = `run ${run} (killed after ${delay.toFixed(2)} ms of ${windowMs.toFixed(1)})`;
         let outcome: Outcome;
         if (!existsSync(file)) {

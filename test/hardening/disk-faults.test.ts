@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
-import { waitFor, type Sandbox } from '../helpers.js';
+import { hasAuth, readAuth, waitFor, type Sandbox } from '../helpers.js';
 import { fixture, writeAtomically } from '../refresh-support.js';
 import { bindReadOnly, mountTmpfs, suite, umount } from './support.js';
 
@@ -135,7 +135,7 @@ describe('a full disk', () => {
     const error = await s.rpcError(c.loginStart({ type: 'apiKey', apiKey: API_KEY_1 }));
     assert.equal(error.code, ErrorCodes.internalError);
     assert.match(error.message, /Could not save auth\.json: .*ENOSPC/);
-    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw, 'the old auth.json is intact');
+    assert.equal(readAuth(box), old.raw, 'the old auth.json is intact');
     assert.deepEqual(strayFiles(box.codexHome), [], 'the failed temp file is removed');
     const status = await c.read();
     assert.equal(status.account?.type, 'chatgpt', 'the daemon still holds the old login');
@@ -144,7 +144,7 @@ describe('a full disk', () => {
 
     unlinkSync(filler);
     assert.deepEqual(await c.loginStart({ type: 'apiKey', apiKey: API_KEY_2 }), { type: 'apiKey' });
-    const saved = JSON.parse(readFileSync(join(box.codexHome, 'auth.json'), 'utf8')) as { auth_mode: string; OPENAI_API_KEY: string };
+    const saved = JSON.parse(readAuth(box)) as { auth_mode: string; OPENAI_API_KEY: string };
     assert.deepEqual([saved.auth_mode, saved.OPENAI_API_KEY], ['apikey', API_KEY_2]);
     await updates.next((u) => u.account?.type === 'apiKey');
     s.count({ faults: 1 });
@@ -163,7 +163,7 @@ describe('a full disk', () => {
     const error = await s.rpcError(c.loginStart({ type: 'apiKey', apiKey: API_KEY_1 }));
     assert.equal(error.code, ErrorCodes.internalError);
     assert.match(error.message, /ENOSPC/);
-    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), corrupt, 'the corrupt file is not lost');
+    assert.equal(readAuth(box), corrupt, 'the corrupt file is not lost');
     const asides = readdirSync(box.codexHome).filter((name) => name.startsWith('auth.json.corrupt-'));
     for (const name of asides) {
       assert.equal(readFileSync(join(box.codexHome, name), 'utf8'), corrupt, `${name} is a complete copy, not a truncated one`);
@@ -196,7 +196,7 @@ describe('a full disk', () => {
       const served = await c.token({ forceRefresh: true });
       assert.equal(served.type, 'chatgpt');
       await waitFor(() => issuer.count('/oauth/token', 'refresh_token') >= 1, 'the refresh request');
-      assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw, 'the old auth.json is intact');
+      assert.equal(readAuth(box), old.raw, 'the old auth.json is intact');
       assert.deepEqual(strayFiles(box.codexHome), []);
       assert.match(readFileSync(box.logFile, 'utf8'), /ENOSPC/, 'the failed write is reported');
       assert.equal(daemon.proc.exitCode, null);
@@ -206,7 +206,7 @@ describe('a full disk', () => {
       assert.equal(after.type, 'chatgpt');
       const status = await c.read();
       assert.equal(status.state, 'ok', `the login survives the full disk: ${status.reauthReason}`);
-      const disk = JSON.parse(readFileSync(join(box.codexHome, 'auth.json'), 'utf8')) as { tokens: { access_token: string } };
+      const disk = JSON.parse(readAuth(box)) as { tokens: { access_token: string } };
       assert.notEqual(disk.tokens.access_token, old.tokens.access_token, 'the refreshed tokens reach the disk once there is space');
       s.count({ faults: 1 });
     },
@@ -237,10 +237,10 @@ describe('CODEX_HOME and the log file on one full disk', () => {
       // The daemon retries the write (and logs each failure) while the disk stays full.
       await Promise.race([attempts, first.exited.then(() => assert.fail(`the daemon died of log lines it could not write: ${first.stderr()}`))]);
       assert.deepEqual(await c.token(), served, 'and keeps serving it');
-      assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw, 'nothing could be written yet');
+      assert.equal(readAuth(box), old.raw, 'nothing could be written yet');
 
       unlinkSync(filler);
-      await waitFor(() => !readFileSync(join(box.codexHome, 'auth.json'), 'utf8').includes(old.tokens.refresh_token), 'the rotated tokens saved once there is space', 15_000);
+      await waitFor(() => !readAuth(box).includes(old.tokens.refresh_token), 'the rotated tokens saved once there is space', 15_000);
       await waitFor(() => /dropped \d+ log lines? that could not be written \(ENOSPC\)/.test(readFileSync(box.logFile, 'utf8')), 'the dropped log lines reported once there is space');
       // The file lands a moment before the retry that wrote it ends ('refreshing' until then).
       await waitFor(async () => (await c.read()).state === 'ok', 'the state back to ok');
@@ -312,13 +312,13 @@ describe('a read-only CODEX_HOME', () => {
     assert.notEqual(rotated, old.tokens.access_token, 'the refreshed token is served');
     assert.equal(issuer.count('/oauth/token', 'refresh_token'), 1);
     assert.match(readFileSync(box.logFile, 'utf8'), /could not be saved .*(read-only file system|EROFS)/i);
-    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw);
+    assert.equal(readAuth(box), old.raw);
     assert.equal(daemon.proc.exitCode, null);
 
     umount(box.codexHome);
     const saved = await c.token({ forceRefresh: true });
     assert.equal(saved.type === 'chatgpt' && saved.accessToken, rotated, 'once writable, the held tokens are saved, not refreshed again');
-    assert.ok(readFileSync(join(box.codexHome, 'auth.json'), 'utf8').includes(rotated));
+    assert.ok(readAuth(box).includes(rotated));
 
     if (!readOnly(t, box)) return;
     const logout = await s.rpcError(c.logout());
@@ -329,7 +329,7 @@ describe('a read-only CODEX_HOME', () => {
 
     umount(box.codexHome);
     assert.deepEqual(await c.loginStart({ type: 'apiKey', apiKey: API_KEY_2 }), { type: 'apiKey' });
-    assert.equal(existsSync(join(box.codexHome, 'auth.json')), true);
+    assert.equal(hasAuth(box), true);
     s.count({ faults: 1 });
   });
 });

@@ -5,11 +5,10 @@
 // auth.json is byte-for-byte what it was, and no call waits past the HTTP timeout.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
 import type { FakeIssuer, ScriptedResponse } from '../../support/fake-issuer.js';
-import { cli, waitFor } from '../helpers.js';
+import { authPath, cli, hasAuth, readAuth, waitFor } from '../helpers.js';
 import { browserStart, consent, deadPort, httpGet } from '../login-support.js';
 import { fixture, OTHER_ACCOUNT, writeAtomically } from '../refresh-support.js';
 import { rssKiB, suite } from './support.js';
@@ -81,7 +80,7 @@ describe('a refresh meets a faulty issuer (the access token has expired, so no v
         CODEXD_REFRESH_BACKOFF_BASE_MS: '200',
         CODEXD_REFRESH_BACKOFF_MAX_MS: '400',
       });
-      const authFile = join(box.codexHome, 'auth.json');
+      const authFile = authPath(box);
       const daemon = await s.daemon(box);
       const { client: c, updates } = await s.watcher(box);
       const bystander = await s.client(box);
@@ -152,7 +151,7 @@ describe('an issuer reply far larger than any token reply', () => {
     assert.equal(error.code, ErrorCodes.issuerUnavailable, error.message);
     assert.match(error.message, /the reply is larger than 1 MiB/);
     assert.ok(peak - baseline < 32 * 1024, `RSS grew by ${((peak - baseline) / 1024).toFixed(1)} MiB while the reply came in`);
-    assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw);
+    assert.equal(readAuth(box), old.raw);
     assert.equal(daemon.proc.exitCode, null);
     s.count({ faults: 1 });
   });
@@ -178,7 +177,7 @@ describe('a device-code login meets a faulty issuer', () => {
       assert.equal(status.state, 'ok', 'the existing login is unaffected');
       assert.ok(updates.values.every((u) => u.account?.type === 'chatgpt'), 'no notification claims the login was lost');
       if (url === null) assert.ok(issuer.count('/api/accounts/deviceauth/usercode') >= 1, 'the fault was really met');
-      assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw);
+      assert.equal(readAuth(box), old.raw);
       assert.equal(daemon.proc.exitCode, null);
       s.count({ faults: 1 });
     });
@@ -209,7 +208,7 @@ describe('a browser login meets a faulty issuer at the code exchange', () => {
       assert.equal(done.success, false);
       assert.match(String(done.error), /Token exchange failed/);
       assert.equal((await c.read()).login, null);
-      assert.equal(readFileSync(join(box.codexHome, 'auth.json'), 'utf8'), old.raw);
+      assert.equal(readAuth(box), old.raw);
       assert.deepEqual(tempFiles(box.codexHome), []);
       assert.equal(daemon.proc.exitCode, null);
       s.count({ faults: 1 });
@@ -233,7 +232,7 @@ describe('logout meets a faulty issuer at the revocation', () => {
       assert.ok(out.ms < REVOKE_TIMEOUT_MS + 3000, `account/logout answered after ${out.ms} ms`);
       assert.match(String(out.value.warning), /revoke/);
       s.capture('logout warning', String(out.value.warning));
-      assert.equal(existsSync(join(box.codexHome, 'auth.json')), false);
+      assert.equal(hasAuth(box), false);
       await updates.next((u) => u.state === 'loggedOut');
       s.count({ faults: 1 });
     });

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { daemonLockPath } from '../../shared/paths.js';
-import { cli } from '../helpers.js';
+import { cli, hasAuth } from '../helpers.js';
 import { suite } from './support.js';
 
 const s = suite('lock files (symlinks)');
@@ -50,7 +50,7 @@ describe('a lock file that is a symbolic link', () => {
       assert.equal(run.code, 1, run.stdout + run.stderr);
       assert.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`);
       assert.ok(run.stderr.includes(lockFile) && /symbolic link/.test(run.stderr), run.stderr);
-      assert.equal(existsSync(join(box.codexHome, 'auth.json')), false);
+      assert.equal(hasAuth(box), false);
       assert.equal(existsSync(dangling), false, 'the dangling target was not created');
       assert.equal(readFileSync(existing, 'utf8'), PRECIOUS);
       s.count({ faults: 1 });

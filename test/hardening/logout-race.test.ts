@@ -3,14 +3,12 @@
 // the rotated token (not the spent one), and no access token may be handed out once the logout
 // has begun.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../../client/index.js';
 import type { TokenSet } from '../../support/fake-issuer.js';
 import { fixture, startProxy, writeAtomically } from '../refresh-support.js';
 import { suite } from './support.js';
-import { waitFor } from '../helpers.js';
+import { hasAuth, waitFor } from '../helpers.js';
 
 const s = suite('logout during a refresh');
 
@@ -45,7 +43,7 @@ describe('logout during a refresh', () => {
     const outcome = await forced;
     assert.ok('error' in outcome, `the forced token call pending when the logout began got no token: ${JSON.stringify(outcome)}`);
     for (const error of [await during, after]) assert.equal(error.code, ErrorCodes.notLoggedIn);
-    assert.equal(existsSync(join(box.codexHome, 'auth.json')), false, 'auth.json is gone');
+    assert.equal(hasAuth(box), false, 'auth.json is gone');
     assert.equal((await c.read()).state, 'loggedOut');
     s.count({ faults: 1 });
   });

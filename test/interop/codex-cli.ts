@@ -206,26 +206,6 @@ export function writeCodexConfig(codexHome: string, backendUrl: string): void {
   );
 }
 
-export interface CodexTokens {
-  id_token: string;
-  access_token: string;
-  refresh_token: string;
-}
-
-/** A ChatGPT auth.json exactly as Codex serializes one (serde to_string_pretty). */
-export function chatgptAuthJson(tokens: CodexTokens, accountId: string, lastRefresh: string): string {
-  return JSON.stringify(
-    {
-      auth_mode: 'chatgpt',
-      OPENAI_API_KEY: null,
-      tokens: { id_token: tokens.id_token, access_token: tokens.access_token, refresh_token: tokens.refresh_token, account_id: accountId },
-      last_refresh: lastRefresh,
-    },
-    null,
-    2,
-  );
-}
-
 export interface AuthFile {
   auth_mode?: string;
   OPENAI_API_KEY: string | null;

@@ -4,13 +4,10 @@
 // was stopped is adopted by codexd, which then makes no request of its own.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeIssuer, type FakeIssuer, type RecordedRequest } from '../../support/fake-issuer.js';
-import { cli, client, readAuth, sandbox, startDaemon, waitFor, type Sandbox } from '../helpers.js';
+import { authPath, cli, client, readAuth, sandbox, sleep, startDaemon, waitFor, type Sandbox } from '../helpers.js';
 import {
-  chatgptAuthJson,
   codexEnv,
   ensureCodex,
   jwtExpMs,
@@ -23,6 +20,7 @@ import {
   writeCodexConfig,
   type FakeBackend,
 } from './codex-cli.js';
+import { codexAuthJson } from '../refresh-support.js';
 
 /** How long `codex exec` runs before it is stopped: it cannot reach a model, and need not. */
 const EXEC_MS = 5000;
@@ -58,7 +56,7 @@ function prepare(expiresInS: number): { box: Sandbox; accessToken: string } {
   writeCodexConfig(b.codexHome, backend.url);
   const tokens = issuer.mintTokens({ accessExpiresInS: expiresInS });
   const lastRefresh = new Date(Date.now() - 3600_000).toISOString().replace(/Z$/, '123Z');
-  writeFileSync(join(b.codexHome, 'auth.json'), chatgptAuthJson(tokens, issuer.account.accountId, lastRefresh), { mode: 0o600 });
+  writeFileSync(authPath(b), codexAuthJson(tokens, issuer.account.accountId, lastRefresh), { mode: 0o600 });
   return { box: b, accessToken: tokens.access_token };
 }
 
