@@ -274,17 +274,22 @@ function release(server: Server | null): Promise<void> {
   });
 }
 
+/** Holds 1455 and checks that 1457 is free; skips the test (null) when either is in use already. */
+async function hold1455(t: TestContext, onRequest: (url: string) => void): Promise<Server | null> {
+  const holder = await hold(1455, onRequest);
+  const probe = holder ? await hold(1457, () => undefined) : null;
+  await release(probe);
+  if (holder && probe) return holder;
+  await release(holder);
+  t.skip(`port ${holder ? 1457 : 1455} is already in use by something else on this machine`);
+  return null;
+}
+
 describe('the callback port', () => {
   it('when 1455 is busy, the login asks it to /cancel once, then falls back to 1457, and the redirect_uri follows', async (t: TestContext) => {
     const seen: string[] = [];
-    const holder = await hold(1455, (url) => seen.push(url));
-    const probe = holder ? await hold(1457, () => undefined) : null;
-    await release(probe);
-    if (!holder || !probe) {
-      await release(holder);
-      t.skip(`port ${holder ? 1457 : 1455} is already in use by something else on this machine`);
-      return;
-    }
+    const holder = await hold1455(t, (url) => seen.push(url));
+    if (!holder) return;
     try {
       const w = await world('1455 busy', { env: { CODEXD_LOGIN_PORT: null } });
       const login = await startBrowserLogin(w);
@@ -302,14 +307,8 @@ describe('the callback port', () => {
   });
 
   it('codex-auth login says that 1455 is busy before it falls back to 1457, and the log says so too', async (t: TestContext) => {
-    const holder = await hold(1455, () => undefined);
-    const probe = holder ? await hold(1457, () => undefined) : null;
-    await release(probe);
-    if (!holder || !probe) {
-      await release(holder);
-      t.skip(`port ${holder ? 1457 : 1455} is already in use by something else on this machine`);
-      return;
-    }
+    const holder = await hold1455(t, () => undefined);
+    if (!holder) return;
     try {
       const w = await world('1455 busy, CLI', { env: { CODEXD_LOGIN_PORT: null } });
       const run = startCli(w.box, ['login', '--no-browser'], { env: { CODEXD_NO_AUTOSTART: '1' } });

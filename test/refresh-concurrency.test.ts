@@ -2,11 +2,23 @@
 // processes, adopting what another writer put on disk, and writes that survive SIGKILL.
 import assert from 'node:assert/strict';
 import { readFileSync, watch } from 'node:fs';
-import { describe, it } from 'node:test';
-import type { Status } from '../client/index.js';
+import { describe, it, type TestContext } from 'node:test';
+import type { CodexdClient, Status, TokenResult } from '../client/index.js';
 import type { TokenSet } from '../support/fake-issuer.js';
-import { rpcError, sleep, waitFor } from './helpers.js';
-import { codexAuthJson, expMs, fixture, holdLock, leftoverTempFiles, OTHER_ACCOUNT, probeLock, readJson, refreshRequests, rotateOutside, scene, writeAtomically, writeUnderLock, type Fixture } from './refresh-support.js';
+import { rpcError, sleep, waitFor, type Recorder } from './helpers.js';
+import { codexAuthJson, expMs, fixture, holdLock, leftoverTempFiles, OTHER_ACCOUNT, probeLock, readJson, refreshRequests, rotateOutside, scene, writeAtomically, writeUnderLock, type Fixture, type Scene } from './refresh-support.js';
+
+/** A scene whose codexd has a forced refresh on its way to an issuer that holds it back for 1 s. */
+async function refreshInFlight(t: TestContext): Promise<{ s: Scene; old: Fixture; c: CodexdClient; updates: Recorder<Status>; forced: Promise<TokenResult> }> {
+  const s = await scene(t, {}, { proxy: true });
+  const old = s.writeFixture({ accessExpiresInS: 3600 });
+  s.proxy!.delayMs = (path) => (path === '/oauth/token' ? 1000 : 0);
+  await s.start();
+  const { client: c, updates } = await s.watcher();
+  const forced = c.token({ forceRefresh: true });
+  await waitFor(() => s.proxy!.pending === 1, "codexd's refresh request to be on its way");
+  return { s, old, c, updates, forced };
+}
 
 describe('single flight', () => {
   it('200 concurrent token calls on an expired token make exactly one refresh, and all 200 get the new token', async (t) => {
@@ -75,13 +87,7 @@ describe('another writer', () => {
   });
 
   it('refresh_token_reused because another process rotated meanwhile is recovered from disk, not reauthRequired', async (t) => {
-    const s = await scene(t, {}, { proxy: true });
-    const old = s.writeFixture({ accessExpiresInS: 3600 });
-    s.proxy!.delayMs = (path) => (path === '/oauth/token' ? 1000 : 0);
-    await s.start();
-    const { client: c, updates } = await s.watcher();
-    const forced = c.token({ forceRefresh: true });
-    await waitFor(() => s.proxy!.pending === 1, "codexd's refresh request to be on its way");
+    const { s, old, c, updates, forced } = await refreshInFlight(t);
     // Codex CLI refreshes with the same refresh token (it takes no lock for the request) and then
     // persists under auth.lock, which codexd holds until its own request is answered.
     const rotated = await rotateOutside(s.issuer, old.tokens.refresh_token);
@@ -103,13 +109,7 @@ describe('another writer', () => {
   });
 
   it('a new login as another account that lands while a refresh is in flight is kept, and the old refresh is dropped', async (t) => {
-    const s = await scene(t, {}, { proxy: true });
-    const old = s.writeFixture({ accessExpiresInS: 3600 });
-    s.proxy!.delayMs = (path) => (path === '/oauth/token' ? 1000 : 0);
-    await s.start();
-    const { client: c, updates } = await s.watcher();
-    const forced = c.token({ forceRefresh: true });
-    await waitFor(() => s.proxy!.pending === 1, "codexd's refresh request to be on its way");
+    const { s, old, c, updates, forced } = await refreshInFlight(t);
     // An older Codex that takes no lock: the file changes under codexd's feet.
     const other = s.writeFixture({ accessExpiresInS: 3600, account: OTHER_ACCOUNT });
     const token = await forced;

@@ -44,14 +44,19 @@ function close(server: Server): Promise<void> {
   });
 }
 
+/** Skips the test (and says so in the report) when this machine cannot run it. */
+async function skipped(t: TestContext): Promise<boolean> {
+  const reason = await cannotRun();
+  if (reason) {
+    s.skip(`${t.name}: ${reason}`);
+    t.skip(reason);
+  }
+  return reason !== null;
+}
+
 describe('login callback on ::1', () => {
   it('another user listening on [::1] at the callback port: the port counts as taken, and Chromium never reaches them', async (t: TestContext) => {
-    const reason = await cannotRun();
-    if (reason) {
-      s.skip(`${t.name}: ${reason}`);
-      t.skip(reason);
-      return;
-    }
+    if (await skipped(t)) return;
     s.count({ cases: 1 });
     const intruder = await listen6(0);
     t.after(() => close(intruder.server));
@@ -81,12 +86,7 @@ describe('login callback on ::1', () => {
   });
 
   it('with ::1 free, codexd holds it for the whole login, nobody else can take it, and Chromium completes the login', async (t: TestContext) => {
-    const reason = await cannotRun();
-    if (reason) {
-      s.skip(`${t.name}: ${reason}`);
-      t.skip(reason);
-      return;
-    }
+    if (await skipped(t)) return;
     s.count({ cases: 1 });
     const issuer = await s.issuer();
     const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_LOGIN_PORT: '0' });
