@@ -1,11 +1,12 @@
 // The tests' one vocabulary. A `Sandbox` (`box`) is a private temp home (CODEX_HOME, socket,
-// config and state folders); `startDaemon(box)` runs the built codexd in it as a real child process
-// and `stopDaemons` ends daemons in an after-hook; `cli(box, args)` runs the real codex-auth to its
-// exit, `startCli` lets the test read its output while it runs (pty.ts: on a terminal); `client(box)`
-// connects the library and `watch(client)` records its notifications; `waitFor` and `sleep` wait.
-// The fixtures built from these: login-support.ts `world` (fake issuer + sandbox + running daemon +
-// watcher, secret-scanned at the end of the file), refresh-support.ts `scene` (the same with the
-// daemon started on demand, per test), hardening/support.ts `suite` (per file, with its report).
+// config and state folders); `startDaemon(box)` runs the built codexd in it as a real child
+// process, `stopDaemons` ends daemons in an after-hook, and `killAtEnd` kills whatever a failed
+// test left running. `cli(box, args)` runs the real codex-auth to its exit, `startCli` lets the
+// test read its output while it runs (pty.ts: on a terminal). `client(box)` connects the library
+// and `watch(client)` records its notifications; `waitFor` and `sleep` wait. The fixtures built
+// from these: login-support.ts `world` (fake issuer + sandbox + running daemon + watcher,
+// secret-scanned at the end of the file), refresh-support.ts `scene` (the same with the daemon
+// started on demand, per test), hardening/support.ts `suite` (per file, with its report).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -76,11 +77,17 @@ function killDaemonOf(codexHome: string, env: NodeJS.ProcessEnv): void {
   }
 }
 
-/** Daemons still running when a test file ends (a test failed before stopping one) are killed. */
-const live = new Set<ChildProcess>();
+/** Children still running when a test file ends (a test failed before stopping one) are killed. */
+const running = new Set<ChildProcess>();
 after(() => {
-  for (const proc of live) proc.kill('SIGKILL');
+  for (const child of running) child.kill('SIGKILL');
 });
+
+/** Kills `child` (a daemon, a CLI) when the test file ends, if it is still running then. */
+export function killAtEnd(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
 
 export interface Daemon {
   proc: ChildProcess;
@@ -102,8 +109,7 @@ export async function startDaemon(box: Sandbox, options: { env?: NodeJS.ProcessE
   let stderr = '';
   proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   proc.stdout!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  live.add(proc);
-  proc.once('exit', () => live.delete(proc));
+  killAtEnd(proc);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.once('exit', (code, signal) => {
       box.captured.push(stderr);
@@ -155,23 +161,16 @@ export interface RunningCli {
   exited: Promise<number | null>;
 }
 
-/** CLIs started with startCli; any still running when the file ends (a failed test) are killed. */
-const clis = new Set<ChildProcess>();
-after(() => {
-  for (const child of clis) child.kill('SIGKILL');
-});
-
 /** Starts the real codex-auth binary and lets the test read its output while it runs. */
 export function startCli(box: Sandbox, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}): RunningCli {
   const child = spawn(process.execPath, [cliBin, ...args], { env: { ...box.env, ...options.env }, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
-  clis.add(child);
+  killAtEnd(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
-      clis.delete(child);
       box.captured.push(stdout, stderr);
       resolve(code);
     });

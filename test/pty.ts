@@ -1,9 +1,8 @@
 // A real pseudo-terminal for CLI tests: util-linux `script` runs codex-auth on a pty, and what
 // the test writes to script's stdin arrives as keystrokes (Ctrl-C becomes SIGINT or a raw 0x03,
 // exactly as in a terminal).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { after } from 'node:test';
-import { cliBin, waitFor, type Sandbox } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { cliBin, killAtEnd, waitFor, type Sandbox } from './helpers.js';
 
 export interface Pty {
   /** Everything the terminal showed so far (stdout and stderr, and the echo of what was typed). */
@@ -14,11 +13,6 @@ export interface Pty {
   /** The exit status; kills it and fails when it has not exited within the time. */
   exitStatus(timeoutMs?: number): Promise<number | null>;
 }
-
-const running = new Set<ChildProcess>();
-after(() => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
@@ -31,13 +25,12 @@ function shellQuote(word: string): string {
 export function cliOnPty(box: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}, program: string[] = [cliBin]): Pty {
   const command = ['exec', process.execPath, ...program, ...args].map(shellQuote).join(' ');
   const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...box.env, TERM: 'dumb', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  running.add(child);
+  killAtEnd(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
-      running.delete(child);
       box.captured.push(output);
       resolve(code);
     });
