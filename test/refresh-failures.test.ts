@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { TokenResult } from '../client/index.js';
 import { refreshErrorBody, type TokenSet } from '../support/fake-issuer.js';
 import { rpcError, sleep, waitFor } from './helpers.js';
-import { expMs, fixture, MESSAGES, refreshRequests, revokeOutside, rotateOutside, scene, writeAtomically, type Scene } from './refresh-support.js';
+import { expMs, fixture, MESSAGES, readJson, refreshRequests, revokeOutside, rotateOutside, scene, writeAtomically, type Scene } from './refresh-support.js';
 
 interface PermanentCase {
   name: string;
@@ -100,7 +100,7 @@ describe('passing failures', () => {
       }
       await sleep(5);
     }
-    await waitFor(() => readJson(s).tokens.access_token !== old.tokens.access_token, 'the refreshed tokens on disk');
+    await waitFor(() => readJson(s.authFile).tokens.access_token !== old.tokens.access_token, 'the refreshed tokens on disk');
     await sleep(1000);
     const attempts = refreshRequests(s.issuer);
     assert.equal(attempts.length, failures + 1, `${failures} failures and one success, whatever the ${served.length} token calls did`);
@@ -109,7 +109,7 @@ describe('passing failures', () => {
       if (refreshes <= failures) assert.equal(token.type === 'chatgpt' && token.accessToken, old.tokens.access_token, 'the old token while retrying');
     }
     const final = await c.token();
-    assert.equal(final.type === 'chatgpt' && final.accessToken, readJson(s).tokens.access_token);
+    assert.equal(final.type === 'chatgpt' && final.accessToken, readJson(s.authFile).tokens.access_token);
 
     const slackMs = 250;
     const gaps = attempts.slice(1).map((r, i) => r.at - attempts[i]!.at);
@@ -157,7 +157,3 @@ describe('passing failures', () => {
     assert.equal(refreshRequests(s.issuer).length, 1, 'one successful refresh reached the issuer');
   });
 });
-
-function readJson(s: Scene): { tokens: TokenSet } {
-  return JSON.parse(readFileSync(s.authFile, 'utf8'));
-}
