@@ -67,6 +67,18 @@ export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
   return box;
 }
 
+const fileSandboxes: Sandbox[] = [];
+after(() => {
+  for (const box of fileSandboxes.splice(0)) box.cleanup();
+});
+
+/** A sandbox removed when the test file ends. */
+export function fileSandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
+  const box = sandbox(extraEnv);
+  fileSandboxes.push(box);
+  return box;
+}
+
 /** Kills whichever codexd holds this CODEX_HOME (started by a test or by autostart), so no test leaks one. */
 function killDaemonOf(codexHome: string, env: NodeJS.ProcessEnv): void {
   try {

@@ -4,26 +4,17 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { codexHomeKey } from '../shared/paths.js';
-import { cli, codexdBin, sandbox, startCli, waitFor, type Sandbox } from './helpers.js';
+import { cli, codexdBin, fileSandbox, startCli, waitFor } from './helpers.js';
 import { cliOnPty } from './pty.js';
-
-const boxes: Sandbox[] = [];
-after(() => boxes.forEach((box) => box.cleanup()));
-
-function box(env: NodeJS.ProcessEnv = {}): Sandbox {
-  const b = sandbox(env);
-  boxes.push(b);
-  return b;
-}
 
 const READY = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] INFO: codexd is ready \{.*"activation":"bind"\}$/m;
 
 describe('codex-auth logs', () => {
   it('daemons for different homes log to different files; logs shows the one for this CODEX_HOME, readable or --json', async () => {
-    const a = box();
-    const b = box({ HOME: a.env['HOME'], XDG_STATE_HOME: a.env['XDG_STATE_HOME'] });
+    const a = fileSandbox();
+    const b = fileSandbox({ HOME: a.env['HOME'], XDG_STATE_HOME: a.env['XDG_STATE_HOME'] });
     delete a.env['CODEX_HOME']; // the default home, ~/.codex
     for (const x of [a, b]) assert.equal((await cli(x, ['status'])).code, 1, 'autostarted, logged out');
     const stateDir = join(a.env['XDG_STATE_HOME']!, 'codexd');
@@ -47,7 +38,7 @@ describe('codex-auth logs', () => {
   });
 
   it('logs -f keeps printing new lines; with no daemon and no log yet it says where the log will be', async () => {
-    const x = box();
+    const x = fileSandbox();
     const none = await cli(x, ['logs']);
     assert.equal(none.code, 1);
     assert.equal(none.stderr, `codex-auth: no log yet at ${x.logFile}; codexd writes it once it runs detached\n`);
@@ -64,7 +55,7 @@ describe('codex-auth logs', () => {
   });
 
   it('under systemd the log comes from the journal (journalctl --user -u codexd.service), followed with -f', async () => {
-    const x = box();
+    const x = fileSandbox();
     const unit = join(x.env['XDG_CONFIG_HOME']!, 'systemd', 'user', 'codexd.socket');
     mkdirSync(join(unit, '..'), { recursive: true });
     writeFileSync(unit, '[Socket]\n');
@@ -85,7 +76,7 @@ describe('codex-auth logs', () => {
 
 describe('codexd in the foreground', () => {
   it('on a terminal prints readable lines with ISO times (coloured unless NO_COLOR); Ctrl-C stops it', async () => {
-    const x = box();
+    const x = fileSandbox();
     const coloured = cliOnPty(x, [], {}, [codexdBin]);
     await coloured.shows('codexd is ready');
     assert.match(coloured.output(), /\u001b\[32mINFO\u001b\[39m/);

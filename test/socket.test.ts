@@ -5,16 +5,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { authPath, canConnect, cli, client, readLog, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { describe, it } from 'node:test';
+import { authPath, canConnect, cli, client, readLog, fileSandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
 
-const boxes: Sandbox[] = [];
-function box(env: NodeJS.ProcessEnv = {}): Sandbox {
-  const b = sandbox(env);
-  boxes.push(b);
-  return b;
-}
-after(() => boxes.forEach((b) => b.cleanup()));
 
 function frame(body: string): string {
   return `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -42,7 +35,7 @@ function runningDaemons(box: Sandbox): number[] {
 
 describe('the socket', () => {
   it('is created 0600 inside a 0700 folder', async () => {
-    const b = box();
+    const b = fileSandbox();
     const daemon = await startDaemon(b);
     assert.equal(lstatSync(b.socket).mode & 0o777, 0o600);
     assert.equal(lstatSync(dirname(b.socket)).mode & 0o777, 0o700);
@@ -51,7 +44,7 @@ describe('the socket', () => {
   });
 
   it('a socket folder open to other users is refused with a one-line error', async () => {
-    const b = box();
+    const b = fileSandbox();
     mkdirSync(dirname(b.socket), { mode: 0o700 });
     chmodSync(dirname(b.socket), 0o755);
     const daemon = await startDaemon(b, { waitReady: false });
@@ -63,7 +56,7 @@ describe('the socket', () => {
   });
 
   it('a socket path longer than the platform limit is refused instead of silently truncated', async () => {
-    const b = box();
+    const b = fileSandbox();
     const long = join(b.dir, 'run', 'x'.repeat(120), 'codexd.sock');
     const daemon = await startDaemon(b, { env: { CODEXD_SOCKET: long }, waitReady: false });
     const { code } = await daemon.exited;
@@ -72,7 +65,7 @@ describe('the socket', () => {
   });
 
   it('a stale socket file (nothing listening) is replaced', async () => {
-    const b = box();
+    const b = fileSandbox();
     mkdirSync(dirname(b.socket), { mode: 0o700 });
     // A listener killed with SIGKILL leaves its socket file behind, as a crashed daemon does.
     const crashed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(b.socket)}, () => console.log('up'))`]);
@@ -89,7 +82,7 @@ describe('the socket', () => {
   });
 
   it('a daemon whose socket file was deleted steps aside, so a new one can start', async () => {
-    const b = box();
+    const b = fileSandbox();
     const daemon = await startDaemon(b);
     unlinkSync(b.socket);
     const { code } = await Promise.race([
@@ -102,7 +95,7 @@ describe('the socket', () => {
   });
 
   it('a second daemon on the same socket exits non-zero naming the running one', async () => {
-    const b = box();
+    const b = fileSandbox();
     const first = await startDaemon(b);
     const second = await startDaemon(b, { env: { CODEX_HOME: join(b.dir, 'other-home') }, waitReady: false });
     const { code } = await second.exited;
@@ -113,7 +106,7 @@ describe('the socket', () => {
   });
 
   it('a second daemon on another socket but the same CODEX_HOME is refused', async () => {
-    const b = box();
+    const b = fileSandbox();
     const first = await startDaemon(b);
     const otherSocket = join(b.dir, 'run', 'other', 'codexd.sock');
     const second = await startDaemon(b, { env: { CODEXD_SOCKET: otherSocket }, waitReady: false });
@@ -124,7 +117,7 @@ describe('the socket', () => {
   });
 
   it('ten clients autostarting at once end with exactly one daemon', async () => {
-    const b = box();
+    const b = fileSandbox();
     const results = await Promise.all(Array.from({ length: 10 }, () => cli(b, ['status', '--json'])));
     const pids = new Set(results.map((r) => (JSON.parse(r.stdout) as { daemon: { pid: number } }).daemon.pid));
     assert.equal(pids.size, 1, `all ten talked to one daemon: ${[...pids].join(', ')}`);
@@ -136,7 +129,7 @@ describe('the socket', () => {
   });
 
   it("a failed autostart (CODEXD_LOGIN_PORT=abc) prints the daemon's own reason in one line, exit status 2, and logs it", async () => {
-    const b = box({ CODEXD_LOGIN_PORT: 'abc' });
+    const b = fileSandbox({ CODEXD_LOGIN_PORT: 'abc' });
     const result = await cli(b, ['status']);
     assert.equal(result.code, 2, result.stdout + result.stderr);
     const line = result.stderr.trim();
@@ -146,7 +139,7 @@ describe('the socket', () => {
   });
 
   it('a broken config.json is the same one line, exit status 2, from the client and from the daemon', async () => {
-    const b = box();
+    const b = fileSandbox();
     const file = join(b.env['XDG_CONFIG_HOME']!, 'codexd', 'config.json');
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     writeFileSync(file, '{"LOG_LEVEL": ', { mode: 0o600 });
@@ -163,7 +156,7 @@ describe('the socket', () => {
   });
 
   it('with autostart off, an unreachable daemon is one clear line and exit status 2', async () => {
-    const b = box({ CODEXD_NO_AUTOSTART: '1' });
+    const b = fileSandbox({ CODEXD_NO_AUTOSTART: '1' });
     const result = await cli(b, ['status']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^codex-auth: codexd is not running on .* autostart is off/);
@@ -173,7 +166,7 @@ describe('the socket', () => {
 
 describe('the transport', () => {
   it('malformed JSON gets a parse error response and the connection carries on', async () => {
-    const b = box();
+    const b = fileSandbox();
     const daemon = await startDaemon(b);
     const conn = await raw(b.socket);
     conn.socket.write(frame('{not json'));
@@ -191,7 +184,7 @@ describe('the transport', () => {
   });
 
   it('garbage, an oversized frame and a half-sent frame close only their own connection', async () => {
-    const b = box({ CODEXD_FRAME_TIMEOUT_MS: '300' });
+    const b = fileSandbox({ CODEXD_FRAME_TIMEOUT_MS: '300' });
     const daemon = await startDaemon(b);
     const bystander = await client(b);
 
@@ -213,7 +206,7 @@ describe('the transport', () => {
   });
 
   it('connections beyond the cap are refused cleanly while existing ones keep working', async () => {
-    const b = box({ CODEXD_MAX_CONNECTIONS: '3' });
+    const b = fileSandbox({ CODEXD_MAX_CONNECTIONS: '3' });
     const daemon = await startDaemon(b);
     const held = await Promise.all([client(b), client(b), client(b)]);
     await Promise.all(held.map((c) => c.daemonStatus()));
@@ -226,7 +219,7 @@ describe('the transport', () => {
   });
 
   it('a client reconnects by itself after a daemon restart and hears about changes again', async () => {
-    const b = box();
+    const b = fileSandbox();
     let daemon = await startDaemon(b);
     const c = await client(b);
     const updates: string[] = [];
