@@ -3,13 +3,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { cli, client, codexdBin, sandbox, waitFor, type Sandbox } from './helpers.js';
+import { describe, it } from 'node:test';
+import { cli, client, codexdBin, fileSandbox, waitFor, type Sandbox } from './helpers.js';
 
 const hasActivate = spawnSync('systemd-socket-activate', ['--help']).status === 0;
-const boxes: Sandbox[] = [];
-after(() => boxes.forEach((b) => b.cleanup()));
-
 function run(box: Sandbox, script: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', script], { env: box.env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -21,8 +18,7 @@ function run(box: Sandbox, script: string): Promise<{ code: number | null; stder
 
 describe('socket activation', () => {
   it('serves on the socket systemd hands over, reports it, and leaves the socket file to its owner', { skip: hasActivate ? false : 'systemd-socket-activate is not installed (Debian package systemd)' }, async () => {
-    const b = sandbox();
-    boxes.push(b);
+    const b = fileSandbox();
     mkdirSync(dirname(b.socket), { mode: 0o700 });
     // systemd-socket-activate passes on only the variables named with -E: the sandbox's home is one.
     const activator = spawn('sh', ['-c', `umask 077; exec systemd-socket-activate -l "${b.socket}" --fdname=codexd -E CODEX_HOME "${process.execPath}" "${codexdBin}" --log-file "${b.logFile}"`], {
@@ -60,8 +56,7 @@ describe('socket activation', () => {
   });
 
   it('clients do not autostart a daemon when codexd.socket is installed: systemd owns the socket', async () => {
-    const b = sandbox();
-    boxes.push(b);
+    const b = fileSandbox();
     const unitDir = join(b.env['XDG_CONFIG_HOME']!, 'systemd', 'user');
     mkdirSync(unitDir, { recursive: true, mode: 0o700 });
     writeFileSync(join(unitDir, 'codexd.socket'), '[Socket]\nListenStream=%t/codexd/codexd.sock\n');
@@ -76,8 +71,7 @@ describe('socket activation', () => {
   });
 
   it('refuses LISTEN_PID that names another process, with a clear error', async () => {
-    const b = sandbox();
-    boxes.push(b);
+    const b = fileSandbox();
     const result = await run(b, `LISTEN_PID=1 LISTEN_FDS=1 exec "${process.execPath}" "${codexdBin}"`);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /socket activation: LISTEN_PID is 1, but this process is \d+/);
@@ -85,8 +79,7 @@ describe('socket activation', () => {
   });
 
   it('refuses LISTEN_FDS=2, with a clear error', async () => {
-    const b = sandbox();
-    boxes.push(b);
+    const b = fileSandbox();
     const result = await run(b, `LISTEN_PID=$$ LISTEN_FDS=2 exec "${process.execPath}" "${codexdBin}"`);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /socket activation: LISTEN_FDS is 2; codexd serves exactly one socket/);

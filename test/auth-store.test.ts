@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { authPath, cli, client, hasAuth, readAuth, sandbox, sleep, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { authPath, cli, client, fileSandbox, hasAuth, readAuth, sleep, startDaemon, waitFor, type Sandbox } from './helpers.js';
 import { codexAuthJson, holdLock } from './refresh-support.js';
 
 const KEY = 'sk-proj-interop-0123456789abcdefghij';
@@ -15,18 +15,12 @@ function chatgptFixture(issuer: FakeIssuer, accessExpiresInS = 3600): string {
 
 describe('auth.json', () => {
   let issuer: FakeIssuer;
-  const boxes: Sandbox[] = [];
-  const box = (): Sandbox => {
-    const created = sandbox({ CODEXD_ISSUER: issuer.url });
-    boxes.push(created);
-    return created;
-  };
+  const box = (): Sandbox => fileSandbox({ CODEXD_ISSUER: issuer.url });
   before(async () => {
     issuer = await startFakeIssuer();
   });
   after(async () => {
     await issuer.close();
-    for (const b of boxes) b.cleanup();
   });
 
   it('an API-key login writes exactly the bytes Codex CLI writes, 0600 in a 0700 CODEX_HOME', async () => {

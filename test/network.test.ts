@@ -8,7 +8,7 @@ import { connect as netConnect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { authPath, client, sandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { authPath, client, fileSandbox, startDaemon, waitFor } from './helpers.js';
 import { codexAuthJson } from './refresh-support.js';
 
 function listen(server: Server): Promise<number> {
@@ -48,7 +48,6 @@ function forwarder(target: string, seen: string[], make: (handler: Parameters<ty
 
 describe('the network path to the issuer', () => {
   let issuer: FakeIssuer;
-  const boxes: Sandbox[] = [];
   const servers: Server[] = [];
   before(async () => {
     issuer = await startFakeIssuer();
@@ -56,12 +55,10 @@ describe('the network path to the issuer', () => {
   after(async () => {
     servers.forEach((s) => s.close());
     await issuer.close();
-    boxes.forEach((b) => b.cleanup());
   });
 
   async function refreshThrough(env: NodeJS.ProcessEnv): Promise<void> {
-    const b = sandbox({ CODEXD_ISSUER: issuer.url, ...env });
-    boxes.push(b);
+    const b = fileSandbox({ CODEXD_ISSUER: issuer.url, ...env });
     const daemon = await startDaemon(b);
     writeFileSync(authPath(b), codexAuthJson(issuer.mintTokens({ accessExpiresInS: 3600 }), issuer.account.accountId, new Date().toISOString()));
     const c = await client(b);
@@ -88,8 +85,7 @@ describe('the network path to the issuer', () => {
   });
 
   it('trusts the CA in CODEX_CA_CERTIFICATE for an HTTPS issuer', async () => {
-    const b = sandbox();
-    boxes.push(b);
+    const b = fileSandbox();
     const key = join(b.dir, 'key.pem');
     const cert = join(b.dir, 'cert.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
