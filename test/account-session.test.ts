@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCodes } from '../shared/protocol.js';
-import { expMs, readJson, refreshRequests, rpcError, scene } from './refresh-support.js';
+import { rpcError } from './helpers.js';
+import { expMs, readJson, refreshRequests, scene } from './refresh-support.js';
 
 describe('account/session', () => {
   it('gives the ChatGPT login without its refresh token, refreshing first when the token is due', async (t) => {
