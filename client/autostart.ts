@@ -8,7 +8,7 @@ import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonUnreachableError } from '../shared/errors.js';
 import { lock } from '../shared/os.js';
-import { defaultCodexHome, defaultLogFile, defaultSocketPath, readSettingsFile } from '../shared/paths.js';
+import { conventionalUpstream, defaultCodexHome, defaultLogFile, defaultSocketPath, readSettingsFile, resolveCodexHome } from '../shared/paths.js';
 import { checkSocketPath, createSocketFolder, openTrusted } from '../shared/trust.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -43,6 +43,16 @@ export function systemdSocketUnitPath(env: NodeJS.ProcessEnv = process.env): str
   const config = env['XDG_CONFIG_HOME'];
   const configHome = config && isAbsolute(config) ? config : join(env['HOME'] || homedir(), '.config');
   return join(configHome, 'systemd', 'user', 'codexd.socket');
+}
+
+/**
+ * `--upstream` when the daemon should follow the conventional forwarded socket: no upstream is
+ * set (the daemon reads a set one itself) and this home has no login of its own.
+ */
+function followerArgs(env: NodeJS.ProcessEnv): string[] {
+  if (env['CODEXD_UPSTREAM'] || readSettingsFile(env)['UPSTREAM']) return [];
+  const upstream = conventionalUpstream(resolveCodexHome(env), env);
+  return upstream ? ['--upstream', upstream] : [];
 }
 
 const daemonMain = fileURLToPath(new URL('../daemon/codexd.cjs', import.meta.url));
@@ -98,7 +108,7 @@ async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket
     }
     // Loaded here, not at start-up: only a client that actually starts the daemon needs it.
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env)], {
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env), ...followerArgs(env)], {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
       env,

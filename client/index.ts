@@ -10,7 +10,7 @@
 // never miss a change. It loads no logger or settings library: it stays cheap to import.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { createMessageConnection, ResponseError, type Disposable, type MessageConnection } from 'vscode-jsonrpc/node';
+import { ResponseError, type Disposable, type MessageConnection } from 'vscode-jsonrpc/node';
 import { connectOrStart, DaemonUnreachableError } from './autostart.js';
 import { CodexdError } from '../shared/errors.js';
 import { expectedDaemon, resolveSocketPath, type ExpectedDaemon } from '../shared/paths.js';
@@ -33,7 +33,7 @@ import {
   type TokenParams,
   type TokenResult,
 } from '../shared/protocol.js';
-import { defaultLimits, FrameReader, FrameWriter } from '../shared/transport.js';
+import { clientConnection } from '../shared/transport.js';
 import { checkServes } from '../shared/trust.js';
 
 export * from '../shared/protocol.js';
@@ -180,9 +180,7 @@ export class CodexdClient {
   }
 
   private wire(socket: Socket): MessageConnection {
-    const writer = new FrameWriter(socket, defaultLimits);
-    const reader = new FrameReader(socket, { ...defaultLimits, partialFrameTimeoutMs: 0 }, () => socket.destroy());
-    const connection = createMessageConnection(reader, writer);
+    const connection = clientConnection(socket);
     listen(connection, Notifications.accountUpdated, (status) => void this.events.emit('accountUpdated', status));
     listen(connection, Notifications.loginCompleted, (event) => void this.events.emit('loginCompleted', event));
     connection.onClose(() => this.lost(connection));

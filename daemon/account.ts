@@ -65,17 +65,6 @@ export class AccountService extends EventEmitter<AccountEvents> {
     this.session.adopt(await this.store.load());
   }
 
-  /** Runs once the socket is bound, so that Codex holding auth.lock never delays start-up. */
-  removeLeftoverTempFiles(): void {
-    try {
-      const removed = this.store.removeLeftoverTempFiles();
-      if (removed === null) this.log.info('auth.lock is held by another writer; temp files of interrupted writes, if any, stay until the next start');
-      else if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write');
-    } catch (error) {
-      this.log.warn(`could not clean up temp files in ${this.store.codexHome}: ${(error as Error).message}`);
-    }
-  }
-
   stop(): void {
     this.refresher.stop();
     this.logins.stop();
@@ -103,6 +92,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       lastRefreshError: null,
       nextRefreshAt: null,
       login: this.logins.pending,
+      upstream: null,
     };
     if (loaded.kind === 'missing') return { ...base, reauthReason: keyringNote(codexCredentialsStore(this.store.codexHome)) };
     if (loaded.kind === 'unusable') return { ...base, reauthReason: `auth.json cannot be used: ${loaded.reason}` };

@@ -26,3 +26,8 @@ export class LoginFailed extends DomainError {
 export class StorageFailed extends DomainError {
   override name = 'StorageFailed';
 }
+
+/** This daemon is a follower: logging in or out happens on the upstream machine. */
+export class LoginUpstream extends DomainError {
+  override name = 'LoginUpstream';
+}

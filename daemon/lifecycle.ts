@@ -5,7 +5,6 @@ import { lstatSync } from 'node:fs';
 import type { HeldLock } from '../shared/os.js';
 import type { Activation, DaemonStatus } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
-import type { AccountService } from './account.js';
 import type { Logger } from './log.js';
 import type { RpcServer } from './server.js';
 import type { Settings } from './settings.js';
@@ -17,7 +16,8 @@ const DRAIN_TIMEOUT_MS = 10_000;
 
 export interface Serving {
   rpc: RpcServer;
-  watcher: FileWatcher;
+  /** auth.json's watcher; null for a follower, which rewrites auth.json whenever its upstream changes. */
+  watcher: FileWatcher | null;
   /** The socket file we bound; null when systemd passed us a listening socket. */
   socketIdentity: { ino: number } | null;
 }
@@ -38,7 +38,8 @@ export class Lifecycle {
   constructor(
     private readonly settings: Settings,
     private readonly activation: Activation,
-    private readonly account: AccountService,
+    /** The account service or the follower: stopped before the socket closes. */
+    private readonly account: { stop(): void },
     private readonly homeLock: HeldLock,
     private readonly log: Logger,
   ) {}
@@ -77,7 +78,7 @@ export class Lifecycle {
     this.shuttingDown = true;
     const { rpc, watcher, socketIdentity } = this.serving;
     this.log.info({ why }, 'shutting down');
-    watcher.close();
+    watcher?.close();
     this.account.stop();
     const closed = rpc.close();
     await rpc.drained(DRAIN_TIMEOUT_MS);

@@ -25,6 +25,7 @@ import {
   StartupError,
 } from './socket.js';
 import { AuthStore } from './store.js';
+import { Follower } from './follower.js';
 import { FileWatcher } from './watcher.js';
 
 const HELP = `codexd ${VERSION} - one daemon that owns Codex's auth.json for every tool
@@ -41,6 +42,9 @@ Options:
   --codex-home DIR    folder holding auth.json (env CODEX_HOME; default ~/.codex)
   --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (env CODEXD_LOG_LEVEL)
   --log-file PATH     append JSON logs to PATH (created 0600) instead of stderr
+  --upstream PATH     follow the codexd on PATH (usually forwarded with ssh -R):
+                      mirror its login into auth.json, never log in or refresh
+                      (env CODEXD_UPSTREAM)
   --version           print the version and exit
   --help              print this help and exit
 
@@ -60,13 +64,14 @@ function parseFlags(): Parameters<typeof loadSettings>[0] {
         'codex-home': { type: 'string' },
         'log-level': { type: 'string' },
         'log-file': { type: 'string' },
+        upstream: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     });
     exitOnHelpOrVersion(values, HELP);
-    return { socket: values.socket, codexHome: values['codex-home'], logLevel: values['log-level'], logFile: values['log-file'] };
+    return { socket: values.socket, codexHome: values['codex-home'], logLevel: values['log-level'], logFile: values['log-file'], upstream: values.upstream };
   } catch (error) {
     return fail(`${(error as Error).message}\nRun \`codexd --help\` for usage.`, 2);
   }
@@ -120,8 +125,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   }
   const homeLock = lockCodexHome(settings.codexHome, settings.socket, daemonLockPath(settings.codexHome));
 
-  const issuer = new IssuerClient({ issuer: settings.issuer, clientId: settings.clientId, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
-  const account = new AccountService(store, issuer, settings, log);
+  const { account, watcher } = settings.upstream ? follow(store, settings.upstream, log) : own(store, settings, log);
   const lifecycle = new Lifecycle(settings, activationName, account, homeLock, log);
   const handlers = createHandlers(account, {
     version: VERSION,
@@ -137,23 +141,46 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   });
   account.on('updated', (status) => rpc.broadcastStatus(status));
   account.on('loginCompleted', (event) => rpc.broadcastLoginCompleted(event));
-  // Watching starts before the first read: a change made between the two would otherwise go unseen
-  // until the next one (the watcher's first fingerprint would already include it).
-  const watcher = new FileWatcher(store.file, () => {
-    account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
-  });
   await account.start();
   // Before the socket accepts: a client that finds codexd up finds no temp file of an interrupted write.
-  account.removeLeftoverTempFiles();
+  removeLeftoverTempFiles(store, log);
 
   let socketIdentity: { ino: number } | null = null;
   if (activation.kind === 'systemd') await listenOnActivatedFd(rpc.server);
   else socketIdentity = await bindSocket(rpc.server, settings.socket);
   lifecycle.serve({ rpc, watcher, socketIdentity });
   log.info(
-    { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, activation: activationName },
+    { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, activation: activationName, upstream: settings.upstream },
     'codexd is ready',
   );
+}
+
+/** The daemon that owns the login: it refreshes, logs in and out, and watches auth.json for outside edits. */
+function own(store: AuthStore, settings: Settings, log: Logger): { account: AccountService; watcher: FileWatcher } {
+  const issuer = new IssuerClient({ issuer: settings.issuer, clientId: settings.clientId, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
+  const account = new AccountService(store, issuer, settings, log);
+  // Watching starts before the first read: a change made between the two would otherwise go unseen
+  // until the next one (the watcher's first fingerprint would already include it).
+  const watcher = new FileWatcher(store.file, () => {
+    account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
+  });
+  return { account, watcher };
+}
+
+/** A follower mirrors its upstream's login and never talks to the issuer. */
+function follow(store: AuthStore, upstream: string, log: Logger): { account: Follower; watcher: null } {
+  return { account: new Follower(store, upstream, log), watcher: null };
+}
+
+/** Temp files of a write that died before its rename; never waits for a lock Codex holds. */
+function removeLeftoverTempFiles(store: AuthStore, log: Logger): void {
+  try {
+    const removed = store.removeLeftoverTempFiles();
+    if (removed === null) log.info('auth.lock is held by another writer; temp files of interrupted writes, if any, stay until the next start');
+    else if (removed.length > 0) log.warn({ removed }, 'removed temp files left by an interrupted write');
+  } catch (error) {
+    log.warn(`could not clean up temp files in ${store.codexHome}: ${(error as Error).message}`);
+  }
 }
 
 main().catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`));

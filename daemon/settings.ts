@@ -22,6 +22,8 @@ export interface Settings {
   tickS: number;
   maxConnections: number;
   frameTimeoutMs: number;
+  /** The upstream socket of a follower; null = not a follower. */
+  upstream: string | null;
 }
 
 export interface Flags {
@@ -29,6 +31,7 @@ export interface Flags {
   codexHome?: string | undefined;
   logLevel?: string | undefined;
   logFile?: string | undefined;
+  upstream?: string | undefined;
 }
 
 /** config.json's values, checked against the settings table by conf; conf loads only when there is a file. */
@@ -53,6 +56,7 @@ export async function loadSettings(flags: Flags, env: NodeJS.ProcessEnv = proces
   const text = (name: Name, flag?: { value: string | undefined; where: string }): string | undefined => pick(name, flag) as string | undefined;
   const path = (value: string): string => (isAbsolute(value) ? value : resolve(value));
 
+  const upstream = text('UPSTREAM', { value: flags.upstream, where: '--upstream' });
   const codexHome = path(text('CODEX_HOME', { value: flags.codexHome, where: '--codex-home' }) ?? defaultCodexHome({}));
   return {
     socket: path(text('SOCKET', { value: flags.socket, where: '--socket' }) ?? defaultSocketPath(env, process.platform, codexHome)),
@@ -71,5 +75,6 @@ export async function loadSettings(flags: Flags, env: NodeJS.ProcessEnv = proces
     tickS: int('TICK_S'),
     maxConnections: int('MAX_CONNECTIONS'),
     frameTimeoutMs: int('FRAME_TIMEOUT_MS'),
+    upstream: upstream === undefined ? null : path(upstream),
   };
 }

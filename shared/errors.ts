@@ -11,6 +11,8 @@ export const ErrorCodes = {
   reauthRequired: -32002,
   issuerUnavailable: -32003,
   loginFailed: -32004,
+  /** A follower (codexd --upstream) does not log in or out: the login lives on the upstream machine. */
+  loginUpstream: -32006,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

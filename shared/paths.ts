@@ -1,7 +1,7 @@
 // Where things live. Shared by the daemon and its clients so both find the same socket
 // without loading the settings library on the client's start-up path.
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { SettingsError } from './errors.js';
@@ -40,6 +40,43 @@ export function defaultSocketPath(env: Env = process.env, platform: NodeJS.Platf
   const runtime = env['XDG_RUNTIME_DIR'];
   if (runtime) return join(runtime, 'codexd', `codexd${suffix}.sock`);
   return join(tmpdir(), `codexd-${process.getuid?.() ?? userInfo().uid}`, `codexd${suffix}.sock`);
+}
+
+/**
+ * Where a follower's upstream socket is forwarded to by convention: `upstream.sock` beside the
+ * default socket (`$XDG_RUNTIME_DIR/codexd/upstream.sock`; README, "Remote machines and containers").
+ */
+export function defaultUpstreamPath(env: Env = process.env): string {
+  return join(dirname(defaultSocketPath(env)), 'upstream.sock');
+}
+
+/**
+ * The refresh token in a follower's auth.json (daemon/follower.ts): the real one never leaves the
+ * upstream machine. Codex 0.169 sends whatever is there when it refreshes (within 5 minutes of
+ * expiry, or after a 401) and stops at the issuer's refusal with "Your access token could not be
+ * refreshed. Please log out and sign in again." An empty string fails the same way, but then
+ * `codex logout` revokes the access token instead, which is the upstream's own; this marker is
+ * all it can revoke (README, "Remote machines and containers").
+ */
+export const FOLLOWER_REFRESH_TOKEN = 'codexd-follower:no-refresh-token';
+
+/**
+ * When autostart starts a follower: a socket at the conventional upstream path, and no login of
+ * this home's own (no auth.json, or only a follower's mirror). Returns the upstream path, or null.
+ */
+export function conventionalUpstream(codexHome: string, env: Env = process.env): string | null {
+  const upstream = defaultUpstreamPath(env);
+  try {
+    if (!lstatSync(upstream).isSocket()) return null;
+  } catch {
+    return null;
+  }
+  try {
+    const auth = JSON.parse(readFileSync(join(codexHome, 'auth.json'), 'utf8')) as { tokens?: { refresh_token?: unknown } } | null;
+    return auth?.tokens?.refresh_token === FOLLOWER_REFRESH_TOKEN ? upstream : null;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? upstream : null;
+  }
 }
 
 export function defaultCodexHome(env: Env = process.env): string {

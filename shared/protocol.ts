@@ -21,6 +21,15 @@ export interface PendingLogin {
   type: LoginType;
 }
 
+/** A follower's link to its upstream codexd (see "Remote machines and containers" in the README). */
+export interface Upstream {
+  /** The upstream socket the follower connects to. */
+  path: string;
+  state: 'connected' | 'disconnected';
+  /** ISO 8601: since when the link is in this state. */
+  since: string;
+}
+
 export interface Status {
   account: Account | null;
   state: AccountState;
@@ -37,6 +46,8 @@ export interface Status {
   /** ISO 8601: when the next refresh (or retry after a failure) is due; null when none is planned. */
   nextRefreshAt: string | null;
   login: PendingLogin | null;
+  /** Set on a follower (codexd --upstream): its link to the upstream; null otherwise. */
+  upstream: Upstream | null;
 }
 
 export interface InitializeParams {

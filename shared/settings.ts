@@ -39,6 +39,8 @@ export const SETTINGS = {
   /** How often wall-clock time is compared with the refresh schedule (catches laptop sleep). */
   TICK_S: { type: 'integer', min: 1, max: 3600, default: 30 },
   MAX_CONNECTIONS: { type: 'integer', min: 1, max: 100_000, default: 512 },
+  /** A follower's upstream socket (README, "Remote machines and containers"); unset = not a follower. */
+  UPSTREAM: { type: 'string' },
   /** 0 = no limit. */
   FRAME_TIMEOUT_MS: { type: 'integer', min: 0, max: 3600_000, default: 10_000 },
 } as const satisfies Record<string, Spec>;

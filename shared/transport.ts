@@ -8,9 +8,11 @@ import type { Socket } from 'node:net';
 import {
   AbstractMessageReader,
   AbstractMessageWriter,
+  createMessageConnection,
   type DataCallback,
   Disposable,
   type Message,
+  type MessageConnection,
   type MessageReader,
   type MessageWriter,
 } from 'vscode-jsonrpc/node';
@@ -195,4 +197,14 @@ export class FrameWriter extends AbstractMessageWriter implements MessageWriter 
     super.dispose();
     this.socket.end();
   }
+}
+
+/**
+ * A client's JSON-RPC connection to codexd over `socket`, with the same frame limits as the
+ * daemon's, and no stall timeout: the daemon's answers may take as long as a refresh.
+ */
+export function clientConnection(socket: Socket): MessageConnection {
+  const writer = new FrameWriter(socket, defaultLimits);
+  const reader = new FrameReader(socket, { ...defaultLimits, partialFrameTimeoutMs: 0 }, () => socket.destroy());
+  return createMessageConnection(reader, writer);
 }

@@ -41,16 +41,21 @@ function when(iso: string, now: number): string {
 export function describeStatus(status: Status, apiKey: string | null, daemon: DaemonStatus | null, now = Date.now()): string {
   const lines: string[] = [];
   const { account } = status;
+  // A follower's login lives on its upstream machine: that is where to sign in.
+  const signIn = status.upstream ? 'Run `codex-auth login` on the upstream machine.' : 'Run `codex-auth login`.';
   if (!account) {
-    lines.push(status.reauthReason ? `Not logged in: ${status.reauthReason}` : 'Not logged in.', 'Run `codex-auth login` to sign in.');
+    lines.push(status.reauthReason ? `Not logged in: ${status.reauthReason}` : 'Not logged in.', status.upstream ? signIn : 'Run `codex-auth login` to sign in.');
   } else if (account.type === 'apiKey') {
     lines.push(`Logged in using an API key - ${apiKey ? maskApiKey(apiKey) : '***'}`);
   } else {
     const who = `${account.email ?? 'unknown email'}${account.planType ? ` (${account.planType})` : ''}`;
-    if (status.state === 'reauthRequired') {
+    if (status.state === 'reauthRequired' && status.upstream) {
+      // The reason says what to do: reconnect the link, or sign in upstream.
+      lines.push(`No usable token for ${who}: ${status.reauthReason}`);
+    } else if (status.state === 'reauthRequired') {
       // Codex's reasons end in advice of their own ("Please log out and sign in again."): one instruction is enough.
       const reason = (status.reauthReason ?? '').replace(/\s*Please [^.]*sign in again\.$/, '');
-      lines.push(`Sign-in needed for ${who}: ${reason} Run \`codex-auth login\`.`);
+      lines.push(`Sign-in needed for ${who}: ${reason} ${signIn}`);
     } else {
       lines.push(`Logged in using ChatGPT as ${who}`);
     }
@@ -63,6 +68,7 @@ export function describeStatus(status: Status, apiKey: string | null, daemon: Da
     if (status.nextRefreshAt) lines.push(`  ${status.lastRefreshError ? 'next try:      ' : 'next refresh:  '} ${when(status.nextRefreshAt, now)}`);
   }
   if (status.login) lines.push(`  pending login:  ${status.login.type} (${status.login.loginId})`);
+  if (status.upstream) lines.push(`  upstream:       ${status.upstream.state} since ${when(status.upstream.since, now)}, ${status.upstream.path}`);
   if (daemon) lines.push(`  daemon:         pid ${daemon.pid}, codexd ${daemon.version}, ${daemon.codexHome}`);
   return lines.join('\n');
 }

@@ -1,9 +1,9 @@
 // The daemon's side of every request in shared/protocol.ts: one handler per request, each in its
-// own handle-*.ts, checking its params and calling the account service. The table is typed by
+// own handle-*.ts, checking its params and calling the account. The table is typed by
 // `Requests`, so a request without a handler, or a handler whose params or result differ from
 // the protocol's, does not build.
-import { Requests, type DaemonStatus, type ParamsOf, type ResultOf } from '../../shared/protocol.js';
-import type { AccountService } from '../account.js';
+import { Requests, type DaemonStatus, type LogoutResult, type ParamsOf, type ResultOf, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
+import type { Logins } from '../logins.js';
 import type { Handler as Dispatch, Peer } from '../server.js';
 import { handleAccountRead } from './handle-account-read.js';
 import { handleAccountSession } from './handle-account-session.js';
@@ -23,8 +23,20 @@ export interface DaemonInfo {
   shutdown(): void;
 }
 
+/**
+ * What the handlers ask of the login: the AccountService (../account.ts), which owns it, or a
+ * Follower (../follower.ts), which mirrors its upstream's.
+ */
+export interface Account {
+  read(refreshToken: boolean): Promise<Status>;
+  token(forceRefresh: boolean): Promise<TokenResult>;
+  sessionForFollower(): Promise<SessionResult>;
+  logout(): Promise<LogoutResult>;
+  readonly logins: Pick<Logins, 'start' | 'cancel'>;
+}
+
 export interface HandlerContext {
-  account: AccountService;
+  account: Account;
   daemon: DaemonInfo;
 }
 
@@ -49,7 +61,7 @@ const table: HandlerTable = {
 };
 
 /** The handlers by method name, as the server dispatches them. */
-export function createHandlers(account: AccountService, daemon: DaemonInfo): Map<string, Dispatch> {
+export function createHandlers(account: Account, daemon: DaemonInfo): Map<string, Dispatch> {
   const context: HandlerContext = { account, daemon };
   const keys = Object.keys(table) as Array<keyof Requests>;
   return new Map(

@@ -1,0 +1,287 @@
+// Follower mode (`codexd --upstream PATH`; README, "Remote machines and containers"). The login
+// lives in the upstream codexd, usually on another machine at the end of `ssh -R`. The follower
+// mirrors it into its own auth.json (Codex's format, under Codex's locks, without the refresh
+// token) whenever the upstream announces a change, and serves status and tokens from that
+// mirror. It never sends a request to the issuer: it does not refresh, log in or log out.
+import { EventEmitter } from 'node:events';
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
+import { ErrorCodes, Requests, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
+import type { AccountEvents } from './account.js';
+import { IssuerUnavailable, LoginUpstream, NotLoggedIn, ReauthRequired } from './errors.js';
+import { expiryMs, identityOf } from './jwt.js';
+import type { Logger } from './log.js';
+import { holdSecrets } from './secrets.js';
+import { StartupError } from './socket.js';
+import { serialize, timestamp, type AuthRecord, type AuthStore } from './store.js';
+import { LinkDown, UpstreamLink } from './upstream.js';
+
+/** Longest delay a Node timer honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** auth.json for a session, as Codex writes one. */
+function recordOf(session: SessionResult): AuthRecord {
+  if (session.authMode === 'apikey') return { auth_mode: 'apikey', OPENAI_API_KEY: session.apiKey };
+  return {
+    auth_mode: 'chatgpt',
+    OPENAI_API_KEY: null,
+    tokens: { id_token: session.idToken, access_token: session.accessToken, refresh_token: FOLLOWER_REFRESH_TOKEN, account_id: session.accountId },
+    // Codex counts tokens without last_refresh as unavailable.
+    last_refresh: session.lastRefresh ?? timestamp(),
+  };
+}
+
+function sessionOf(record: AuthRecord): SessionResult {
+  if (record.auth_mode === 'apikey') return { authMode: 'apikey', apiKey: record.OPENAI_API_KEY! };
+  const { access_token: accessToken, id_token: idToken, account_id: accountId } = record.tokens!;
+  return { authMode: 'chatgpt', accessToken, idToken, accountId, expiresAt: iso(expiryMs(accessToken)), lastRefresh: record.last_refresh ?? null };
+}
+
+export class Follower extends EventEmitter<AccountEvents> {
+  private readonly link: UpstreamLink;
+  private linkState: { state: 'connected' | 'disconnected'; since: number } = { state: 'disconnected', since: Date.now() };
+  /** CODEX_HOME on the upstream machine, as its `initialize` says; for messages. */
+  private upstreamHome: string | null = null;
+  /** The upstream's login as last received; null when there is none. */
+  private mirror: SessionResult | null = null;
+  /** The upstream's answer when it had no session to give (not logged in, sign-in needed). */
+  private refusal: { code: number; message: string } | null = null;
+  /** Why the last sync failed while the link was up (the upstream could not refresh, say). */
+  private syncError: string | null = null;
+  private syncing: Promise<void> | null = null;
+  private syncAgain = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private lastAnnounced = '';
+  /** Logins happen upstream; there is never one pending here. */
+  readonly logins = {
+    start: (): never => {
+      throw new LoginUpstream(this.livesUpstream('login'));
+    },
+    cancel: (): 'notFound' => 'notFound',
+  };
+
+  constructor(
+    private readonly store: AuthStore,
+    upstreamPath: string,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.link = new UpstreamLink(upstreamPath, log);
+    this.link.on('connected', (served) => {
+      this.upstreamHome = served.codexHome ?? null;
+      this.linkState = { state: 'connected', since: Date.now() };
+      clearTimeout(this.expiryTimer);
+      // Announced once the upstream's session is in: until then the old token may look usable.
+      void this.sync();
+    });
+    this.link.on('disconnected', () => this.disconnected());
+    this.link.on('changed', () => void this.sync());
+  }
+
+  /** Serves what an earlier run mirrored until the upstream answers; refuses to overwrite a login of this home's own. */
+  async start(): Promise<void> {
+    const loaded = await this.store.load();
+    if (loaded.kind === 'ok') {
+      const { record } = loaded;
+      if (record.auth_mode === 'chatgpt' && record.tokens!.refresh_token !== FOLLOWER_REFRESH_TOKEN) {
+        throw new StartupError(
+          `${this.store.file} holds a login of its own, with a refresh token, which following ${this.link.path} would overwrite; log it out first (codex-auth logout, without --upstream), or follow into another CODEX_HOME`,
+        );
+      }
+      this.hold(sessionOf(record));
+    }
+    this.link.start();
+  }
+
+  stop(): void {
+    this.link.stop();
+    clearTimeout(this.expiryTimer);
+  }
+
+  status(): Status {
+    const base: Status = {
+      account: null,
+      state: 'loggedOut',
+      accessTokenExpiresAt: null,
+      accessTokenExpiryNote: null,
+      lastRefresh: null,
+      reauthReason: null,
+      lastRefreshError: null,
+      nextRefreshAt: null,
+      login: null,
+      upstream: { path: this.link.path, state: this.linkState.state, since: iso(this.linkState.since)! },
+    };
+    const { mirror } = this;
+    if (!mirror) return { ...base, reauthReason: this.refusalReason() ?? (this.connected ? null : `no login mirrored yet: ${this.linkDown()}`) };
+    if (mirror.authMode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };
+    const identity = identityOf(mirror.idToken);
+    const expiresAt = expiryMs(mirror.accessToken);
+    const reauthReason = this.reauthReason(expiresAt);
+    return {
+      ...base,
+      account: { type: 'chatgpt', email: identity.email, planType: identity.planType, accountId: mirror.accountId ?? identity.accountId },
+      state: reauthReason ? 'reauthRequired' : 'ok',
+      accessTokenExpiresAt: iso(expiresAt),
+      accessTokenExpiryNote: expiresAt === null ? 'the access token carries no valid expiry time (exp); the upstream codexd decides when it is refreshed' : null,
+      lastRefresh: mirror.lastRefresh,
+      reauthReason,
+      lastRefreshError: this.syncError,
+    };
+  }
+
+  async read(refreshToken: boolean): Promise<Status> {
+    if (refreshToken && this.connected) await this.sync();
+    return this.status();
+  }
+
+  async token(forceRefresh: boolean): Promise<TokenResult> {
+    const session = await this.current(forceRefresh);
+    if (session.authMode === 'apikey') return { type: 'apiKey', apiKey: session.apiKey };
+    return { type: 'chatgpt', accessToken: session.accessToken, accountId: session.accountId, expiresAt: iso(expiryMs(session.accessToken)) };
+  }
+
+  /** A follower can be another follower's upstream. */
+  sessionForFollower(): Promise<SessionResult> {
+    return this.current(false);
+  }
+
+  logout(): Promise<LogoutResult> {
+    throw new LoginUpstream(this.livesUpstream('logout'));
+  }
+
+  private get connected(): boolean {
+    return this.linkState.state === 'connected';
+  }
+
+  private get upstreamName(): string {
+    return `the upstream codexd on ${this.link.path}${this.upstreamHome ? ` (CODEX_HOME ${this.upstreamHome} there)` : ''}`;
+  }
+
+  private livesUpstream(command: string): string {
+    return `The login lives on the upstream machine (${this.upstreamName}): run \`codex-auth ${command}\` there.`;
+  }
+
+  private linkDown(): string {
+    return `the link to ${this.upstreamName} is down since ${iso(this.linkState.since)}`;
+  }
+
+  private refusalReason(): string | null {
+    return this.refusal ? `${this.upstreamName} answered: ${this.refusal.message}` : null;
+  }
+
+  private reauthReason(expiresAt: number | null): string | null {
+    if (this.refusal?.code === ErrorCodes.reauthRequired) return this.refusalReason();
+    if (!this.connected && expiresAt !== null && expiresAt <= Date.now()) return `${this.linkDown()}, and the access token expired at ${iso(expiresAt)}`;
+    return null;
+  }
+
+  /** The mirrored login, for a token or a session; throws when there is none to serve. */
+  private async current(forceRefresh: boolean): Promise<SessionResult> {
+    if (forceRefresh) {
+      // Only the upstream refreshes; it announces the new token, and the sync below fetches it.
+      try {
+        await this.link.request(Requests.accountToken, { forceRefresh: true });
+      } catch (error) {
+        const why = error instanceof LinkDown ? this.linkDown() : `${this.upstreamName} answered: ${(error as Error).message}`;
+        throw new IssuerUnavailable(`Could not refresh the access token: ${why}.`);
+      }
+      await this.sync();
+    } else if (this.connected && this.expired()) {
+      await this.sync(); // the upstream may hold a newer token than it has announced yet
+    }
+    const status = this.status();
+    const { mirror } = this;
+    if (!mirror) throw new NotLoggedIn(`Not logged in: ${status.reauthReason ?? `nothing mirrored from ${this.upstreamName} yet`}.`);
+    if (status.state === 'reauthRequired') throw new ReauthRequired(`${status.reauthReason}.`);
+    if (this.expired()) {
+      throw new IssuerUnavailable(`The access token has expired and ${this.upstreamName} has no newer one${this.syncError ? `: ${this.syncError}` : ''}.`);
+    }
+    return mirror;
+  }
+
+  private expired(): boolean {
+    const exp = this.mirror?.authMode === 'chatgpt' ? expiryMs(this.mirror.accessToken) : null;
+    return exp !== null && exp <= Date.now();
+  }
+
+  private disconnected(): void {
+    this.linkState = { state: 'disconnected', since: Date.now() };
+    this.syncError = null;
+    // Nothing else happens when the last token expires: announce the change it makes to the status.
+    const exp = this.mirror?.authMode === 'chatgpt' ? expiryMs(this.mirror.accessToken) : null;
+    if (exp !== null && exp > Date.now()) {
+      this.expiryTimer = setTimeout(() => this.announce(), Math.min(exp - Date.now() + 1, MAX_TIMER_MS));
+      this.expiryTimer.unref();
+    }
+    this.announce();
+  }
+
+  /** Fetches the upstream's session and mirrors it; calls made while one runs share one more run after it. */
+  private sync(): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      do {
+        this.syncAgain = false;
+        await this.syncOnce();
+      } while (this.syncAgain);
+    })().finally(() => (this.syncing = null));
+    return this.syncing;
+  }
+
+  private async syncOnce(): Promise<void> {
+    try {
+      const session = await this.link.request(Requests.accountSession, {});
+      this.refusal = null;
+      this.syncError = null;
+      await this.mirrorToDisk(session);
+    } catch (error) {
+      if (error instanceof LinkDown || !this.connected) return; // the link dropped: status says so
+      const message = (error as Error).message;
+      if (error instanceof ResponseError && (error.code === ErrorCodes.notLoggedIn || error.code === ErrorCodes.reauthRequired)) {
+        this.refusal = { code: error.code, message };
+        this.syncError = null;
+        if (error.code === ErrorCodes.notLoggedIn) await this.mirrorToDisk(null);
+      } else {
+        this.syncError = `${this.upstreamName} answered: ${message}`;
+        this.log.warn(this.syncError);
+      }
+    }
+    this.announce();
+  }
+
+  /** Holds `session` and writes it as auth.json (null removes it), unless the file already says the same. */
+  private async mirrorToDisk(session: SessionResult | null): Promise<void> {
+    if (session) this.hold(session);
+    else this.mirror = null;
+    const record = session && recordOf(session);
+    const disk = await this.store.load();
+    if (record ? disk.kind === 'ok' && disk.raw === serialize(record) : disk.kind === 'missing') return;
+    try {
+      await this.store.save(record);
+      this.log.info(record ? 'wrote the upstream\'s login to auth.json' : 'the upstream is logged out: removed auth.json');
+    } catch (error) {
+      this.log.warn(`could not write ${this.store.file}: ${(error as Error).message}; serving the upstream's login from memory`);
+    }
+  }
+
+  private hold(session: SessionResult): void {
+    this.mirror = session;
+    holdSecrets(session.authMode === 'apikey' ? [session.apiKey] : [session.accessToken, session.idToken]);
+  }
+
+  /** Sends `account/updated` when anything a client can see has changed since the last one. */
+  private announce(): void {
+    const status = this.status();
+    const key = `${this.mirror?.authMode === 'chatgpt' ? this.mirror.accessToken : ''}\u0000${JSON.stringify(status)}`;
+    if (key === this.lastAnnounced) return;
+    this.lastAnnounced = key;
+    this.emit('updated', status);
+  }
+}
