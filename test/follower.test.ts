@@ -197,6 +197,21 @@ describe('a follower on the same machine', () => {
   });
 });
 
+describe('a follower and a login of its own', () => {
+  it('refuses to start on a CODEX_HOME whose auth.json has a refresh token, and leaves it alone', async () => {
+    const up = upstreamBox();
+    await daemon(up);
+    const fo = followerBox(up.socket);
+    writeAtomically(fo.codexHome, codexAuthJson(followerIssuer.mintTokens(), followerIssuer.account.accountId, codexTimestamp(Date.now())));
+    const own = readAuth(fo);
+    const refused = await startDaemon(fo, { waitReady: false });
+    const { code } = await refused.exited;
+    assert.equal(code, 1);
+    assert.equal(refused.stderr(), `codexd: ${authPath(fo)} holds a login of its own, with a refresh token, which following ${up.socket} would overwrite; log it out first (codex-auth logout, without --upstream), or follow into another CODEX_HOME\n`);
+    assert.equal(readAuth(fo), own);
+  });
+});
+
 describe('autostart in follower mode', () => {
   /** A sandbox with an upstream codexd listening at its conventional path, $XDG_RUNTIME_DIR/codexd/upstream.sock. */
   async function withConventionalUpstream(): Promise<{ up: Sandbox; fo: Sandbox }> {
