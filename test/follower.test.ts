@@ -3,28 +3,20 @@
 // the login into its auth.json without the refresh token, serves status and tokens from it,
 // refuses logins and logouts, never talks to an issuer, and rides out the upstream going away.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCodes, type CodexdClient, type Status } from '../client/index.js';
 import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { cli, client, readAuth, recorder, sandbox, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
-import { codexAuthJson, codexTimestamp, readJson, refreshRequests, rpcError, writeAtomically } from './refresh-support.js';
+import { authPath, cli, client, fileSandbox, hasAuth, readAuth, recorder, rpcError, startDaemon, stopDaemons, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { codexAuthJson, codexTimestamp, readJson, refreshRequests, writeAtomically } from './refresh-support.js';
 
 let issuer: FakeIssuer;
 /** The follower's own issuer setting points here: any request it sent would show up. */
 let followerIssuer: FakeIssuer;
-const boxes: Sandbox[] = [];
 const daemons: Daemon[] = [];
 const clients: CodexdClient[] = [];
-
-// TODO(rebase onto p4): helpers.ts has these.
-const authPath = (b: Sandbox): string => join(b.codexHome, 'auth.json');
-const hasAuth = (b: Sandbox): boolean => existsSync(authPath(b));
-async function stopDaemons(list: Daemon[]): Promise<void> {
-  for (const d of list) if (d.proc.exitCode === null && d.proc.signalCode === null) await d.stop();
-}
 
 before(async () => {
   issuer = await startFakeIssuer();
@@ -36,14 +28,7 @@ after(async () => {
   await stopDaemons(daemons);
   await issuer.close();
   await followerIssuer.close();
-  for (const box of boxes) box.cleanup();
 });
-
-function box(env: NodeJS.ProcessEnv = {}): Sandbox {
-  const b = sandbox(env);
-  boxes.push(b);
-  return b;
-}
 
 async function daemon(b: Sandbox): Promise<Daemon> {
   const d = await startDaemon(b);
@@ -59,14 +44,14 @@ async function connected(b: Sandbox): Promise<CodexdClient> {
 
 /** An upstream codexd holding a ChatGPT login from the fake issuer. */
 function upstreamBox(env: NodeJS.ProcessEnv = {}): Sandbox {
-  const up = box({ CODEXD_ISSUER: issuer.url, ...env });
+  const up = fileSandbox({ CODEXD_ISSUER: issuer.url, ...env });
   const tokens = issuer.mintTokens({ accessExpiresInS: 3600 });
   writeAtomically(up.codexHome, codexAuthJson(tokens, issuer.account.accountId, codexTimestamp(Date.now())));
   return up;
 }
 
 function followerBox(upstreamSocket: string): Sandbox {
-  return box({ CODEXD_UPSTREAM: upstreamSocket, CODEXD_ISSUER: followerIssuer.url });
+  return fileSandbox({ CODEXD_UPSTREAM: upstreamSocket, CODEXD_ISSUER: followerIssuer.url });
 }
 
 /** The follower's auth.json once it holds `accessToken`. */
@@ -215,7 +200,7 @@ describe('a follower and a login of its own', () => {
 describe('autostart in follower mode', () => {
   /** A sandbox with an upstream codexd listening at its conventional path, $XDG_RUNTIME_DIR/codexd/upstream.sock. */
   async function withConventionalUpstream(): Promise<{ up: Sandbox; fo: Sandbox }> {
-    const fo = box({ CODEXD_ISSUER: followerIssuer.url });
+    const fo = fileSandbox({ CODEXD_ISSUER: followerIssuer.url });
     mkdirSync(join(fo.env['XDG_RUNTIME_DIR']!, 'codexd'), { mode: 0o700 });
     const upstreamSocket = join(fo.env['XDG_RUNTIME_DIR']!, 'codexd', 'upstream.sock');
     const up = upstreamBox({ CODEXD_SOCKET: upstreamSocket });
