@@ -4,6 +4,7 @@
 // token) whenever the upstream announces a change, and serves status and tokens from that
 // mirror. It never sends a request to the issuer: it does not refresh, log in or log out.
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
 import { ErrorCodes, Requests, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
@@ -15,6 +16,9 @@ import { holdSecrets } from './secrets.js';
 import { StartupError } from './socket.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore } from './store.js';
 import { LinkDown, UpstreamLink } from './upstream.js';
+
+/** How long start-up waits for the upstream's first answer, so that a client that started the daemon finds the login. */
+const FIRST_ANSWER_WAIT_MS = 3000;
 
 /** Longest delay a Node timer honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -56,6 +60,7 @@ export class Follower extends EventEmitter<AccountEvents> {
   private syncAgain = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private lastAnnounced = '';
+  private firstSynced: () => void = () => undefined;
   /** Logins happen upstream; there is never one pending here. */
   readonly logins = {
     start: (): never => {
@@ -94,7 +99,13 @@ export class Follower extends EventEmitter<AccountEvents> {
       }
       this.hold(sessionOf(record));
     }
+    const answered = new Promise<void>((resolve) => {
+      this.firstSynced = resolve;
+      this.link.once('unreachable', () => resolve());
+    });
     this.link.start();
+    // Bounded: a link that hangs must not hold up start-up (autostart waits 5 s in all).
+    await Promise.race([answered, sleep(FIRST_ANSWER_WAIT_MS, undefined, { ref: false })]);
   }
 
   stop(): void {
@@ -253,6 +264,7 @@ export class Follower extends EventEmitter<AccountEvents> {
         this.log.warn(this.syncError);
       }
     }
+    this.firstSynced();
     this.announce();
   }
 

@@ -150,7 +150,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   else socketIdentity = await bindSocket(rpc.server, settings.socket);
   lifecycle.serve({ rpc, watcher, socketIdentity });
   log.info(
-    { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, activation: activationName, upstream: settings.upstream },
+    { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, ...(settings.upstream ? { upstream: settings.upstream } : {}), activation: activationName },
     'codexd is ready',
   );
 }

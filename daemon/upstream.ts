@@ -17,6 +17,8 @@ const BACKOFF_MAX_MS = 30_000;
 export interface UpstreamEvents {
   connected: [InitializeResult];
   disconnected: [];
+  /** An attempt to connect failed (the link stays down until a later one succeeds). */
+  unreachable: [string];
   /** The upstream announced a change (`account/updated`). */
   changed: [];
 }
@@ -64,6 +66,7 @@ export class UpstreamLink extends EventEmitter<UpstreamEvents> {
         // Once per distinct reason: a link that stays down must not fill the log.
         if (why !== lastFailure) this.log.warn(`cannot reach the upstream codexd on ${this.path} (${why}); retrying, at most every ${BACKOFF_MAX_MS / 1000} s`);
         lastFailure = why;
+        this.emit('unreachable', why);
       }
       await sleep(delayMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       delayMs = Math.min(delayMs * 2, BACKOFF_MAX_MS);
