@@ -31,6 +31,8 @@ export interface Sandbox {
   env: NodeJS.ProcessEnv;
   /** Every daemon log file and captured output, for secret scans. */
   captured: string[];
+  /** The user the sandbox belongs to when it is not the test's own (ssh-support.ts); its CLIs run as that user. */
+  runAs?: { uid: number; gid: number };
   cleanup(): void;
 }
 
@@ -173,9 +175,15 @@ export interface RunningCli {
   exited: Promise<number | null>;
 }
 
+/** node with `argv`, as the sandbox's own user when it has one (setpriv: root only). */
+function node(box: Sandbox, argv: string[]): [string, string[]] {
+  if (!box.runAs) return [process.execPath, argv];
+  return ['setpriv', [`--reuid=${box.runAs.uid}`, `--regid=${box.runAs.gid}`, '--clear-groups', process.execPath, ...argv]];
+}
+
 /** Starts the real codex-auth binary and lets the test read its output while it runs. */
 export function startCli(box: Sandbox, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}): RunningCli {
-  const child = spawn(process.execPath, [cliBin, ...args], { env: { ...box.env, ...options.env }, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  const child = spawn(...node(box, [cliBin, ...args]), { env: { ...box.env, ...options.env }, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
   killAtEnd(child);
   let stdout = '';
   let stderr = '';

@@ -6,8 +6,9 @@
 #   faketime   moves the wall clock under a running daemon, as a laptop suspend does
 #   procps     ps, to find daemons and to scan process listings for secrets
 #   openssl    makes a throwaway CA for the custom-CA test
+#   openssh-server, openssh-client  a real sshd and ssh -R for the follower test over ssh
 set -euo pipefail
-packages=(chromium util-linux systemd faketime procps openssl)
+packages=(chromium util-linux systemd faketime procps openssl openssh-server openssh-client)
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
