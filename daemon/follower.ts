@@ -27,6 +27,11 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** `text` ending in one full stop (the upstream's messages bring their own). */
+function sentence(text: string): string {
+  return text.endsWith('.') ? text : `${text}.`;
+}
+
 /** auth.json for a session, as Codex writes one. */
 function recordOf(session: SessionResult): AuthRecord {
   if (session.authMode === 'apikey') return { auth_mode: 'apikey', OPENAI_API_KEY: session.apiKey };
@@ -206,8 +211,8 @@ export class Follower extends EventEmitter<AccountEvents> {
     }
     const status = this.status();
     const { mirror } = this;
-    if (!mirror) throw new NotLoggedIn(`Not logged in: ${status.reauthReason ?? `nothing mirrored from ${this.upstreamName} yet`}.`);
-    if (status.state === 'reauthRequired') throw new ReauthRequired(`${status.reauthReason}.`);
+    if (!mirror) throw new NotLoggedIn(sentence(`Not logged in: ${status.reauthReason ?? `nothing mirrored from ${this.upstreamName} yet`}`));
+    if (status.state === 'reauthRequired') throw new ReauthRequired(sentence(status.reauthReason!));
     if (this.expired()) {
       throw new IssuerUnavailable(`The access token has expired and ${this.upstreamName} has no newer one${this.syncError ? `: ${this.syncError}` : ''}.`);
     }
