@@ -37,9 +37,13 @@ export interface Remote {
   upstreamSocket: string;
 }
 
-/** A throwaway user owning a sandbox of its own, removed (with the sandbox) when the file ends. */
-export function remoteUser(env: NodeJS.ProcessEnv = {}): Remote {
+/**
+ * A throwaway user owning a sandbox of its own, removed (with the sandbox) when the file ends;
+ * `prepare` writes files into the sandbox before it is handed over to the user.
+ */
+export function remoteUser(env: NodeJS.ProcessEnv = {}, prepare: (box: Sandbox) => void = () => undefined): Remote {
   const box = fileSandbox(env);
+  prepare(box);
   const user = `cxd${randomBytes(4).toString('hex')}`;
   const home = box.env['HOME']!;
   run('useradd', ['--no-create-home', '--home-dir', home, '--shell', '/bin/sh', '--user-group', user]);

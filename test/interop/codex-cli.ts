@@ -87,9 +87,11 @@ export interface RunningCodex {
   exited: Promise<CodexResult>;
 }
 
-/** Starts `codex ARGS` in its own process group (the npm launcher plus the native binary). */
-export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; cwd?: string } = {}): RunningCodex {
-  const proc = spawn(codexBin, args, { env, cwd: options.cwd ?? env['HOME'], stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+/** Starts `codex ARGS` in its own process group (the npm launcher plus the native binary); as another user with `runAs` (setpriv: root only). */
+export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; cwd?: string; runAs?: { uid: number; gid: number } } = {}): RunningCodex {
+  const { runAs } = options;
+  const [command, argv] = runAs ? ['setpriv', [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', codexBin, ...args]] : [codexBin, args];
+  const proc = spawn(command, argv, { env, cwd: options.cwd ?? env['HOME'], stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
   proc.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -122,7 +124,7 @@ export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { in
 }
 
 /** Runs `codex ARGS` to completion (killed after timeoutMs). */
-export async function runCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; timeoutMs?: number } = {}): Promise<CodexResult> {
+export async function runCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; timeoutMs?: number; runAs?: { uid: number; gid: number } } = {}): Promise<CodexResult> {
   const running = startCodex(args, env, options);
   const timer = setTimeout(() => void running.stop(), options.timeoutMs ?? 30_000);
   const result = await running.exited;
