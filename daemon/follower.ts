@@ -268,8 +268,9 @@ export class Follower extends EventEmitter<AccountEvents> {
         this.syncError = `${this.upstreamName} answered: ${message}`;
         this.log.warn(this.syncError);
       }
+    } finally {
+      this.firstSynced();
     }
-    this.firstSynced();
     this.announce();
   }
 
