@@ -3,6 +3,7 @@
 // process, and keeps Codex CLI from needing to be: it refreshes earlier than Codex would
 // (exp − margin, Codex waits for exp − 5 min), under Codex's own auth.lock, and adopts
 // whatever another writer put on disk instead of spending a token that is already spent.
+import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
 import { expiryMs, identityOf, saneTimeMs } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from './log.js';
@@ -159,6 +160,8 @@ export class Refresher {
           this.session.adopt(disk);
           return 'adopted';
         }
+        // A follower's mirror has only a marker: the issuer would refuse it, so it is never sent.
+        if (held.record.tokens.refresh_token === FOLLOWER_REFRESH_TOKEN) throw new IssuerError(REFRESH_MESSAGES.followerMirror, 'permanent');
         const tokens = await this.issuer.refresh(held.record.tokens.refresh_token);
         const heldAccount = held.record.tokens.account_id;
         if (heldAccount && tokens.id_token && identityOf(tokens.id_token).accountId !== heldAccount) {

@@ -197,6 +197,20 @@ describe('a follower and a login of its own', () => {
   });
 });
 
+describe('a follower\'s mirror in a daemon that is not a follower', () => {
+  it('is never refreshed: no request carries the marker, and the status says what to do', async () => {
+    const b = fileSandbox({ CODEXD_ISSUER: issuer.url });
+    const tokens = issuer.mintTokens({ accessExpiresInS: 30 }); // due at once
+    writeAtomically(b.codexHome, codexAuthJson({ ...tokens, refresh_token: FOLLOWER_REFRESH_TOKEN }, issuer.account.accountId, codexTimestamp(Date.now())));
+    const before = refreshRequests(issuer).length;
+    await daemon(b);
+    const error = await rpcError((await connected(b)).token());
+    assert.equal(error.code, ErrorCodes.reauthRequired);
+    assert.match(error.message, /auth\.json is a codexd follower's copy of another machine's login, whose refresh token stays there: follow that machine again \(codexd --upstream\), or sign in here\./);
+    assert.equal(refreshRequests(issuer).length, before, 'no refresh request');
+  });
+});
+
 describe('autostart in follower mode', () => {
   /** A sandbox with an upstream codexd listening at its conventional path, $XDG_RUNTIME_DIR/codexd/upstream.sock. */
   async function withConventionalUpstream(): Promise<{ up: Sandbox; fo: Sandbox }> {
