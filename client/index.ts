@@ -17,12 +17,14 @@ import { expectedDaemon, resolveSocketPath, type ExpectedDaemon } from '../share
 import {
   Notifications,
   Requests,
+  type AccountSummary,
   type DaemonStatus,
   type InitializeResult,
   type LoginCancelResult,
   type LoginCompleted,
   type LoginStartParams,
   type LoginStartResult,
+  type LogoutParams,
   type LogoutResult,
   type NotificationDef,
   type ReadParams,
@@ -81,7 +83,7 @@ export class CodexdClient {
     return this.request(Requests.accountRead, params);
   }
 
-  /** The bearer credential: a ChatGPT access token (refreshed first when due) or the API key. */
+  /** The bearer credential: a ChatGPT access token (refreshed first when due) or the API key; `account` names one without switching to it. */
   token(params: TokenParams = {}): Promise<TokenResult> {
     return this.request(Requests.accountToken, params);
   }
@@ -99,8 +101,19 @@ export class CodexdClient {
     return this.request(Requests.loginCancel, { loginId });
   }
 
-  logout(): Promise<LogoutResult> {
-    return this.request(Requests.logout, {});
+  /** No params: the active account; `{name}`: that account; `{all: true}`: every account. */
+  logout(params: LogoutParams = {}): Promise<LogoutResult> {
+    return this.request(Requests.logout, params);
+  }
+
+  /** Every account, the active one first. */
+  async accounts(): Promise<AccountSummary[]> {
+    return (await this.request(Requests.accountList, {})).accounts;
+  }
+
+  /** Makes the account `name` the one Codex uses (the one auth.json holds). */
+  switchAccount(name: string): Promise<AccountSummary> {
+    return this.request(Requests.accountSwitch, { name });
   }
 
   daemonStatus(): Promise<DaemonStatus> {

@@ -1,15 +1,20 @@
-// What clients ask of the login the daemon holds: status, token, logout. The session owns the
-// login's state, the refresher keeps it fresh, logins (./logins.ts) start new ones; this answers
-// from them and announces every change to all clients.
+// What clients ask of the accounts the daemon holds: status, list, token, switch, logout. The
+// active account is the login auth.json holds: its session owns the login's state and its
+// refresher keeps it fresh. Every other account has its own session and refresher on its own
+// file (accounts.ts, account-files.ts). Logins (./logins.ts) start new ones; this answers from
+// them, moves logins between auth.json and the account files, and announces every change.
 import { EventEmitter } from 'node:events';
-import type { LoginCompleted, LogoutResult, SessionResult, Status, TokenResult } from '../shared/protocol.js';
+import type { AccountSummary, LoginCompleted, LogoutParams, LogoutResult, SessionResult, Status, TokenResult } from '../shared/protocol.js';
+import type { InactiveStore } from './account-files.js';
+import { accountKey, assignNames, InactiveAccount, stateOf, summarize } from './accounts.js';
 import { codexCredentialsStore, keyringNote } from './codex-config.js';
-import { IssuerUnavailable, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
+import { AccountNotFound, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
 import type { IssuerClient } from './issuer.js';
 import { expiryMs, identityOf } from './jwt.js';
 import type { Logger } from './log.js';
 import { Logins } from './logins.js';
-import { Refresher, STALE_AFTER_DAYS } from './refresher.js';
+import { Mutex } from './mutex.js';
+import { Refresher, STALE_AFTER_DAYS, type RefresherOptions } from './refresher.js';
 import { chatgptOf, Session, type HeldChatgpt } from './session.js';
 import type { Settings } from './settings.js';
 import type { AuthRecord, AuthStore, Loaded } from './store.js';
@@ -29,55 +34,90 @@ export class AccountService extends EventEmitter<AccountEvents> {
   private lastAnnounced = '';
   /** Set while a logout runs: no token is handed out until it has finished. */
   private loggingOut: Promise<void> | null = null;
+  /** The active account: the login auth.json holds. */
   private readonly session: Session;
   private readonly refresher: Refresher;
+  private readonly refresherOptions: RefresherOptions;
+  /** Every other account, by key. */
+  private readonly inactive = new Map<string, InactiveAccount>();
+  /** Account names by key, as in names.json. */
+  private storedNames: Record<string, string> = {};
+  /** Switches, saved logins, logouts and re-reads of auth.json move logins around: one at a time. */
+  private readonly changes = new Mutex();
   readonly logins: Logins;
 
   constructor(
     private readonly store: AuthStore,
+    private readonly files: InactiveStore,
     private readonly issuer: IssuerClient,
     settings: Settings,
     private readonly log: Logger,
   ) {
     super();
+    this.refresherOptions = {
+      marginMs: settings.refreshMarginS * 1000,
+      backoffBaseMs: settings.refreshBackoffBaseMs,
+      backoffMaxMs: settings.refreshBackoffMaxMs,
+      tickMs: settings.tickS * 1000,
+    };
     this.session = new Session(log);
-    this.refresher = new Refresher(
-      store,
-      issuer,
-      this.session,
-      {
-        marginMs: settings.refreshMarginS * 1000,
-        backoffBaseMs: settings.refreshBackoffBaseMs,
-        backoffMaxMs: settings.refreshBackoffMaxMs,
-        tickMs: settings.tickS * 1000,
-      },
-      log,
-    );
-    this.logins = new Logins(store, issuer, this.session, settings, log);
+    this.refresher = new Refresher(store, issuer, this.session, this.refresherOptions, log);
+    this.logins = new Logins(store, issuer, (record, name) => this.saveLogin(record, name), settings, log);
     this.session.on('changed', () => this.announce());
     this.logins.on('completed', (event) => this.emit('loginCompleted', event));
     this.logins.on('changed', () => this.announce());
   }
 
+  /**
+   * Reads auth.json and the account files. An account file that holds the login auth.json holds
+   * too is what a switch killed before its last step leaves: auth.json wins, the file goes.
+   */
   async start(): Promise<void> {
     const readOnly = await this.store.readOnlyReason();
     if (readOnly) this.log.warn(readOnly);
     this.session.adopt(await this.store.load());
+    if (!readOnly) {
+      const removed = this.files.removeLeftoverTempFiles();
+      if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write of an account file');
+    }
+    this.storedNames = await this.files.loadNames();
+    const active = this.activeKey();
+    for (const { key, loaded } of await this.files.scan()) {
+      if (loaded.kind !== 'ok' || accountKey(loaded.record) !== key) {
+        const why = loaded.kind === 'ok' ? 'it holds another account than its name says' : loaded.kind === 'unusable' ? loaded.reason : 'it is gone';
+        this.log.warn({ account: key }, `an account file in ${this.files.location} cannot be used (${why}); leaving it as it is`);
+      } else if (key === active) {
+        if (!readOnly) await this.removeStoredCopy(key);
+      } else {
+        this.addInactive(key, loaded, null);
+      }
+    }
   }
 
   stop(): void {
     this.refresher.stop();
     this.logins.stop();
+    for (const account of this.inactive.values()) account.refresher.stop();
   }
 
   /** Re-reads auth.json; called when the file may have changed under us. */
   async reload(): Promise<void> {
-    const loaded = await this.store.load();
-    const held = this.session.loaded;
-    if (loaded.kind === held.kind && rawOf(loaded) === rawOf(held)) return;
-    if (this.session.holdsNewerThan(loaded)) return;
-    this.log.info('auth.json changed on disk');
-    this.session.adopt(loaded);
+    await this.changes.run(async () => {
+      const loaded = await this.store.load();
+      const held = this.session.loaded;
+      if (loaded.kind === held.kind && rawOf(loaded) === rawOf(held)) return;
+      if (this.session.holdsNewerThan(loaded)) return;
+      this.log.info('auth.json changed on disk');
+      this.session.adopt(loaded);
+      // Another writer logged in to an account that is also kept inactive: auth.json wins.
+      const key = this.activeKey();
+      const copy = key === null ? undefined : this.inactive.get(key);
+      if (!copy) return;
+      copy.dispose();
+      this.inactive.delete(key!);
+      await this.removeStoredCopy(key!);
+      this.announce();
+    });
   }
 
   status(): Status {
@@ -93,6 +133,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       nextRefreshAt: null,
       login: this.logins.pending,
       upstream: null,
+      accounts: this.list(),
     };
     if (loaded.kind === 'missing') return { ...base, reauthReason: keyringNote(codexCredentialsStore(this.store.codexHome)) };
     if (loaded.kind === 'unusable') return { ...base, reauthReason: `auth.json cannot be used: ${loaded.reason}` };
@@ -105,7 +146,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return {
       ...base,
       account: { type: 'chatgpt', email: identity.email, planType: identity.planType, accountId: tokens.account_id ?? identity.accountId },
-      state: reauthReason ? 'reauthRequired' : this.session.refreshing ? 'refreshing' : 'ok',
+      state: stateOf(this.session),
       accessTokenExpiresAt: iso(expiresAt),
       accessTokenExpiryNote: expiresAt === null ? EXPIRY_UNKNOWN : null,
       lastRefresh: record.last_refresh ?? null,
@@ -115,13 +156,23 @@ export class AccountService extends EventEmitter<AccountEvents> {
     };
   }
 
+  /** Every account, the active one first, then by name. */
+  list(): AccountSummary[] {
+    const names = this.names();
+    const active = this.activeKey();
+    return this.records()
+      .map(([key, record]) => summarize(names.get(key)!, record, key === active, stateOf(key === active ? this.session : this.inactive.get(key)!.session)))
+      .sort((a, b) => Number(b.active) - Number(a.active) || a.name.localeCompare(b.name));
+  }
+
   async read(refreshToken: boolean): Promise<Status> {
     if (refreshToken && this.session.held()) await this.refresher.ensureFresh(true);
     return this.status();
   }
 
-  async token(forceRefresh: boolean): Promise<TokenResult> {
-    const login = await this.freshLogin(forceRefresh);
+  /** The credential of the account `name` (default: the active one), without switching to it. */
+  async token(forceRefresh: boolean, name?: string): Promise<TokenResult> {
+    const login = await this.freshLogin(forceRefresh, name);
     if (login.auth_mode === 'apikey') return { type: 'apiKey', apiKey: login.OPENAI_API_KEY! };
     const { access_token: accessToken, account_id: accountId } = login.tokens!;
     return { type: 'chatgpt', accessToken, accountId, expiresAt: iso(expiryMs(accessToken)) };
@@ -135,24 +186,45 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return { authMode: 'chatgpt', accessToken, idToken, accountId, expiresAt: iso(expiryMs(accessToken)), lastRefresh: login.last_refresh ?? null };
   }
 
-  /** The login held, refreshed first when due (or when forced); throws when there is none to serve. */
-  private async freshLogin(forceRefresh: boolean): Promise<AuthRecord> {
+  /** Makes the account `name` the one auth.json holds, the one Codex uses. */
+  async switchTo(name: string): Promise<AccountSummary> {
+    await this.changes.run(async () => {
+      const key = this.keyNamed(name);
+      if (key === this.activeKey()) return;
+      const readOnly = await this.store.readOnlyReason();
+      if (readOnly) throw new StorageFailed(`Cannot switch accounts: ${readOnly}.`);
+      this.freezeNames();
+      try {
+        await this.activate(key, null);
+      } catch (error) {
+        throw new StorageFailed(`Could not switch accounts: ${(error as Error).message}`);
+      }
+      this.log.info({ account: key }, 'switched accounts');
+    });
+    return this.list().find((account) => account.name === name)!;
+  }
+
+  /** The login held by the account `name` (default: the active one), refreshed first when due (or when forced); throws when there is none to serve. */
+  private async freshLogin(forceRefresh: boolean, name?: string): Promise<AuthRecord> {
     if (this.loggingOut) await this.loggingOut;
-    const loaded = this.session.loaded;
-    if (loaded.kind === 'missing') throw new NotLoggedIn('Not logged in. Run `codex-auth login`.');
+    const { session, refresher } = this.target(name);
+    const again = (): Promise<AuthRecord> => this.freshLogin(false, name);
+    const loaded = session.loaded;
+    if (loaded.kind === 'missing') throw new NotLoggedIn(`Not logged in. Run \`codex-auth login\`${this.inactive.size > 0 ? ', or `codex-auth switch NAME` to one of your accounts (`codex-auth accounts` lists them)' : ''}.`);
     if (loaded.kind === 'unusable') {
       throw new NotLoggedIn(`Not logged in: auth.json cannot be used (${loaded.reason}). Run \`codex-auth login\`.`);
     }
     if (loaded.record.auth_mode === 'apikey') return loaded.record;
 
-    const failure = await this.refresher.ensureFresh(forceRefresh);
-    if (this.loggingOut) return this.freshLogin(false); // a logout began while the token was refreshed
-    const reauth = this.session.reauthReason;
-    if (reauth) throw new ReauthRequired(`${reauth} Run \`codex-auth login\`.`);
-    const held = this.session.held();
-    if (!held) return this.freshLogin(false); // the refresh adopted a different kind of login from disk
+    const failure = await refresher.ensureFresh(forceRefresh);
+    // A logout began while the token was refreshed, or a switch moved the account.
+    if (this.loggingOut || this.target(name).session !== session) return again();
+    const reauth = session.reauthReason;
+    if (reauth) throw new ReauthRequired(`${reauth} Run \`codex-auth login${name === undefined ? '' : ` --name ${name}`}\`.`);
+    const held = session.held();
+    if (!held) return again(); // the refresh adopted a different kind of login from disk
     const exp = expiryMs(held.record.tokens.access_token);
-    const transient = this.session.transient?.reason;
+    const transient = session.transient?.reason;
     if (transient && exp !== null && exp <= Date.now()) {
       throw new IssuerUnavailable(`The access token has expired and could not be refreshed: ${transient}`);
     }
@@ -163,8 +235,96 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return held.record;
   }
 
-  async logout(): Promise<LogoutResult> {
-    const done = this.logoutOnce();
+  /** The session and refresher of the account `name`; the active one's when `name` is not given. */
+  private target(name: string | undefined): { session: Session; refresher: Refresher } {
+    const inactive = name === undefined ? undefined : this.inactive.get(this.keyNamed(name));
+    return inactive ?? { session: this.session, refresher: this.refresher };
+  }
+
+  /**
+   * A login was made: it adds its account, or updates it in place, and makes it the active one.
+   * A login of an account that replaces its tokens revokes the old refresh token (best effort).
+   */
+  private async saveLogin(record: AuthRecord, name: string | undefined): Promise<void> {
+    await this.changes.run(async () => {
+      const key = accountKey(record);
+      this.freezeNames();
+      const owner = Object.entries(this.storedNames).find(([, taken]) => taken === name)?.[0];
+      if (name !== undefined && owner !== undefined && owner !== key) {
+        throw new LoginFailed(`The name "${name}" belongs to another account; choose another name, or log out of that account first.`);
+      }
+      const replaced = key === this.activeKey() ? this.activeRecord() : (this.inactive.get(key)?.record() ?? null);
+      try {
+        await this.activate(key, record);
+      } catch (error) {
+        throw new StorageFailed(`Could not save auth.json: ${(error as Error).message}`);
+      }
+      if (name !== undefined) this.storedNames[key] = name;
+      await this.saveNames();
+      this.announce();
+      const previous = replaced?.tokens?.refresh_token;
+      if (previous && previous !== record.tokens?.refresh_token) {
+        this.issuer.revoke(previous, 'refresh_token').catch((error: Error) => {
+          this.log.warn(`could not revoke the replaced login's refresh token: ${error.message}`);
+        });
+      }
+    });
+  }
+
+  /**
+   * Makes `key` the active account, with `incoming` (a login just made) or the login its file
+   * holds. Under that account's lock (its refresh settled, none starting) and Codex's locks, in
+   * an order that leaves every account on disk at least once whenever the daemon is killed, the
+   * copy too many being removed by start(): (1) the login auth.json holds, with whatever Codex
+   * wrote into it, goes to its account's file; (2) auth.json is replaced; (3) the incoming
+   * account's file is removed.
+   */
+  private async activate(key: string, incoming: AuthRecord | null): Promise<void> {
+    const target = this.inactive.get(key);
+    await this.files.slot(key).withAuthLock(async (file) => {
+      const record = incoming ?? target?.record();
+      if (!record) throw new Error('the account has no usable login; log in to it again');
+      const reauth = incoming ? null : (target?.session.reauthReason ?? null);
+      await this.store.withAuthLock(async (writer) => {
+        const disk = await writer.load();
+        const outgoing = this.session.holdsNewerThan(disk) ? this.session.held()!.record : disk.kind === 'ok' ? disk.record : null;
+        const outKey = outgoing === null ? null : accountKey(outgoing);
+        const outReauth = this.session.reauthReason;
+        let moved: Loaded | null = null;
+        if (outgoing && outKey !== key) {
+          moved = await this.files.slot(outKey!).withAuthLock(async (out) => {
+            await out.save(outgoing);
+            return out.load();
+          });
+        }
+        let aside: string | null;
+        try {
+          aside = await writer.save(record);
+        } catch (error) {
+          // auth.json still holds the outgoing login: its copy would be one too many.
+          if (moved) await this.files.slot(outKey!).withAuthLock((out) => out.save(null)).catch(() => undefined);
+          throw error;
+        }
+        if (aside) this.log.warn({ aside }, 'kept the unusable auth.json aside');
+        if (target) {
+          await file.save(null).catch((error: Error) => this.log.warn(`${error.message}; the copy is removed at the next start`));
+        }
+        // In memory as on disk, before anyone hears of it.
+        target?.dispose();
+        this.inactive.delete(key);
+        if (moved) this.addInactive(outKey!, moved, outReauth);
+        const now = await writer.load();
+        this.session.replace(now);
+        if (reauth && now.kind === 'ok') {
+          this.session.failedForGood(reauth, now.raw);
+          this.announce();
+        }
+      });
+    });
+  }
+
+  async logout(params: LogoutParams = {}): Promise<LogoutResult> {
+    const done = this.changes.run(() => this.logoutOnce(params));
     const pending = done.then(() => undefined, () => undefined);
     this.loggingOut = pending;
     try {
@@ -174,14 +334,34 @@ export class AccountService extends EventEmitter<AccountEvents> {
     }
   }
 
+  /** No params: the active account. `name`: that account. `all`: every account. */
+  private async logoutOnce({ name, all }: LogoutParams): Promise<LogoutResult> {
+    const keys = all ? [...this.inactive.keys()] : name === undefined ? [] : [this.keyNamed(name)];
+    // Before revoking: a revoked login left on a disk we cannot change would be worse than none.
+    const readOnly = await this.store.readOnlyReason();
+    if (readOnly) throw new StorageFailed(`Cannot log out: ${readOnly}.`);
+    this.freezeNames();
+    const active = this.activeKey();
+    const warnings: string[] = [];
+    for (const key of keys.filter((key) => key !== active)) {
+      const warning = await this.logoutInactive(key);
+      if (warning) warnings.push(warning);
+    }
+    let movedAside: string | null = null;
+    if (all || name === undefined || keys.includes(active!)) {
+      const result = await this.logoutActive();
+      if (result.warning) warnings.push(result.warning);
+      movedAside = result.movedAside ?? null;
+    }
+    await this.saveNames();
+    return { ...(warnings.length > 0 ? { warning: warnings.join(' ') } : {}), ...(movedAside ? { movedAside } : {}) };
+  }
+
   /**
    * A refresh in flight is spending the refresh token on disk: wait for it, then, under Codex's
    * lock, revoke whatever is current (the rotated token) and delete the file.
    */
-  private async logoutOnce(): Promise<LogoutResult> {
-    // Before revoking: a revoked login left on a disk we cannot change would be worse than none.
-    const readOnly = await this.store.readOnlyReason();
-    if (readOnly) throw new StorageFailed(`Cannot log out: ${readOnly}.`);
+  private async logoutActive(): Promise<LogoutResult> {
     this.logins.supersede('Login was cancelled because you logged out');
     await this.refresher.settled();
     let warning: string | undefined;
@@ -202,6 +382,26 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return { ...(warning ? { warning } : {}), ...(movedAside ? { movedAside } : {}) };
   }
 
+  /** Under the account's lock, so that no refresh of it is in flight: revoke, then remove its file. */
+  private async logoutInactive(key: string): Promise<string | undefined> {
+    const account = this.inactive.get(key)!;
+    let warning: string | undefined;
+    try {
+      await account.slot.withAuthLock(async (file) => {
+        const held = account.session.held();
+        if (held) warning = await this.revoke(held.record.tokens);
+        await file.save(null);
+      });
+    } catch (error) {
+      throw new StorageFailed(`Could not remove the account: ${(error as Error).message}`);
+    }
+    account.dispose();
+    this.inactive.delete(key);
+    this.log.info({ account: key }, 'logged out of an inactive account');
+    this.announce();
+    return warning;
+  }
+
   /** Revokes the refresh token (or, without one, the access token); a failure is only a warning. */
   private async revoke(tokens: HeldChatgpt['record']['tokens']): Promise<string | undefined> {
     const { refresh_token: refreshToken, access_token: accessToken } = tokens;
@@ -212,6 +412,69 @@ export class AccountService extends EventEmitter<AccountEvents> {
       const warning = `Could not revoke the token at the issuer (${(error as Error).message}); logged out locally anyway.`;
       this.log.warn(warning);
       return warning;
+    }
+  }
+
+  private addInactive(key: string, loaded: Loaded, reauth: string | null): void {
+    this.inactive.get(key)?.dispose();
+    const account = new InactiveAccount(key, this.files.slot(key), loaded, this.issuer, this.refresherOptions, this.log.child({ account: key }), () => this.announce());
+    if (reauth && loaded.kind === 'ok') account.session.failedForGood(reauth, loaded.raw);
+    this.inactive.set(key, account);
+  }
+
+  /** auth.json holds this account too: auth.json wins, the file goes. */
+  private async removeStoredCopy(key: string): Promise<void> {
+    try {
+      await this.files.slot(key).withAuthLock((file) => file.save(null));
+      this.log.info({ account: key }, 'removed the account file of the active account: auth.json holds its login');
+    } catch (error) {
+      this.log.warn(`${(error as Error).message}; tried again at the next start`);
+    }
+  }
+
+  private activeRecord(): AuthRecord | null {
+    const loaded = this.session.loaded;
+    return loaded.kind === 'ok' ? loaded.record : null;
+  }
+
+  private activeKey(): string | null {
+    const record = this.activeRecord();
+    return record === null ? null : accountKey(record);
+  }
+
+  /** Every account's login, the active one first, then by key. */
+  private records(): Array<[string, AuthRecord]> {
+    const active = this.activeRecord();
+    const activeKey = active === null ? null : accountKey(active);
+    const records: Array<[string, AuthRecord]> = active === null ? [] : [[activeKey!, active]];
+    for (const key of [...this.inactive.keys()].sort()) {
+      const record = this.inactive.get(key)!.record();
+      if (record && key !== activeKey) records.push([key, record]);
+    }
+    return records;
+  }
+
+  private names(): Map<string, string> {
+    return assignNames(this.records(), this.storedNames);
+  }
+
+  private keyNamed(name: string): string {
+    for (const [key, taken] of this.names()) if (taken === name) return key;
+    throw new AccountNotFound(`No account is named "${name}"; \`codex-auth accounts\` lists them.`);
+  }
+
+  /** Every account keeps the name it has now, whatever comes and goes next. */
+  private freezeNames(): void {
+    this.storedNames = Object.fromEntries(this.names());
+  }
+
+  /** Writes the names of the accounts there are now (a name given at login, or the default first shown). */
+  private async saveNames(): Promise<void> {
+    this.storedNames = Object.fromEntries(this.names());
+    try {
+      await this.files.saveNames(this.storedNames);
+    } catch (error) {
+      this.log.warn(`could not save the account names: ${(error as Error).message}`);
     }
   }
 

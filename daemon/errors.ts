@@ -31,3 +31,8 @@ export class StorageFailed extends DomainError {
 export class LoginUpstream extends DomainError {
   override name = 'LoginUpstream';
 }
+
+/** No account has the name asked for. */
+export class AccountNotFound extends DomainError {
+  override name = 'AccountNotFound';
+}

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
-import { ErrorCodes, Requests, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
+import { ErrorCodes, Requests, type AccountSummary, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
 import type { AccountEvents } from './account.js';
 import { IssuerUnavailable, LoginUpstream, NotLoggedIn, ReauthRequired } from './errors.js';
 import { expiryMs, identityOf } from './jwt.js';
@@ -130,6 +130,7 @@ export class Follower extends EventEmitter<AccountEvents> {
       nextRefreshAt: null,
       login: null,
       upstream: { path: this.link.path, state: this.linkState.state, since: iso(this.linkState.since)! },
+      accounts: [],
     };
     const { mirror } = this;
     if (!mirror) return { ...base, reauthReason: this.refusalReason() ?? (this.connected ? null : `no login mirrored yet: ${this.linkDown()}`) };
@@ -154,7 +155,9 @@ export class Follower extends EventEmitter<AccountEvents> {
     return this.status();
   }
 
-  async token(forceRefresh: boolean): Promise<TokenResult> {
+  /** Only the upstream's active account is mirrored; its other accounts stay there. */
+  async token(forceRefresh: boolean, name?: string): Promise<TokenResult> {
+    if (name !== undefined) throw new LoginUpstream(this.livesUpstream(`token --account ${name}`));
     const session = await this.current(forceRefresh);
     if (session.authMode === 'apikey') return { type: 'apiKey', apiKey: session.apiKey };
     return { type: 'chatgpt', accessToken: session.accessToken, accountId: session.accountId, expiresAt: iso(expiryMs(session.accessToken)) };
@@ -167,6 +170,15 @@ export class Follower extends EventEmitter<AccountEvents> {
 
   logout(): Promise<LogoutResult> {
     throw new LoginUpstream(this.livesUpstream('logout'));
+  }
+
+  /** The accounts are the upstream's. */
+  list(): AccountSummary[] {
+    return [];
+  }
+
+  switchTo(name: string): Promise<AccountSummary> {
+    throw new LoginUpstream(this.livesUpstream(`switch ${name}`));
   }
 
   private get connected(): boolean {
@@ -291,7 +303,7 @@ export class Follower extends EventEmitter<AccountEvents> {
 
   private hold(session: SessionResult): void {
     this.mirror = session;
-    holdSecrets(session.authMode === 'apikey' ? [session.apiKey] : [session.accessToken, session.idToken]);
+    holdSecrets(this, session.authMode === 'apikey' ? [session.apiKey] : [session.accessToken, session.idToken]);
   }
 
   /** Sends `account/updated` when anything a client can see has changed since the last one. */

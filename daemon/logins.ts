@@ -1,17 +1,16 @@
 // Login orchestration: starts browser and device-code logins (and API-key ones), keeps the one
 // pending login, cancels it when superseded, cancelled or when the client that started it
-// disconnects, and saves what a login brings.
+// disconnects, and hands what a login brings to be saved as an account (account.ts).
 import { EventEmitter } from 'node:events';
 import type { LoginCompleted, LoginStartParams, LoginStartResult, LoginType } from '../shared/protocol.js';
-import { LoginFailed, StorageFailed } from './errors.js';
-import { IssuerError, type IssuerClient, type TokenSet } from './issuer.js';
+import { LoginFailed } from './errors.js';
+import { IssuerError, type IssuerClient } from './issuer.js';
 import { identityOf } from './jwt.js';
 import type { Logger } from './log.js';
 import { startBrowserLogin } from './login/browser.js';
 import { startDeviceLogin } from './login/device.js';
 import { LoginError, type LoginContext, type LoginFlow } from './login/flow.js';
 import type { Peer } from './server.js';
-import type { Session } from './session.js';
 import type { Settings } from './settings.js';
 import { timestamp, type AuthRecord, type AuthStore } from './store.js';
 
@@ -20,6 +19,9 @@ export interface LoginsEvents {
   /** The pending login started or ended. */
   changed: [];
 }
+
+/** Saves a login as the active account, adding or updating it; `name` labels it. */
+export type SaveLogin = (record: AuthRecord, name: string | undefined) => Promise<void>;
 
 export class Logins extends EventEmitter<LoginsEvents> {
   private login: LoginFlow | null = null;
@@ -31,7 +33,7 @@ export class Logins extends EventEmitter<LoginsEvents> {
   constructor(
     private readonly store: AuthStore,
     private readonly issuer: IssuerClient,
-    private readonly session: Session,
+    private readonly save: SaveLogin,
     private readonly settings: Settings,
     private readonly log: Logger,
   ) {
@@ -52,11 +54,11 @@ export class Logins extends EventEmitter<LoginsEvents> {
     if (readOnly) throw new LoginFailed(`Cannot log in: ${readOnly}.`);
     const generation = this.supersede('Login was cancelled because a new login was started');
     if (params.type === 'apiKey') {
-      await this.save({ auth_mode: 'apikey', OPENAI_API_KEY: params.apiKey });
+      await this.save({ auth_mode: 'apikey', OPENAI_API_KEY: params.apiKey }, params.name);
       this.log.info('logged in with an API key');
       return { type: 'apiKey' };
     }
-    const context = this.context(`login-${Date.now().toString(36)}-${++this.sequence}`);
+    const context = this.context(`login-${Date.now().toString(36)}-${++this.sequence}`, params.name);
     try {
       if (params.type === 'chatgpt') {
         const { flow, authUrl, busyPort } = await startBrowserLogin(context, this.settings);
@@ -122,12 +124,13 @@ export class Logins extends EventEmitter<LoginsEvents> {
     this.emit('changed');
   }
 
-  private context(loginId: string): LoginContext {
+  private context(loginId: string, name: string | undefined): LoginContext {
     return {
       loginId,
       issuer: this.issuer,
       log: this.log.child({ loginId }),
-      persist: (tokens, options) => this.persistChatgptLogin(tokens, options.apiKey),
+      persist: (tokens, { apiKey }) =>
+        this.save({ auth_mode: 'chatgpt', OPENAI_API_KEY: apiKey, tokens: { ...tokens, account_id: identityOf(tokens.id_token).accountId }, last_refresh: timestamp() }, name),
       finished: ({ success, error }) => {
         if (this.login?.loginId === loginId) this.login = null;
         this.log.info({ success }, success ? 'login completed' : `login ended: ${error}`);
@@ -135,33 +138,5 @@ export class Logins extends EventEmitter<LoginsEvents> {
         this.emit('changed');
       },
     };
-  }
-
-  /** Persist as Codex does, then revoke the previous refresh token if it changed (best effort). */
-  private async persistChatgptLogin(tokens: TokenSet, apiKey: string | null): Promise<void> {
-    const previous = this.session.held()?.record.tokens.refresh_token;
-    const accountId = identityOf(tokens.id_token).accountId;
-    await this.save({
-      auth_mode: 'chatgpt',
-      OPENAI_API_KEY: apiKey,
-      tokens: { ...tokens, account_id: accountId },
-      last_refresh: timestamp(),
-    });
-    if (previous && previous !== tokens.refresh_token) {
-      this.issuer.revoke(previous, 'refresh_token').catch((error: IssuerError) => {
-        this.log.warn(`could not revoke the previous login's refresh token: ${error.message}`);
-      });
-    }
-  }
-
-  private async save(record: AuthRecord): Promise<void> {
-    let aside: string | null;
-    try {
-      aside = await this.store.save(record);
-    } catch (error) {
-      throw new StorageFailed(`Could not save auth.json: ${(error as Error).message}`);
-    }
-    if (aside) this.log.warn({ aside }, 'kept the unusable auth.json aside');
-    this.session.replace(await this.store.load());
   }
 }

@@ -8,6 +8,7 @@ import { exitOnHelpOrVersion, VERSION } from '../shared/version.js';
 import { daemonLockPath } from '../shared/paths.js';
 import { defaultLimits } from '../shared/transport.js';
 import { AccountService } from './account.js';
+import { AccountFiles } from './account-files.js';
 import { createHandlers } from './rpc/handlers.js';
 import { IssuerClient } from './issuer.js';
 import { Lifecycle } from './lifecycle.js';
@@ -158,7 +159,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
 /** The daemon that owns the login: it refreshes, logs in and out, and watches auth.json for outside edits. */
 function own(store: AuthStore, settings: Settings, log: Logger): { account: AccountService; watcher: FileWatcher } {
   const issuer = new IssuerClient({ issuer: settings.issuer, clientId: settings.clientId, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
-  const account = new AccountService(store, issuer, settings, log);
+  const account = new AccountService(store, new AccountFiles(settings.codexHome), issuer, settings, log);
   // Watching starts before the first read: a change made between the two would otherwise go unseen
   // until the next one (the watcher's first fingerprint would already include it).
   const watcher = new FileWatcher(store.file, () => {

@@ -8,7 +8,7 @@ import { expiryMs, identityOf, saneTimeMs } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from './log.js';
 import type { HeldChatgpt, Session } from './session.js';
-import { timestamp, type AuthRecord, type AuthStore, type Loaded, type LockedWriter } from './store.js';
+import { timestamp, type AuthRecord, type Loaded } from './store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Codex's fallback when the access token's exp cannot be read. */
@@ -24,6 +24,21 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const SHORT_LIVED_MIN_GAP_MS = 30_000;
 /** After refresh_token_reused, how long to wait for the other writer to land its tokens. */
 const REUSE_GRACE_STEPS = [200, 400, 800, 1600];
+
+/**
+ * Where the login a refresher keeps fresh is stored: auth.json (AuthStore, under Codex's locks)
+ * for the active account, its own file for an inactive one (account-files.ts).
+ */
+export interface LoginSlot {
+  load(): Promise<Loaded>;
+  /** Runs `work` holding the lock every writer of this login takes. */
+  withAuthLock<T>(work: (writer: SlotWriter) => Promise<T>): Promise<T>;
+}
+
+export interface SlotWriter {
+  load(): Promise<Loaded>;
+  save(record: AuthRecord | null): Promise<string | null>;
+}
 
 export interface RefresherOptions {
   marginMs: number;
@@ -46,9 +61,10 @@ export class Refresher {
   private arrivedDue: { accessToken: string; dueAt: number | null } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private readonly tick: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(
-    private readonly store: AuthStore,
+    private readonly store: LoginSlot,
     private readonly issuer: IssuerClient,
     private readonly session: Session,
     private readonly options: RefresherOptions,
@@ -83,6 +99,7 @@ export class Refresher {
   private rearm(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.stopped) return;
     const due = this.dueAt();
     if (due === null) return;
     const retryAt = this.session.transient?.retryAt ?? 0;
@@ -90,7 +107,9 @@ export class Refresher {
     this.timer.unref();
   }
 
+  /** No refresh by schedule any more; one in flight still ends (see settled()). */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.tick);
     if (this.timer) clearTimeout(this.timer);
   }
@@ -201,7 +220,7 @@ export class Refresher {
   }
 
   /** Retries the write of rotated tokens, unless another writer has replaced the file since. */
-  private async saveUnsaved(writer: LockedWriter, disk: Loaded): Promise<'saved' | 'adopted'> {
+  private async saveUnsaved(writer: SlotWriter, disk: Loaded): Promise<'saved' | 'adopted'> {
     const { record, basedOn } = this.session.unsaved!;
     if (disk.kind !== 'ok' || disk.raw !== basedOn) {
       this.session.dropUnsaved();

@@ -4,9 +4,10 @@
 // login callback (login/callback-server.ts).
 // Field-based redaction in the logger catches known keys; this catches a secret that reached
 // a message by any other route (an issuer echoing a token in an error body, say).
-// The registry must not grow with use: it keeps the secrets of the login held now for as long
-// as it is held, and the others in a small window of the most recent ones.
-const held = new Set<string>();
+// The registry must not grow with use: it keeps the secrets of the logins held now (the active
+// one and every inactive account) for as long as they are held, and the others in a small
+// window of the most recent ones.
+const held = new Map<object, Set<string>>();
 const recent = new Set<string>();
 let recentChars = 0;
 
@@ -28,12 +29,19 @@ export function registerSecret(value: string | null | undefined): void {
   }
 }
 
-/** The secrets of the login the daemon holds now; those of the previous one join the recent window. */
-export function holdSecrets(values: ReadonlyArray<string | null | undefined>): void {
-  const previous = [...held];
-  held.clear();
-  for (const value of values) if (value && value.length >= MIN_SECRET_LENGTH) held.add(value);
-  for (const value of previous) if (!held.has(value)) registerSecret(value);
+/** The secrets of the login `owner` holds now; those it held before join the recent window. */
+export function holdSecrets(owner: object, values: ReadonlyArray<string | null | undefined>): void {
+  const previous = held.get(owner) ?? new Set<string>();
+  const now = new Set<string>();
+  for (const value of values) if (value && value.length >= MIN_SECRET_LENGTH) now.add(value);
+  held.set(owner, now);
+  for (const value of previous) if (!now.has(value)) registerSecret(value);
+}
+
+/** `owner` holds nothing any more (an account logged out or moved): its secrets join the recent window. */
+export function releaseSecrets(owner: object): void {
+  holdSecrets(owner, []);
+  held.delete(owner);
 }
 
 /** `value` with every string in it scrubbed, on a copy: for results and notifications sent to clients. */
@@ -46,7 +54,7 @@ export function scrubStrings(value: unknown): unknown {
 
 export function scrub(text: string): string {
   let out = text;
-  for (const secrets of [held, recent]) {
+  for (const secrets of [...held.values(), recent]) {
     for (const secret of secrets) {
       if (out.includes(secret)) out = out.split(secret).join('[REDACTED]');
     }

@@ -76,7 +76,7 @@ export class Session extends EventEmitter<{ changed: [] }> {
   adopt(loaded: Loaded): void {
     const before = this.held()?.record.tokens.account_id;
     this.current = loaded;
-    holdSecrets(loaded.kind === 'ok' ? secretsOf(loaded.record) : []);
+    holdSecrets(this, loaded.kind === 'ok' ? secretsOf(loaded.record) : []);
     if (loaded.kind === 'unusable') this.log.warn(`auth.json cannot be used: ${loaded.reason}`);
     if (before !== this.held()?.record.tokens.account_id) this.forgetFailures();
     else if (this.permanent && this.held()?.raw !== this.permanent.raw) this.permanent = null;

@@ -1,10 +1,10 @@
 // auth.json, in Codex CLI's own format and with Codex CLI's own write protocol:
 // flock auth.lock, then auth.json.lock, write a 0600 temp file `.auth-XXXXXX`, fsync, rename.
-import { randomBytes } from 'node:crypto';
 import { constants, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { access, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRecord } from '../shared/framing.js';
+import { fsyncDir, replaceFileAtomically } from './atomic-file.js';
 import { decodeJwt } from './jwt.js';
 import { lock, tryLock, type HeldLock } from '../shared/os.js';
 import { registerSecret } from './secrets.js';
@@ -97,6 +97,18 @@ function registerSecrets(record: AuthRecord): void {
   for (const secret of secretsOf(record)) registerSecret(secret);
 }
 
+/** Reads a file in auth.json's format (auth.json itself, or an inactive account's file). */
+export async function loadRecord(file: string): Promise<Loaded> {
+  const found = await readAuthFile(file);
+  if (found.kind === 'missing') return found;
+  if (found.kind === 'unreadable') return { kind: 'unusable', reason: found.reason, raw: '' };
+  const raw = found.bytes.toString('utf8');
+  const parsed = parse(raw);
+  if (typeof parsed === 'string') return { kind: 'unusable', reason: parsed, raw };
+  registerSecrets(parsed);
+  return { kind: 'ok', record: parsed, raw };
+}
+
 const TEMP_PREFIX = '.auth-';
 
 export class AuthStore {
@@ -118,15 +130,8 @@ export class AuthStore {
     mkdirSync(this.codexHome, { recursive: true, mode: 0o700 });
   }
 
-  async load(): Promise<Loaded> {
-    const found = await readAuthFile(this.file);
-    if (found.kind === 'missing') return found;
-    if (found.kind === 'unreadable') return { kind: 'unusable', reason: found.reason, raw: '' };
-    const raw = found.bytes.toString('utf8');
-    const parsed = parse(raw);
-    if (typeof parsed === 'string') return { kind: 'unusable', reason: parsed, raw };
-    registerSecrets(parsed);
-    return { kind: 'ok', record: parsed, raw };
+  load(): Promise<Loaded> {
+    return loadRecord(this.file);
   }
 
   /**
@@ -244,18 +249,9 @@ export class AuthStore {
   }
 
   private async replaceAtomically(contents: string): Promise<void> {
-    const temp = join(this.codexHome, TEMP_PREFIX + randomSuffix());
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
-      try {
-        await handle.writeFile(contents, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.file);
+      await replaceFileAtomically(this.file, contents, TEMP_PREFIX);
     } catch (error) {
-      await unlink(temp).catch(() => undefined);
       throw new StoreError(`could not write ${this.file}: ${(error as Error).message}`);
     }
   }
@@ -318,20 +314,4 @@ function fileKind(stat: Stats): string {
   if (stat.isBlockDevice()) return 'a block device';
   if (stat.isSocket()) return 'a socket';
   return 'not a file';
-}
-
-function randomSuffix(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return Array.from(randomBytes(6), (byte) => alphabet[byte % alphabet.length]).join('');
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename itself is still atomic.
-  } finally {
-    await handle.close();
-  }
 }

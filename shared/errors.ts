@@ -13,6 +13,7 @@ export const ErrorCodes = {
   loginFailed: -32004,
   /** A follower (codexd --upstream) does not log in or out: the login lives on the upstream machine. */
   loginUpstream: -32006,
+  accountNotFound: -32007,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

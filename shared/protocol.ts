@@ -30,6 +30,20 @@ export interface Upstream {
   since: string;
 }
 
+/** One account of `account/list` (and of Status.accounts). */
+export interface AccountSummary {
+  /** Unique; the email, `apikey-<last 4>`, or the name given at login. */
+  name: string;
+  type: 'chatgpt' | 'apiKey';
+  email: string | null;
+  planType: string | null;
+  /** The one auth.json holds, which Codex uses. */
+  active: boolean;
+  /** ISO 8601, or null (an API key, or no readable exp). */
+  accessTokenExpiresAt: string | null;
+  state: Exclude<AccountState, 'loggedOut'>;
+}
+
 export interface Status {
   account: Account | null;
   state: AccountState;
@@ -48,6 +62,8 @@ export interface Status {
   login: PendingLogin | null;
   /** Set on a follower (codexd --upstream): its link to the upstream; null otherwise. */
   upstream: Upstream | null;
+  /** Every account codexd keeps, the active one first. */
+  accounts: AccountSummary[];
 }
 
 export interface InitializeParams {
@@ -76,6 +92,8 @@ export type AccountUpdated = Status & { authMode: AuthMode | null; planType: str
 
 export interface TokenParams {
   forceRefresh?: boolean;
+  /** An account's name: its credential, without switching to it. Default: the active account. */
+  account?: string;
 }
 export type TokenResult =
   | { type: 'apiKey'; apiKey: string }
@@ -96,10 +114,11 @@ export type SessionResult =
       lastRefresh: string | null;
     };
 
+/** `name` labels the account the login adds or updates (default: its email, or `apikey-<last 4>`). */
 export type LoginStartParams =
-  | { type: 'apiKey'; apiKey: string }
-  | { type: 'chatgpt'; openBrowser?: boolean; keepAfterDisconnect?: boolean }
-  | { type: 'chatgptDeviceCode'; keepAfterDisconnect?: boolean };
+  | { type: 'apiKey'; apiKey: string; name?: string }
+  | { type: 'chatgpt'; openBrowser?: boolean; keepAfterDisconnect?: boolean; name?: string }
+  | { type: 'chatgptDeviceCode'; keepAfterDisconnect?: boolean; name?: string };
 export type LoginStartResult =
   | { type: 'apiKey' }
   /** `busyPort`: the callback port that was in use, when the login fell back to another. */
@@ -111,6 +130,20 @@ export interface LoginCancelParams {
 }
 export interface LoginCancelResult {
   status: 'canceled' | 'notFound';
+}
+
+/** No params: the active account. `name`: that account. `all`: every account. */
+export interface LogoutParams {
+  name?: string;
+  all?: boolean;
+}
+
+export interface ListResult {
+  accounts: AccountSummary[];
+}
+
+export interface SwitchParams {
+  name: string;
 }
 
 export interface LogoutResult {
@@ -172,7 +205,9 @@ export const Requests = {
   accountSession: request<Empty, SessionResult>('account/session'),
   loginStart: request<LoginStartParams, LoginStartResult>('account/login/start'),
   loginCancel: request<LoginCancelParams, LoginCancelResult>('account/login/cancel'),
-  logout: request<Empty, LogoutResult>('account/logout'),
+  logout: request<LogoutParams, LogoutResult>('account/logout'),
+  accountList: request<Empty, ListResult>('account/list'),
+  accountSwitch: request<SwitchParams, AccountSummary>('account/switch'),
   daemonStatus: request<Empty, DaemonStatus>('daemon/status'),
   daemonShutdown: request<Empty, Empty>('daemon/shutdown'),
 } as const;

@@ -10,12 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import { ErrorCodes } from '../shared/errors.js';
 import { frame } from '../shared/framing.js';
 import { defaultLimits } from '../shared/transport.js';
-import { IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, StorageFailed } from '../daemon/errors.js';
+import { AccountNotFound, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, StorageFailed } from '../daemon/errors.js';
 import { IssuerError, type IssuerClient } from '../daemon/issuer.js';
 import { createLogger } from '../daemon/log.js';
 import { Logins } from '../daemon/logins.js';
 import { RpcServer, type Handler } from '../daemon/server.js';
-import { Session } from '../daemon/session.js';
 import type { Settings } from '../daemon/settings.js';
 import { AuthStore } from '../daemon/store.js';
 
@@ -52,6 +51,7 @@ describe('domain errors become JSON-RPC errors in the RPC layer only', () => {
     ['issuer', throwing(new IssuerUnavailable('The issuer is down.'))],
     ['login', throwing(new LoginFailed('Port 1455 is in use.'))],
     ['storage', throwing(new StorageFailed('Could not save auth.json: ENOSPC'))],
+    ['account', throwing(new AccountNotFound('No account is named "work".'))],
   ]);
   const server = new RpcServer({ maxConnections: 8, limits: defaultLimits, handlers, log: createLogger({ level: 'error', file: logFile }) });
 
@@ -67,6 +67,7 @@ describe('domain errors become JSON-RPC errors in the RPC layer only', () => {
     assert.deepEqual(await errorOf(socket, 'issuer'), { code: ErrorCodes.issuerUnavailable, message: 'The issuer is down.' });
     assert.deepEqual(await errorOf(socket, 'login'), { code: ErrorCodes.loginFailed, message: 'Port 1455 is in use.' });
     assert.deepEqual(await errorOf(socket, 'storage'), { code: ErrorCodes.internalError, message: 'Could not save auth.json: ENOSPC' });
+    assert.deepEqual(await errorOf(socket, 'account'), { code: ErrorCodes.accountNotFound, message: 'No account is named "work".' });
   });
 
   it('answers a bug with an internal error and logs its stack', async () => {
@@ -86,7 +87,7 @@ describe('a login that cannot start', () => {
   /** Logins whose issuer fails the device-code request with `error`. */
   const loginsFailingWith = (error: Error): Logins => {
     const issuer = { requestUserCode: () => Promise.reject(error) } as unknown as IssuerClient;
-    return new Logins(new AuthStore(dir, 1000), issuer, new Session(log), { deviceCodeTimeoutS: 60 } as Settings, log);
+    return new Logins(new AuthStore(dir, 1000), issuer, () => Promise.resolve(), { deviceCodeTimeoutS: 60 } as Settings, log);
   };
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -15,6 +15,9 @@ export interface Flags {
   noAutostart: boolean;
   dryRun: boolean;
   follow: boolean;
+  name?: string | undefined;
+  all: boolean;
+  account?: string | undefined;
 }
 
 const OPTIONS = {
@@ -29,6 +32,9 @@ const OPTIONS = {
   'no-autostart': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   follow: { type: 'boolean', short: 'f' },
+  name: { type: 'string' },
+  all: { type: 'boolean' },
+  account: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -38,11 +44,13 @@ export type Option = keyof typeof OPTIONS;
 /** The options each command takes, beyond --help and --version; any other is a usage error. */
 const CONNECT: Option[] = ['socket', 'no-autostart'];
 const APPLIES: Record<string, Option[]> = {
-  login: [...CONNECT, 'device-auth', 'with-api-key', 'api-key', 'no-browser', 'cancel'],
+  login: [...CONNECT, 'device-auth', 'with-api-key', 'api-key', 'no-browser', 'cancel', 'name'],
   'login status': [...CONNECT, 'json'],
   status: [...CONNECT, 'json'],
-  token: [...CONNECT, 'json', 'force-refresh'],
-  logout: CONNECT,
+  token: [...CONNECT, 'json', 'force-refresh', 'account'],
+  logout: [...CONNECT, 'all'],
+  accounts: [...CONNECT, 'json'],
+  switch: CONNECT,
   'daemon start': CONNECT,
   'daemon stop': CONNECT,
   'daemon status': [...CONNECT, 'json'],
@@ -114,6 +122,9 @@ export function parseCommandLine(argv: string[]): CommandLine {
       noAutostart: values['no-autostart'] ?? false,
       dryRun: values['dry-run'] ?? false,
       follow: values.follow ?? false,
+      name: values.name,
+      all: values.all ?? false,
+      account: values.account,
     },
   };
 }

@@ -33,7 +33,7 @@ function relative(iso: string, now: number): string {
 }
 
 /** ISO 8601, UTC, milliseconds, as in the log (auth.json's last_refresh has microseconds). */
-function when(iso: string, now: number): string {
+export function when(iso: string, now: number): string {
   const ms = Date.parse(iso);
   return Number.isFinite(ms) ? `${new Date(ms).toISOString()} (${relative(iso, now)})` : iso;
 }
@@ -43,8 +43,11 @@ export function describeStatus(status: Status, apiKey: string | null, daemon: Da
   const { account } = status;
   // A follower's login lives on its upstream machine: that is where to sign in.
   const signIn = status.upstream ? 'Run `codex-auth login` on the upstream machine.' : 'Run `codex-auth login`.';
+  const others = status.accounts.filter((summary) => !summary.active).map((summary) => summary.name);
   if (!account) {
-    lines.push(status.reauthReason ? `Not logged in: ${status.reauthReason}` : 'Not logged in.', status.upstream ? signIn : 'Run `codex-auth login` to sign in.');
+    lines.push(status.reauthReason ? `Not logged in: ${status.reauthReason}` : 'Not logged in.');
+    if (status.upstream) lines.push(signIn);
+    else lines.push(others.length > 0 ? `Run \`codex-auth switch NAME\` to use one of your accounts (${others.join(', ')}), or \`codex-auth login\` to add one.` : 'Run `codex-auth login` to sign in.');
   } else if (account.type === 'apiKey') {
     lines.push(`Logged in using an API key - ${apiKey ? maskApiKey(apiKey) : '***'}`);
   } else {
@@ -66,6 +69,9 @@ export function describeStatus(status: Status, apiKey: string | null, daemon: Da
     if (status.state === 'refreshing') lines.push('  state:          refreshing now');
     if (status.lastRefreshError && status.state !== 'reauthRequired') lines.push(`  refresh failed: ${status.lastRefreshError}`);
     if (status.nextRefreshAt) lines.push(`  ${status.lastRefreshError ? 'next try:      ' : 'next refresh:  '} ${when(status.nextRefreshAt, now)}`);
+  }
+  if (account && others.length > 0) {
+    lines.push(`  account name:   ${status.accounts.find((summary) => summary.active)?.name ?? '-'}`, `  other accounts: ${others.join(', ')} (\`codex-auth switch NAME\`)`);
   }
   if (status.login) lines.push(`  pending login:  ${status.login.type} (${status.login.loginId})`);
   if (status.upstream) lines.push(`  upstream:       ${status.upstream.state} since ${when(status.upstream.since, now)}, ${status.upstream.path}`);

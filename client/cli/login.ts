@@ -13,6 +13,8 @@ export interface LoginOptions {
   withApiKey: boolean;
   apiKey: string | undefined;
   noBrowser: boolean;
+  /** Labels the account (`--name`). */
+  name: string | undefined;
 }
 
 /** Why the browser will not be opened on this machine, or null when it can be. */
@@ -28,10 +30,10 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
-async function loginWithKey(client: CodexdClient, key: string): Promise<number> {
+async function loginWithKey(client: CodexdClient, key: string, name: string | undefined): Promise<number> {
   if (!key) throw new UsageError('no API key given; nothing was changed');
   if (/\s/.test(key)) throw new UsageError('the API key has whitespace inside it; nothing was changed');
-  await client.loginStart({ type: 'apiKey', apiKey: key });
+  await client.loginStart({ type: 'apiKey', apiKey: key, ...(name === undefined ? {} : { name }) });
   process.stdout.write(`Logged in using an API key - ${maskApiKey(key)}\n`);
   return 0;
 }
@@ -41,11 +43,11 @@ export async function login(client: CodexdClient, options: LoginOptions): Promis
     if (process.stdin.isTTY) {
       throw new UsageError('--with-api-key expects the API key on stdin. Try: printenv OPENAI_API_KEY | codex-auth login --with-api-key');
     }
-    return loginWithKey(client, await readStdin());
+    return loginWithKey(client, await readStdin(), options.name);
   }
   if (options.apiKey !== undefined) {
     process.stderr.write('Warning: --api-key puts the key in your shell history and in `ps` output. Prefer: printenv OPENAI_API_KEY | codex-auth login --with-api-key\n');
-    return loginWithKey(client, options.apiKey.trim());
+    return loginWithKey(client, options.apiKey.trim(), options.name);
   }
   if (options.deviceAuth) return waitForLogin(client, 'chatgptDeviceCode', options);
   if (process.stdin.isTTY && process.stderr.isTTY) {
@@ -56,7 +58,7 @@ export async function login(client: CodexdClient, options: LoginOptions): Promis
       { label: 'Paste an API key', method: 'apiKey' as const },
     ];
     const { method } = methods[await choose('How do you want to sign in to Codex?', methods.map((m) => m.label))]!;
-    if (method === 'apiKey') return loginWithKey(client, await promptApiKey());
+    if (method === 'apiKey') return loginWithKey(client, await promptApiKey(), options.name);
     return waitForLogin(client, method, options);
   }
   return waitForLogin(client, 'chatgpt', options);
@@ -149,7 +151,8 @@ async function startLogin(client: CodexdClient, type: ChatGptLogin): Promise<Log
   const starting = process.stderr.isTTY ? spinner(type === 'chatgpt' ? 'Starting the login callback server' : 'Asking the sign-in server for a one-time code') : null;
   let started: LoginStartResult;
   try {
-    started = await client.loginStart(type === 'chatgpt' ? { type, openBrowser: false } : { type });
+    const named = options.name === undefined ? {} : { name: options.name };
+    started = await client.loginStart(type === 'chatgpt' ? { type, openBrowser: false, ...named } : { type, ...named });
   } catch (error) {
     starting?.stop();
     if (!(error instanceof CodexdError)) throw error;

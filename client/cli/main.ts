@@ -11,7 +11,8 @@ import type { CodexdClient } from '../index.js';
 import { defaultLogFile, resolveSocketPath } from '../../shared/paths.js';
 import { exitOnHelpOrVersion, VERSION } from '../../shared/version.js';
 import { checkApplies, parseCommandLine, type Flags } from './args.js';
-import { describeDaemon, describeStatus, printable } from './format.js';
+import { accountsCommand, logoutCommand, switchCommand } from './accounts.js';
+import { describeDaemon, describeStatus } from './format.js';
 import { exitWith, print, token } from './token.js';
 import { UsageError } from './usage.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,10 +28,16 @@ Commands:
   login --with-api-key      read an API key from stdin
   login --api-key KEY       store KEY (it ends up in your shell history)
   login --cancel            cancel the pending login, whoever started it
+  login --name NAME         name the account the login adds (default: its email);
+                            a login to an account codexd has updates it in place
   login status              same as status
   status                    who is logged in, how, and when the token expires
   token                     print the bearer credential (refreshed first when due)
-  logout                    revoke the login (best effort) and remove it
+  token --account NAME      the credential of account NAME, without switching
+  accounts [--json]         every account: name, type, email, plan, token expiry, state
+  switch NAME               make account NAME the one Codex uses (auth.json)
+  logout [NAME | --all]     revoke the active account (or NAME, or every account;
+                            best effort) and remove it
   daemon start|stop|status  control the codexd daemon
   logs [-f] [--json]        the daemon's log, readable (-f: follow; from the journal under systemd)
   service install|uninstall install or remove the systemd user units (--dry-run)
@@ -57,15 +64,6 @@ async function status(client: CodexdClient, json: boolean): Promise<number> {
   const apiKey = current.account?.type === 'apiKey' ? await client.token().then((t) => (t.type === 'apiKey' ? t.apiKey : null)) : null;
   print(json, { ...current, daemon }, describeStatus(current, apiKey, daemon));
   return current.account !== null && current.state !== 'reauthRequired' ? 0 : 1;
-}
-
-async function logout(client: CodexdClient): Promise<number> {
-  const before = await client.read();
-  const result = await client.logout();
-  if (result.warning) process.stderr.write(`Warning: ${printable(result.warning)}\n`);
-  if (result.movedAside) process.stdout.write(`Not logged in: ${printable(before.reauthReason ?? 'auth.json could not be used')}. Moved it to ${printable(result.movedAside)}\n`);
-  else process.stdout.write(before.account ? 'Successfully logged out\n' : 'Not logged in\n');
-  return 0;
 }
 
 async function daemonCommand(action: string | undefined, socket: string, flags: Flags): Promise<number> {
@@ -163,10 +161,11 @@ async function run(argv: string[]): Promise<number> {
   if (name === 'service') return serviceCommand(sub, flags);
   if (name === 'logs') return logsCommand(sub, socket, flags);
 
-  const known = ['login', 'status', 'token', 'logout'];
+  const known = ['login', 'status', 'token', 'logout', 'accounts', 'switch'];
   if (!known.includes(name)) throw new UsageError(`unknown command "${name}"; run \`codex-auth --help\``);
   const loginStatus = name === 'login' && sub === 'status';
-  if ((sub !== undefined && !loginStatus) || rest.length > 0) throw new UsageError(`unexpected argument "${loginStatus ? rest[0] : sub}"`);
+  const takesName = name === 'switch' || name === 'logout';
+  if ((sub !== undefined && !loginStatus && !takesName) || rest.length > 0) throw new UsageError(`unexpected argument "${loginStatus || takesName ? rest[0] : sub}"`);
 
   if (name === 'token') return token(flags);
   const autostart = !flags.noAutostart && !autostartDisabled();
@@ -174,15 +173,17 @@ async function run(argv: string[]): Promise<number> {
   const client = new CodexdClient(socket, { autostart });
   try {
     if (name === 'status' || loginStatus) return await status(client, flags.json);
-    if (name === 'logout') return await logout(client);
+    if (name === 'logout') return await logoutCommand(client, sub, flags.all);
+    if (name === 'accounts') return await accountsCommand(client, flags.json);
+    if (name === 'switch') return await switchCommand(client, sub);
     const modes = [flags.deviceAuth, flags.withApiKey, flags.apiKey !== undefined].filter(Boolean).length;
     if (modes > 1) throw new UsageError('choose one of --device-auth, --with-api-key and --api-key');
     const { cancelPendingLogin, login } = await import('./login.js');
     if (flags.cancel) {
-      if (modes > 0 || flags.noBrowser) throw new UsageError('--cancel takes no other login option');
+      if (modes > 0 || flags.noBrowser || flags.name !== undefined) throw new UsageError('--cancel takes no other login option');
       return await cancelPendingLogin(client);
     }
-    return await login(client, { deviceAuth: flags.deviceAuth, withApiKey: flags.withApiKey, apiKey: flags.apiKey, noBrowser: flags.noBrowser });
+    return await login(client, { deviceAuth: flags.deviceAuth, withApiKey: flags.withApiKey, apiKey: flags.apiKey, noBrowser: flags.noBrowser, name: flags.name });
   } finally {
     await client.close();
   }

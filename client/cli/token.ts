@@ -18,11 +18,12 @@ export async function token(flags: Flags): Promise<number> {
   const socket = resolveSocketPath(flags.socket);
   const autostart = !flags.noAutostart && !autostartDisabled();
   try {
-    const result = await requestOnce(socket, autostart, Requests.accountToken, { forceRefresh: flags.forceRefresh });
+    const params = { forceRefresh: flags.forceRefresh, ...(flags.account === undefined ? {} : { account: flags.account }) };
+    const result = await requestOnce(socket, autostart, Requests.accountToken, params);
     print(flags.json, result, result.type === 'apiKey' ? result.apiKey : result.accessToken);
     return 0;
   } catch (error) {
-    if (error instanceof CodexdError && error.code !== ErrorCodes.internalError) {
+    if (error instanceof CodexdError && error.code !== ErrorCodes.internalError && error.code !== ErrorCodes.invalidParams) {
       process.stderr.write(`${printable(error.message)}\n`);
       return 1;
     }
@@ -40,7 +41,9 @@ export function exitWith(command: Promise<number>): void {
         process.exit(error.exitCode);
       }
       // By name: `codex-auth config` runs from the unbundled modules, whose classes are not the bundle's.
-      const usage = ['UsageError', 'SettingsError'].includes((error as Error)?.name) || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
+      // A name the daemon refuses (`switch`, `--name`, `--account`) is a usage error too.
+      const invalidParams = error instanceof CodexdError && error.code === ErrorCodes.invalidParams;
+      const usage = invalidParams || ['UsageError', 'SettingsError'].includes((error as Error)?.name) || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
       const unreachable = error instanceof DaemonUnreachableError;
       // One line, never a stack trace: the message says what happened.
       const message = error instanceof Error ? error.message : String(error);

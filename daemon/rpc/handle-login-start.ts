@@ -1,6 +1,6 @@
 import type { LoginStartParams, LoginStartResult } from '../../shared/protocol.js';
 import type { Handler } from './handlers.js';
-import { invalid, optionalBoolean, paramsObject, requiredString, type Params } from './params.js';
+import { invalid, optionalBoolean, optionalName, paramsObject, requiredString, type Params } from './params.js';
 
 /** Real keys are about 200 bytes; anything near this is not a key (and would be held in memory). */
 const MAX_API_KEY_BYTES = 4096;
@@ -15,13 +15,15 @@ function apiKey(params: Params): string {
 export const handleLoginStart: Handler<LoginStartParams, LoginStartResult> = {
   params: (raw) => {
     const params = paramsObject(raw);
+    const name = optionalName(params, 'name');
+    const named = name === undefined ? {} : { name };
     switch (params['type']) {
       case 'apiKey':
-        return { type: 'apiKey', apiKey: apiKey(params) };
+        return { type: 'apiKey', apiKey: apiKey(params), ...named };
       case 'chatgpt':
-        return { type: 'chatgpt', openBrowser: optionalBoolean(params, 'openBrowser'), keepAfterDisconnect: optionalBoolean(params, 'keepAfterDisconnect') };
+        return { type: 'chatgpt', openBrowser: optionalBoolean(params, 'openBrowser'), keepAfterDisconnect: optionalBoolean(params, 'keepAfterDisconnect'), ...named };
       case 'chatgptDeviceCode':
-        return { type: 'chatgptDeviceCode', keepAfterDisconnect: optionalBoolean(params, 'keepAfterDisconnect') };
+        return { type: 'chatgptDeviceCode', keepAfterDisconnect: optionalBoolean(params, 'keepAfterDisconnect'), ...named };
       default:
         throw invalid('type must be "apiKey", "chatgpt" or "chatgptDeviceCode"');
     }

@@ -1,8 +1,15 @@
-import type { Empty, LogoutResult } from '../../shared/protocol.js';
+import type { LogoutParams, LogoutResult } from '../../shared/protocol.js';
 import type { Handler } from './handlers.js';
-import { noParams } from './params.js';
+import { invalid, optionalBoolean, optionalName, paramsObject } from './params.js';
 
-export const handleLogout: Handler<Empty, LogoutResult> = {
-  params: noParams,
-  handle: (_params, { account }) => account.logout(),
+/** `{}` logs out of the active account, as Codex's account/logout does. */
+export const handleLogout: Handler<LogoutParams, LogoutResult> = {
+  params: (raw) => {
+    const params = paramsObject(raw);
+    const name = optionalName(params, 'name');
+    const all = optionalBoolean(params, 'all');
+    if (name !== undefined && all) throw invalid('give name or all, not both');
+    return { ...(name === undefined ? {} : { name }), ...(all ? { all } : {}) };
+  },
+  handle: (params, { account }) => account.logout(params),
 };

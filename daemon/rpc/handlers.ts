@@ -2,11 +2,13 @@
 // own handle-*.ts, checking its params and calling the account. The table is typed by
 // `Requests`, so a request without a handler, or a handler whose params or result differ from
 // the protocol's, does not build.
-import { Requests, type DaemonStatus, type LogoutResult, type ParamsOf, type ResultOf, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
+import { Requests, type AccountSummary, type DaemonStatus, type LogoutParams, type LogoutResult, type ParamsOf, type ResultOf, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
 import type { Logins } from '../logins.js';
 import type { Handler as Dispatch, Peer } from '../server.js';
+import { handleAccountList } from './handle-account-list.js';
 import { handleAccountRead } from './handle-account-read.js';
 import { handleAccountSession } from './handle-account-session.js';
+import { handleAccountSwitch } from './handle-account-switch.js';
 import { handleAccountToken } from './handle-account-token.js';
 import { handleDaemonShutdown } from './handle-daemon-shutdown.js';
 import { handleDaemonStatus } from './handle-daemon-status.js';
@@ -29,9 +31,12 @@ export interface DaemonInfo {
  */
 export interface Account {
   read(refreshToken: boolean): Promise<Status>;
-  token(forceRefresh: boolean): Promise<TokenResult>;
+  /** `name`: that account's credential instead of the active one's. */
+  token(forceRefresh: boolean, name?: string): Promise<TokenResult>;
   sessionForFollower(): Promise<SessionResult>;
-  logout(): Promise<LogoutResult>;
+  logout(params: LogoutParams): Promise<LogoutResult>;
+  list(): AccountSummary[];
+  switchTo(name: string): Promise<AccountSummary>;
   readonly logins: Pick<Logins, 'start' | 'cancel'>;
 }
 
@@ -56,6 +61,8 @@ const table: HandlerTable = {
   loginStart: handleLoginStart,
   loginCancel: handleLoginCancel,
   logout: handleLogout,
+  accountList: handleAccountList,
+  accountSwitch: handleAccountSwitch,
   daemonStatus: handleDaemonStatus,
   daemonShutdown: handleDaemonShutdown,
 };

@@ -1,6 +1,7 @@
 // What every handler uses to check its params: a bad param is an invalid-params error that names it.
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCodes, type Empty } from '../../shared/protocol.js';
+import { nameProblem } from '../accounts.js';
 
 export type Params = Record<string, unknown>;
 
@@ -30,4 +31,16 @@ export function requiredString(params: Params, key: string): string {
   const value = params[key];
   if (typeof value !== 'string' || value.trim() === '') throw invalid(`${key} must be a non-empty string`);
   return value;
+}
+
+export function optionalString(params: Params, key: string): string | undefined {
+  return params[key] === undefined ? undefined : requiredString(params, key);
+}
+
+/** An account's name, as `nameProblem` (daemon/accounts.ts) allows it; undefined when not given. */
+export function optionalName(params: Params, key: string): string | undefined {
+  const name = optionalString(params, key);
+  const problem = name === undefined ? null : nameProblem(name);
+  if (problem) throw invalid(`${key}: ${problem}`);
+  return name;
 }

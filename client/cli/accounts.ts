@@ -1,0 +1,66 @@
+// `codex-auth accounts`, `switch` and `logout`: the accounts codexd keeps, which one Codex uses,
+// and removing them.
+import type { CodexdClient } from '../index.js';
+import type { AccountSummary } from '../../shared/protocol.js';
+import { printable, when } from './format.js';
+import { print } from './token.js';
+import { UsageError } from './usage.js';
+
+/** One line per account, in columns; `*` marks the active one. */
+export function describeAccounts(accounts: AccountSummary[], now = Date.now()): string {
+  const rows = accounts.map((account) => [
+    account.active ? '*' : ' ',
+    account.name,
+    account.type,
+    account.email ?? '-',
+    account.planType ?? '-',
+    account.accessTokenExpiresAt ? when(account.accessTokenExpiresAt, now) : '-',
+    account.state,
+  ]);
+  const table = [[' ', 'NAME', 'TYPE', 'EMAIL', 'PLAN', 'TOKEN EXPIRES', 'STATE'], ...rows];
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  return table.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
+}
+
+function who(account: AccountSummary): string {
+  if (account.type === 'apiKey') return 'API key';
+  return `${account.email ?? 'unknown email'}${account.planType ? `, ${account.planType}` : ''}`;
+}
+
+export async function accountsCommand(client: CodexdClient, json: boolean): Promise<number> {
+  const accounts = await client.accounts();
+  if (json) print(true, accounts, '');
+  else if (accounts.length === 0) process.stdout.write('No accounts. Run `codex-auth login` to add one.\n');
+  else print(false, accounts, describeAccounts(accounts));
+  return accounts.length > 0 ? 0 : 1;
+}
+
+export async function switchCommand(client: CodexdClient, name: string | undefined): Promise<number> {
+  if (name === undefined) throw new UsageError('usage: codex-auth switch NAME (`codex-auth accounts` lists the names)');
+  const account = await client.switchAccount(name);
+  process.stdout.write(`${printable(`Switched to ${account.name} (${who(account)})`)}\n`);
+  if (account.state === 'reauthRequired') process.stderr.write(`${printable(`Warning: ${account.name} needs a new sign-in: run \`codex-auth login --name ${account.name}\``)}\n`);
+  return 0;
+}
+
+export async function logoutCommand(client: CodexdClient, name: string | undefined, all: boolean): Promise<number> {
+  if (name !== undefined && all) throw new UsageError('give an account name or --all, not both');
+  const before = await client.read();
+  const active = before.accounts.find((account) => account.active);
+  const result = await client.logout(all ? { all } : name === undefined ? {} : { name });
+  if (result.warning) process.stderr.write(`Warning: ${printable(result.warning)}\n`);
+  if (result.movedAside) {
+    process.stdout.write(`Not logged in: ${printable(before.reauthReason ?? 'auth.json could not be used')}. Moved it to ${printable(result.movedAside)}\n`);
+  } else if (all) {
+    process.stdout.write(before.accounts.length > 0 ? `Logged out of every account (${before.accounts.length})\n` : 'Not logged in\n');
+  } else if (name !== undefined) {
+    process.stdout.write(`${printable(`Logged out of ${name}`)}\n`);
+  } else {
+    process.stdout.write(before.account ? 'Successfully logged out\n' : 'Not logged in\n');
+  }
+  const others = before.accounts.filter((account) => !account.active && account.name !== name && !all);
+  if ((name === undefined || name === active?.name) && active && others.length > 0) {
+    process.stdout.write(`${printable(`No account is active now; \`codex-auth switch NAME\` makes one active (${others.map((account) => account.name).join(', ')})`)}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,120 @@
+// Several accounts: who a login is (its key), what it is called, and an inactive account kept
+// fresh on its own schedule, in its own file (see "Several accounts" in the README).
+import { createHash } from 'node:crypto';
+import type { AccountState, AccountSummary } from '../shared/protocol.js';
+import type { IssuerClient } from './issuer.js';
+import { expiryMs, identityOf } from './jwt.js';
+import type { Logger } from './log.js';
+import { Refresher, type LoginSlot, type RefresherOptions } from './refresher.js';
+import { releaseSecrets } from './secrets.js';
+import { Session } from './session.js';
+import type { AuthRecord, Loaded } from './store.js';
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/**
+ * Who a login is: a ChatGPT account by its account id and user, an API key by a fingerprint of
+ * the key (never the key). Also the name of the account's file, so nothing a user or an issuer
+ * wrote ends up in a path.
+ */
+export function accountKey(record: AuthRecord): string {
+  if (record.auth_mode === 'apikey') return `apikey-${digest(record.OPENAI_API_KEY ?? '')}`;
+  const identity = identityOf(record.tokens?.id_token ?? '');
+  return `chatgpt-${digest(`${record.tokens?.account_id ?? identity.accountId ?? ''}\n${identity.userId ?? ''}`)}`;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
+
+/** Why `name` cannot name an account, or null when it can. */
+export function nameProblem(name: string): string | null {
+  return NAME.test(name) ? null : 'a name is 1 to 64 letters, digits and . _ @ + -, starting with a letter or digit';
+}
+
+/** The email, or `apikey-<last 4>`, made a valid name. */
+function defaultName(record: AuthRecord): string {
+  const base = record.auth_mode === 'apikey' ? `apikey-${(record.OPENAI_API_KEY ?? '').slice(-4)}` : (identityOf(record.tokens?.id_token ?? '').email ?? 'chatgpt');
+  const cleaned = base.replace(/[^A-Za-z0-9._@+-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60);
+  return cleaned || 'account';
+}
+
+/**
+ * A name for every account: the one it was given, else its default, numbered (-2, -3…) when
+ * another account has it. `records` come in a fixed order (the active account first), so a
+ * default that is not stored yet is the same from one call to the next.
+ */
+export function assignNames(records: Array<[string, AuthRecord]>, stored: Record<string, string>): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const [key] of records) {
+    const name = stored[key];
+    if (name !== undefined && !taken.has(name)) {
+      names.set(key, name);
+      taken.add(name);
+    }
+  }
+  for (const [key, record] of records) {
+    if (names.has(key)) continue;
+    const base = defaultName(record);
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
+    names.set(key, name);
+    taken.add(name);
+  }
+  return names;
+}
+
+/** What `account/list` says of one login. */
+export function summarize(name: string, record: AuthRecord, active: boolean, state: AccountSummary['state']): AccountSummary {
+  if (record.auth_mode === 'apikey') return { name, type: 'apiKey', email: null, planType: null, active, accessTokenExpiresAt: null, state };
+  const identity = identityOf(record.tokens!.id_token);
+  const expiresAt = expiryMs(record.tokens!.access_token);
+  return {
+    name,
+    type: 'chatgpt',
+    email: identity.email,
+    planType: identity.planType,
+    active,
+    accessTokenExpiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+    state,
+  };
+}
+
+export function stateOf(session: Session): Exclude<AccountState, 'loggedOut'> {
+  return session.reauthReason ? 'reauthRequired' : session.refreshing ? 'refreshing' : 'ok';
+}
+
+/** An account that is not in auth.json: its own session and refresher, on its own file. */
+export class InactiveAccount {
+  readonly session: Session;
+  readonly refresher: Refresher;
+
+  constructor(
+    readonly key: string,
+    readonly slot: LoginSlot,
+    loaded: Loaded,
+    issuer: IssuerClient,
+    options: RefresherOptions,
+    log: Logger,
+    onChange: () => void,
+  ) {
+    this.session = new Session(log);
+    this.refresher = new Refresher(slot, issuer, this.session, options, log);
+    this.session.adopt(loaded);
+    this.session.on('changed', onChange);
+  }
+
+  /** The login: as stored, or, when its refreshed tokens could not be written yet, as held. */
+  record(): AuthRecord | null {
+    const { loaded } = this.session;
+    return loaded.kind === 'ok' ? loaded.record : null;
+  }
+
+  /** It became active or was logged out: no more refreshes by schedule, no more secrets held. */
+  dispose(): void {
+    this.refresher.stop();
+    this.session.removeAllListeners();
+    releaseSecrets(this.session);
+  }
+}
