@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { CodexdClient, LoginCompleted } from '../client/index.js';
 import type { FakeAccount } from '../support/fake-issuer.js';
-import { recorder } from './helpers.js';
+import { recorder, type Daemon } from './helpers.js';
 import { OTHER_ACCOUNT, scene, type Fixture, type Scene } from './refresh-support.js';
 
 export const API_KEY = 'sk-proj-accounts-test-0123456789abcdefWXYZ';
@@ -25,18 +25,24 @@ export function accountsDir(s: Scene): string {
 
 /** Logs in to `account` with a device code through the daemon, as `codex-auth login --device-auth` does. */
 export async function deviceLogin(s: Scene, c: CodexdClient, account: FakeAccount, name?: string): Promise<void> {
+  const before = s.issuer.account;
   s.issuer.account = account;
   s.issuer.devicePendingPolls = 0;
-  const completed = recorder<LoginCompleted>((listener) => c.onLoginCompleted(listener));
-  const started = await c.loginStart({ type: 'chatgptDeviceCode', keepAfterDisconnect: true, ...(name === undefined ? {} : { name }) });
-  assert.equal(started.type, 'chatgptDeviceCode');
-  const done = await completed.next((event) => event.loginId === (started as { loginId: string }).loginId, 30_000);
-  assert.equal(done.success, true, done.error ?? '');
+  try {
+    const completed = recorder<LoginCompleted>((listener) => c.onLoginCompleted(listener));
+    const started = await c.loginStart({ type: 'chatgptDeviceCode', keepAfterDisconnect: true, ...(name === undefined ? {} : { name }) });
+    assert.equal(started.type, 'chatgptDeviceCode');
+    const done = await completed.next((event) => event.loginId === (started as { loginId: string }).loginId, 30_000);
+    assert.equal(done.success, true, done.error ?? '');
+  } finally {
+    s.issuer.account = before;
+  }
 }
 
 export interface ThreeAccounts {
   s: Scene;
   c: CodexdClient;
+  daemon: Daemon;
   /** The login that was auth.json before codexd first started. */
   first: Fixture;
 }
@@ -48,13 +54,13 @@ export interface ThreeAccounts {
 export async function threeAccounts(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<ThreeAccounts> {
   const s = await scene(t, env);
   const first = s.writeFixture();
-  await s.start();
+  const daemon = await s.start();
   const c = await s.client();
   await deviceLogin(s, c, OTHER_ACCOUNT, NAMES.work);
   await c.loginStart({ type: 'apiKey', apiKey: API_KEY });
   const names = (await c.accounts()).map((account) => `${account.active ? '*' : ''}${account.name}`);
   assert.deepEqual(names, [`*${NAMES.key}`, NAMES.first, NAMES.work]);
-  return { s, c, first };
+  return { s, c, daemon, first };
 }
 
 export interface StoredLogin {

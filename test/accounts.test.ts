@@ -2,13 +2,14 @@
 // for byte, the others live in $CODEX_HOME/codexd/accounts/ in auth.json's format; list, switch,
 // token by name and logout, from the protocol and from codex-auth.
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, type Status } from '../client/index.js';
 import { cli, readAuth, recorder, waitFor } from './helpers.js';
 import { API_KEY, accountsDir, deviceLogin, NAMES, onDisk, threeAccounts, WHO_BY_NAME } from './accounts-support.js';
-import { OTHER_ACCOUNT, readJson, rotateOutside, rpcError, scene, writeUnderLock, codexAuthJson, codexTimestamp } from './refresh-support.js';
+import { refreshErrorBody } from '../support/fake-issuer.js';
+import { codexAuthJson, codexTimestamp, expMs, OTHER_ACCOUNT, readJson, rotateOutside, rpcError, scene, waitForRefreshes, writeUnderLock } from './refresh-support.js';
 
 describe('several accounts', () => {
   it('an existing login becomes the first account, its auth.json untouched', async (t) => {
@@ -175,5 +176,48 @@ describe('several accounts', () => {
     assert.match(token.stderr, /^Not logged in\. Run `codex-auth login`, or `codex-auth switch NAME` to one of your accounts/);
     assert.equal((await cli(s.box, ['switch', NAMES.work])).code, 0);
     assert.equal(onDisk(s).active?.who, WHO_BY_NAME[NAMES.work]);
+  });
+
+  it('inactive accounts are refreshed before they expire, in their own files, without touching auth.json', async (t) => {
+    const { s, c, daemon } = await threeAccounts(t);
+    await c.switchAccount(NAMES.work);
+    await daemon.stop();
+    // The first account's access token, in its file, now expires within the refresh margin.
+    const firstFile = onDisk(s).inactive.find((login) => login.who === 'acct_fake_123')!.file;
+    const due = s.issuer.mintTokens({ accessExpiresInS: 300 });
+    writeFileSync(firstFile, codexAuthJson(due, 'acct_fake_123', codexTimestamp(Date.now() - 3_300_000)), { mode: 0o600 });
+    const authBefore = readAuth(s.box);
+    const statBefore = statSync(s.authFile, { bigint: true });
+
+    await s.start();
+    const refreshed = await waitForRefreshes(s, 1);
+    assert.equal(refreshed[0]!.body['refresh_token'], due.refresh_token, "the inactive account's own refresh token was spent");
+    assert.ok(refreshed[0]!.at < expMs(due.access_token), 'before the access token expired');
+    const c2 = await s.client();
+    const dueAt = new Date(expMs(due.access_token)).toISOString();
+    const first = await waitFor(async () => (await c2.accounts()).find((account) => account.name === NAMES.first && account.accessTokenExpiresAt !== dueAt), 'the refreshed account in the list');
+    const stored = (JSON.parse(readFileSync(firstFile, 'utf8')) as { tokens: { access_token: string } }).tokens;
+    assert.equal(first.accessTokenExpiresAt, new Date(expMs(stored.access_token)).toISOString(), "the refreshed tokens are in the account's file");
+    assert.equal(first.state, 'ok');
+    assert.equal(readAuth(s.box), authBefore, 'auth.json is byte for byte what it was');
+    const statAfter = statSync(s.authFile, { bigint: true });
+    assert.equal(statAfter.mtimeNs, statBefore.mtimeNs, 'auth.json was not rewritten');
+    assert.equal(statAfter.ino, statBefore.ino);
+  });
+
+  it('a permanent refresh failure marks only that account reauthRequired', async (t) => {
+    const { s, c } = await threeAccounts(t);
+    s.issuer.script('/oauth/token', { status: 401, body: refreshErrorBody('refresh_token_invalidated') });
+    const error = await rpcError(c.token({ account: NAMES.work, forceRefresh: true }));
+    assert.equal(error.code, ErrorCodes.reauthRequired);
+    assert.match(error.message, /was revoked\. .*Run `codex-auth login --name work`\.$/);
+    const states = Object.fromEntries((await c.accounts()).map((account) => [account.name, account.state]));
+    assert.deepEqual(states, { [NAMES.key]: 'ok', [NAMES.first]: 'ok', [NAMES.work]: 'reauthRequired' });
+    assert.equal((await c.token({ account: NAMES.first, forceRefresh: true })).type, 'chatgpt', 'the other account still refreshes');
+    const switched = await cli(s.box, ['switch', NAMES.work]);
+    assert.equal(switched.code, 0);
+    assert.equal(switched.stderr, 'Warning: work needs a new sign-in: run `codex-auth login --name work`\n');
+    assert.equal((await c.read()).state, 'reauthRequired', 'the failure moves with the account');
+    assert.equal(s.issuer.count('/oauth/token', 'refresh_token'), 2, 'no second try of the dead refresh token');
   });
 });
