@@ -3,10 +3,10 @@
 // takes long enough to be killed between any two of its steps; the kill comes at offsets swept
 // across one switch's whole length, right after the request was sent included.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { connect, type CodexdClient } from '../client/index.js';
-import { canConnect, codexdBin, waitFor } from './helpers.js';
+import { canConnect, codexdBin, killAtEnd, sleep, waitFor } from './helpers.js';
 import { NAMES, onDisk, threeAccounts, WHO_BY_NAME, type Who } from './accounts-support.js';
 import type { Scene } from './refresh-support.js';
 
@@ -20,11 +20,13 @@ function straceProblem(): string | null {
 }
 
 /** The built codexd under strace; resolves with a client once it answers. */
-async function slowDaemon(s: Scene): Promise<{ proc: ChildProcess; c: CodexdClient; pid: number }> {
+async function slowDaemon(s: Scene): Promise<{ c: CodexdClient; pid: number }> {
+  // The scene's clean-up kills the daemon itself (strace killed leaves its tracee running).
   const proc = spawn('strace', [...SLOW_SYSCALLS, process.execPath, codexdBin, '--log-file', s.box.logFile], { env: s.box.env, stdio: 'ignore' });
+  killAtEnd(proc);
   await waitFor(() => canConnect(s.box.socket), `codexd under strace to listen; log:\n${s.log()}`, 30_000);
   const c = await connect({ socket: s.box.socket, autostart: false });
-  return { proc, c, pid: (await c.daemonStatus()).pid };
+  return { c, pid: (await c.daemonStatus()).pid };
 }
 
 function exited(pid: number): boolean {
@@ -66,12 +68,9 @@ describe('kill -9 during a switch', () => {
     assert.equal(originals.size, 3);
     const names = Object.keys(WHO_BY_NAME);
     const seen = new Map<Moment, number>();
-    let procs: ChildProcess[] = [];
-    t.after(() => procs.forEach((proc) => proc.kill('SIGKILL')));
 
     // One switch, not killed, to know how long one takes under strace.
     const calibration = await slowDaemon(s);
-    procs = [calibration.proc];
     const started = Date.now();
     await calibration.c.switchAccount(NAMES.work);
     const switchMs = Date.now() - started;
@@ -84,15 +83,13 @@ describe('kill -9 during a switch', () => {
       const to = names.map((name) => WHO_BY_NAME[name]!).find((who) => who !== from && (i % 2 === 0 || who !== 'apikey'))!;
       const name = names.find((candidate) => WHO_BY_NAME[candidate] === to)!;
       const daemon = await slowDaemon(s);
-      procs = [daemon.proc];
       const delay = Math.round((i / (ITERATIONS - 1)) * switchMs * 1.2);
       const request = daemon.c.switchAccount(name).catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
       process.kill(daemon.pid, 'SIGKILL');
       await waitFor(() => exited(daemon.pid), 'the killed codexd to be gone');
       await request;
       await daemon.c.close();
-      daemon.proc.kill('SIGKILL');
       const moment = check(s, originals, from, to);
       seen.set(moment, (seen.get(moment) ?? 0) + 1);
     }
@@ -101,7 +98,6 @@ describe('kill -9 during a switch', () => {
 
     // The next start removes the copy too many; every account is there once, with its name.
     const last = await slowDaemon(s);
-    procs = [last.proc];
     const accounts = await last.c.accounts();
     assert.deepEqual(accounts.map((account) => account.name).sort(), [...names].sort());
     const { active, inactive } = onDisk(s);

@@ -6,10 +6,10 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, type Status } from '../client/index.js';
-import { cli, readAuth, recorder, waitFor } from './helpers.js';
+import { cli, readAuth, recorder, rpcError, waitFor } from './helpers.js';
 import { API_KEY, accountsDir, deviceLogin, NAMES, onDisk, threeAccounts, WHO_BY_NAME } from './accounts-support.js';
 import { refreshErrorBody } from '../support/fake-issuer.js';
-import { codexAuthJson, codexTimestamp, expMs, OTHER_ACCOUNT, readJson, rotateOutside, rpcError, scene, waitForRefreshes, writeUnderLock } from './refresh-support.js';
+import { codexAuthJson, codexTimestamp, expMs, OTHER_ACCOUNT, readJson, rotateOutside, scene, waitForRefreshes, writeUnderLock } from './refresh-support.js';
 
 describe('several accounts', () => {
   it('an existing login becomes the first account, its auth.json untouched', async (t) => {

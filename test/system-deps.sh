@@ -7,8 +7,9 @@
 #   procps     ps, to find daemons and to scan process listings for secrets
 #   openssl    makes a throwaway CA for the custom-CA test
 #   openssh-server, openssh-client  a real sshd and ssh -R for the follower test over ssh
+#   strace     slows a daemon's fsync/rename/unlink so that kill -9 can land between a switch's steps
 set -euo pipefail
-packages=(chromium util-linux systemd faketime procps openssl openssh-server openssh-client)
+packages=(chromium util-linux systemd faketime procps openssl openssh-server openssh-client strace)
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive

@@ -145,13 +145,13 @@ function listenForCompletions(client: CodexdClient): Completions {
 }
 
 /** Asks the daemon to start the login; on a refusal prints it and returns exit status 1. */
-async function startLogin(client: CodexdClient, type: ChatGptLogin): Promise<LoginStartResult | 1> {
+async function startLogin(client: CodexdClient, type: ChatGptLogin, name: string | undefined): Promise<LoginStartResult | 1> {
   // From the first request on: an issuer that never answers must not leave the terminal blank.
   // Off a terminal nothing is drawn, so a failure stays the one line it is.
   const starting = process.stderr.isTTY ? spinner(type === 'chatgpt' ? 'Starting the login callback server' : 'Asking the sign-in server for a one-time code') : null;
   let started: LoginStartResult;
   try {
-    const named = options.name === undefined ? {} : { name: options.name };
+    const named = name === undefined ? {} : { name };
     started = await client.loginStart(type === 'chatgpt' ? { type, openBrowser: false, ...named } : { type, ...named });
   } catch (error) {
     starting?.stop();
@@ -193,7 +193,7 @@ async function waitForLogin(client: CodexdClient, type: ChatGptLogin, options: L
   // Listen before starting, so a login that ends at once is not missed.
   const completions = listenForCompletions(client);
   try {
-    const started = await startLogin(client, type);
+    const started = await startLogin(client, type, options.name);
     if (started === 1) return 1;
     if (started.type === 'apiKey') return 0;
     if (started.type === 'chatgptDeviceCode') showDeviceCode(started);
