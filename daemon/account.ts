@@ -309,11 +309,11 @@ export class AccountService extends EventEmitter<AccountEvents> {
         if (target) {
           await file.save(null).catch((error: Error) => this.log.warn(`${error.message}; the copy is removed at the next start`));
         }
-        // In memory as on disk, before anyone hears of it.
+        // In memory as on disk, at once (no await in between: a request always finds the account), before anyone hears of it.
+        const now = await writer.load();
         target?.dispose();
         this.inactive.delete(key);
         if (moved) this.addInactive(outKey!, moved, outReauth);
-        const now = await writer.load();
         this.session.replace(now);
         if (reauth && now.kind === 'ok') {
           this.session.failedForGood(reauth, now.raw);

@@ -5,7 +5,7 @@ import { autostartDisabled, DaemonUnreachableError } from '../autostart.js';
 import { CodexdError, ErrorCodes } from '../../shared/errors.js';
 import { requestOnce } from '../oneshot.js';
 import { resolveSocketPath } from '../../shared/paths.js';
-import { Requests } from '../../shared/protocol.js';
+import { Requests, type TokenParams } from '../../shared/protocol.js';
 import type { Flags } from './args.js';
 import { jsonText, printable } from './format.js';
 import { Cancelled } from './terminal.js';
@@ -18,7 +18,7 @@ export async function token(flags: Flags): Promise<number> {
   const socket = resolveSocketPath(flags.socket);
   const autostart = !flags.noAutostart && !autostartDisabled();
   try {
-    const params = { forceRefresh: flags.forceRefresh, ...(flags.account === undefined ? {} : { account: flags.account }) };
+    const params: TokenParams = { forceRefresh: flags.forceRefresh, ...(flags.account === undefined ? {} : { account: flags.account }) };
     const result = await requestOnce(socket, autostart, Requests.accountToken, params);
     print(flags.json, result, result.type === 'apiKey' ? result.apiKey : result.accessToken);
     return 0;
