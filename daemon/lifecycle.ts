@@ -1,17 +1,15 @@
 // The running daemon's lifecycle: its status, the socket guard, the signals, and the shutdown
 // order (stop watching, stop refreshing and logins, stop accepting, let requests in flight
 // finish, close connections, remove the socket, release CODEX_HOME).
-import { lstatSync } from 'node:fs';
 import type { HeldLock } from '../shared/os.js';
 import type { Activation, DaemonStatus } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import type { Logger } from './log.js';
 import type { RpcServer } from './server.js';
 import type { Settings } from './settings.js';
-import { unlinkIfOurs } from './socket.js';
-import type { FileWatcher } from './watcher.js';
+import { socketIsOurs, unlinkIfOurs } from './socket.js';
+import { FileWatcher } from './watcher.js';
 
-const SOCKET_CHECK_MS = 5000;
 const DRAIN_TIMEOUT_MS = 10_000;
 
 export interface Serving {
@@ -22,18 +20,11 @@ export interface Serving {
   socketIdentity: { ino: number } | null;
 }
 
-function socketInode(path: string): number | null {
-  try {
-    return lstatSync(path).ino;
-  } catch {
-    return null;
-  }
-}
-
 export class Lifecycle {
   private readonly startedAt = Date.now();
   private serving: Serving | null = null;
   private shuttingDown = false;
+  private socketGuard: FileWatcher | null = null;
 
   constructor(
     private readonly settings: Settings,
@@ -65,10 +56,9 @@ export class Lifecycle {
     if (ours) {
       // As gpg-agent does: a daemon whose socket was deleted or taken over can never be reached
       // again, yet it would keep holding CODEX_HOME against a new one. Step aside.
-      const guard = setInterval(() => {
-        if (socketInode(this.settings.socket) !== ours.ino) void this.shutdown('the socket file was removed or replaced');
-      }, SOCKET_CHECK_MS);
-      guard.unref();
+      this.socketGuard = new FileWatcher(this.settings.socket, () => {
+        if (!socketIsOurs(this.settings.socket, ours)) void this.shutdown('the socket file was removed or replaced');
+      });
     }
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void this.shutdown(signal));
   }
@@ -79,8 +69,11 @@ export class Lifecycle {
     const { rpc, watcher, socketIdentity } = this.serving;
     this.log.info({ why }, 'shutting down');
     watcher?.close();
+    this.socketGuard?.close();
     this.account.stop();
-    const closed = rpc.close();
+    // Closing a listener makes libuv unlink its path, whatever is there by then: a socket that
+    // replaced ours must survive, and nobody can reach ours through that path any more.
+    const closed = !socketIdentity || socketIsOurs(this.settings.socket, socketIdentity) ? rpc.close() : Promise.resolve();
     await rpc.drained(DRAIN_TIMEOUT_MS);
     rpc.closeConnections();
     await closed;

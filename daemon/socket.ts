@@ -203,11 +203,20 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
-/** Removes the socket file only if it is still the one we bound (a newer daemon may own the path now). */
-export function unlinkIfOurs(socketPath: string, identity: { ino: number } | null): void {
-  if (!identity) return;
+/** Whether the socket file is still the one we bound (a newer daemon may own the path now). */
+export function socketIsOurs(socketPath: string, identity: { ino: number }): boolean {
   try {
-    if (lstatSync(socketPath).ino === identity.ino) unlinkSync(socketPath);
+    return lstatSync(socketPath).ino === identity.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the socket file only if it is still the one we bound. */
+export function unlinkIfOurs(socketPath: string, identity: { ino: number } | null): void {
+  if (!identity || !socketIsOurs(socketPath, identity)) return;
+  try {
+    unlinkSync(socketPath);
   } catch {
     // Already gone.
   }

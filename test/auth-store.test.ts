@@ -1,13 +1,16 @@
 // auth.json: Codex's format byte for byte, Codex's locks, atomic writes, and nothing lost.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { authPath, cli, client, fileSandbox, hasAuth, readAuth, sleep, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import type { Status } from '../shared/protocol.js';
+import { authPath, cli, client, fileSandbox, hasAuth, readAuth, sleep, startDaemon, waitFor, watch, type Sandbox } from './helpers.js';
 import { codexAuthJson, holdLock } from './refresh-support.js';
 
 const KEY = 'sk-proj-interop-0123456789abcdefghij';
+/** auth.json of an API-key login, as Codex CLI writes it. */
+const API_KEY_FILE = `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${KEY}"\n}`;
 
 function chatgptFixture(issuer: FakeIssuer, accessExpiresInS = 3600): string {
   return codexAuthJson(issuer.mintTokens({ accessExpiresInS }), issuer.account.accountId, '2026-11-20T10:00:00.123456Z');
@@ -28,7 +31,7 @@ describe('auth.json', () => {
     const daemon = await startDaemon(b);
     const result = await cli(b, ['login', '--with-api-key'], { input: `${KEY}\n` });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(readAuth(b), `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${KEY}"\n}`);
+    assert.equal(readAuth(b), API_KEY_FILE);
     assert.equal(statSync(authPath(b)).mode & 0o777, 0o600);
     assert.equal(statSync(b.codexHome).mode & 0o777, 0o700);
     assert.deepEqual(readdirSync(b.codexHome).filter((name) => name.startsWith('.auth-')), [], 'no temp file is left behind');
@@ -138,7 +141,7 @@ describe('auth.json', () => {
     first.onAccountUpdated((s) => seen[0]!.push(s));
     second.onAccountUpdated((s) => seen[1]!.push(s));
 
-    writeFileSync(authPath(b), `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${KEY}"\n}`);
+    writeFileSync(authPath(b), API_KEY_FILE);
     await waitFor(() => seen.every((list) => list.some((s) => JSON.stringify(s.account) === '{"type":"apiKey"}')), 'an in-place edit to be announced', 10_000);
 
     const temp = join(b.codexHome, '.auth-TEST01');
@@ -147,6 +150,34 @@ describe('auth.json', () => {
     await waitFor(() => seen.every((list) => list.some((s) => JSON.stringify(s.account).includes('dev@example.com'))), 'an atomic rename to be announced', 10_000);
     await first.close();
     await second.close();
+    await daemon.stop();
+  });
+
+  it('a deleted auth.json, a deleted CODEX_HOME and one created again are announced, and edits inside the new one too', async () => {
+    const b = box();
+    const daemon = await startDaemon(b);
+    const { client: c, updates } = watch(await client(b));
+    // Each step within 10 s: far less than the 30 s safety-net poll, so the watch must see it.
+    const announced = async (what: string, predicate: (status: Status) => boolean): Promise<void> => {
+      await waitFor(() => updates.values.some(predicate), what, 10_000);
+      updates.values.length = 0;
+    };
+    const apiKey = (status: Status): boolean => status.account?.type === 'apiKey';
+
+    writeFileSync(authPath(b), API_KEY_FILE, { mode: 0o600 });
+    await announced('a new auth.json', apiKey);
+    unlinkSync(authPath(b));
+    await announced('a deleted auth.json', (s) => s.account === null);
+    writeFileSync(authPath(b), API_KEY_FILE, { mode: 0o600 });
+    await announced('a new auth.json', apiKey);
+    rmSync(b.codexHome, { recursive: true });
+    await announced('a deleted CODEX_HOME', (s) => s.account === null);
+    mkdirSync(b.codexHome, { mode: 0o700 });
+    writeFileSync(authPath(b), chatgptFixture(issuer), { mode: 0o600 });
+    await announced('a login in a CODEX_HOME created again', (s) => s.account?.type === 'chatgpt');
+    writeFileSync(authPath(b), API_KEY_FILE);
+    await announced('an in-place edit in the new CODEX_HOME', apiKey);
+    await c.close();
     await daemon.stop();
   });
 

@@ -2,11 +2,11 @@
 // transport that survives bad peers.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { authPath, canConnect, cli, client, readLog, fileSandbox, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { authPath, canConnect, cli, client, readLog, fileSandbox, sleep, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
 
 
 function frame(body: string): string {
@@ -31,6 +31,14 @@ function runningDaemons(box: Sandbox): number[] {
     .split('\n')
     .filter((line) => line.includes('dist/daemon/codexd.cjs') && line.includes(box.socket))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+/** The daemon exits 0 within 10 s: far sooner than the 30 s safety-net poll, so its watch saw the change. */
+async function stepsAside(daemon: Daemon): Promise<void> {
+  const timeout = sleep(10_000, undefined, { ref: false }).then(() => {
+    throw new Error('the daemon kept running');
+  });
+  assert.equal((await Promise.race([daemon.exited, timeout])).code, 0);
 }
 
 describe('the socket', () => {
@@ -85,13 +93,31 @@ describe('the socket', () => {
     const b = fileSandbox();
     const daemon = await startDaemon(b);
     unlinkSync(b.socket);
-    const { code } = await Promise.race([
-      daemon.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the daemon kept running')), 10_000)),
-    ]);
-    assert.equal(code, 0);
+    await stepsAside(daemon);
     const next = await startDaemon(b);
     await next.stop();
+  });
+
+  it('a daemon whose socket file was replaced by another socket steps aside and leaves that one alone', async () => {
+    const b = fileSandbox();
+    const daemon = await startDaemon(b);
+    const other = createServer();
+    const otherPath = join(dirname(b.socket), 'other.sock');
+    await new Promise<void>((resolve) => other.listen(otherPath, resolve));
+    try {
+      renameSync(otherPath, b.socket);
+      await stepsAside(daemon);
+      assert.equal(await canConnect(b.socket), true, 'the socket that replaced it is still there');
+    } finally {
+      other.close();
+    }
+  });
+
+  it('a daemon whose socket folder was removed steps aside', async () => {
+    const b = fileSandbox();
+    const daemon = await startDaemon(b);
+    rmSync(dirname(b.socket), { recursive: true });
+    await stepsAside(daemon);
   });
 
   it('a second daemon on the same socket exits non-zero naming the running one', async () => {
