@@ -143,6 +143,8 @@ export interface BackendRequest {
 export interface FakeBackend {
   url: string;
   requests: BackendRequest[];
+  /** What every request is answered with: 503 (default), or 401 to make Codex run its 401 recovery. */
+  status: 503 | 401;
   /** The bearer tokens Codex sent, without the `Bearer ` prefix. */
   bearerTokens(): string[];
   close(): Promise<void>;
@@ -152,7 +154,7 @@ export interface FakeBackend {
  * A loopback stand-in for chatgpt.com/backend-api and api.openai.com/v1: records who called with
  * which bearer token and answers 503 to everything, so Codex fails to reach a model (as it would
  * on a closed network) without any traffic leaving the machine, and without a 401 that would
- * make Codex run its own 401 recovery (a refresh).
+ * make Codex run its own 401 recovery (a refresh) unless a test sets `status` to 401.
  */
 export async function startFakeBackend(): Promise<FakeBackend> {
   const requests: BackendRequest[] = [];
@@ -166,14 +168,15 @@ export async function startFakeBackend(): Promise<FakeBackend> {
         accountId: header(req.headers['chatgpt-account-id']),
         userAgent: req.headers['user-agent'],
       });
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"message":"interop test backend: no model here"}}');
+      res.writeHead(backend.status, { 'content-type': 'application/json' }).end('{"error":{"message":"interop test backend: no model here"}}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  const backend: FakeBackend = {
     url,
     requests,
+    status: 503,
     bearerTokens: () => [...new Set(requests.map((r) => r.authorization).filter((a): a is string => a?.startsWith('Bearer ') === true).map((a) => a.slice(7)))],
     close: () =>
       new Promise<void>((resolve) => {
@@ -181,6 +184,7 @@ export async function startFakeBackend(): Promise<FakeBackend> {
         server.close(() => resolve());
       }),
   };
+  return backend;
 }
 
 function header(value: string | string[] | undefined): string | undefined {
