@@ -75,7 +75,7 @@ export class AccountFiles implements InactiveStore {
       },
     };
     const mutex = lock;
-    return { load: writer.load, withAuthLock: (work) => mutex.run(() => work(writer)) };
+    return { file, load: writer.load, withAuthLock: (work) => mutex.run(() => work(writer)) };
   }
 
   async loadNames(): Promise<Record<string, string>> {

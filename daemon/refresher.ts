@@ -9,6 +9,7 @@ import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from './log.js';
 import type { HeldChatgpt, Session } from './session.js';
 import { timestamp, type AuthRecord, type Loaded } from './store.js';
+import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Codex's fallback when the access token's exp cannot be read. */
@@ -30,6 +31,8 @@ const REUSE_GRACE_STEPS = [200, 400, 800, 1600];
  * for the active account, its own file for an inactive one (account-files.ts).
  */
 export interface LoginSlot {
+  /** The file, for messages. */
+  readonly file: string;
   load(): Promise<Loaded>;
   /** Runs `work` holding the lock every writer of this login takes. */
   withAuthLock<T>(work: (writer: SlotWriter) => Promise<T>): Promise<T>;
@@ -75,6 +78,11 @@ export class Refresher {
     // Timers stall while a laptop sleeps; the tick compares wall-clock time instead.
     this.tick = setInterval(() => this.onSchedule('tick'), options.tickMs);
     this.tick.unref();
+  }
+
+  /** auth.json, or an inactive account's file. */
+  private get fileName(): string {
+    return basename(this.store.file);
   }
 
   /** When the next refresh (or retry) will be tried, in ms since the epoch; null when none will be. */
@@ -175,7 +183,7 @@ export class Refresher {
         if (this.session.unsaved) return this.saveUnsaved(writer, disk);
         // Another writer got there first (or logged out, or switched account): adopt, no request.
         if (disk.kind !== 'ok' || disk.raw !== held.raw) {
-          this.log.info('auth.json changed on disk before refreshing; adopting it instead');
+          this.log.info(`${this.fileName} changed on disk before refreshing; adopting it instead`);
           this.session.adopt(disk);
           return 'adopted';
         }
@@ -196,7 +204,7 @@ export class Refresher {
         // in as someone else while the request was out: their login wins over this refresh.
         const current = await writer.load();
         if (current.kind !== 'unusable' && !(current.kind === 'ok' && current.raw === held.raw) && !sameAccount(current, held)) {
-          this.log.warn('auth.json changed to another login while refreshing; keeping it and dropping this refresh');
+          this.log.warn(`${this.fileName} changed to another login while refreshing; keeping it and dropping this refresh`);
           this.session.adopt(current);
           return 'dropped';
         }
@@ -224,7 +232,7 @@ export class Refresher {
     const { record, basedOn } = this.session.unsaved!;
     if (disk.kind !== 'ok' || disk.raw !== basedOn) {
       this.session.dropUnsaved();
-      this.log.warn('auth.json was replaced while refreshed tokens waited to be saved; keeping the new file');
+      this.log.warn(`${this.fileName} was replaced while refreshed tokens waited to be saved; keeping the new file`);
       this.session.adopt(disk);
       return 'adopted';
     }
@@ -263,7 +271,7 @@ export class Refresher {
     if (this.session.held()?.raw !== held.raw && !(error instanceof UnsavedError)) {
       // auth.json changed while the request was out (a new login, an outside edit): the failure
       // belongs to tokens the daemon no longer holds.
-      this.log.info(`refresh failed, but auth.json has changed since; not counting it: ${reason}`);
+      this.log.info(`refresh failed, but ${this.fileName} has changed since; not counting it: ${reason}`);
       return null;
     }
     if (error instanceof IssuerError && error.kind === 'permanent') {

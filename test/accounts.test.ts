@@ -220,4 +220,18 @@ describe('several accounts', () => {
     assert.equal((await c.read()).state, 'reauthRequired', 'the failure moves with the account');
     assert.equal(s.issuer.count('/oauth/token', 'refresh_token'), 2, 'no second try of the dead refresh token');
   });
+
+  it('another program writing an inactive account into auth.json makes it active: auth.json wins, its file goes', async (t) => {
+    const { s, c } = await threeAccounts(t);
+    const watcher = await s.client();
+    const updates = recorder<Status>((listener) => watcher.onAccountUpdated(listener));
+    // As `codex login` would: a new login of the work account, written under Codex's lock.
+    const fresh = s.issuer.mintTokens({ account: OTHER_ACCOUNT });
+    await writeUnderLock(s.box.codexHome, codexAuthJson(fresh, OTHER_ACCOUNT.accountId, codexTimestamp(Date.now())));
+    await updates.next((u) => u.accounts.find((a) => a.active)?.name === NAMES.work, 10_000);
+    assert.deepEqual((await c.accounts()).map((a) => `${a.active ? '*' : ''}${a.name}`), [`*${NAMES.work}`, NAMES.first], 'the key it replaced is gone, work keeps its name');
+    assert.deepEqual(onDisk(s).inactive.map((login) => login.who), ['acct_fake_123'], "work's old file was removed");
+    const token = await c.token();
+    assert.equal(token.type === 'chatgpt' && token.accessToken, fresh.access_token);
+  });
 });
