@@ -4,7 +4,6 @@
 // owns the only retry loop). Error messages name the step; a secret an issuer echoes in one is
 // scrubbed where the message leaves the daemon (see secrets.ts).
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { isRecord } from '../shared/framing.js';
 import { decodeJwt } from './jwt.js';
@@ -220,8 +219,9 @@ export class IssuerClient {
   }
 
   private httpClient(): Promise<{ fetch: Undici['fetch']; dispatcher: Dispatcher }> {
-    this.http ??= import('undici')
-      .then((undici) => ({ fetch: undici.fetch, dispatcher: createDispatcher(undici, this.options.env ?? process.env) }))
+    // Loaded at the first request: the daemon starts without undici and node:tls.
+    this.http ??= Promise.all([import('undici'), import('node:tls')])
+      .then(([undici, { rootCertificates }]) => ({ fetch: undici.fetch, dispatcher: createDispatcher(undici, rootCertificates, this.options.env ?? process.env) }))
       .catch((error: unknown) => {
         this.http = null; // a CA file fixed later is picked up at the next request
         throw error;
@@ -347,7 +347,7 @@ export function classifyRefreshFailure(reply: Reply): IssuerError {
 }
 
 /** Honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and CODEX_CA_CERTIFICATE (else SSL_CERT_FILE) as extra trust. */
-function createDispatcher(undici: Undici, env: NodeJS.ProcessEnv): Dispatcher {
+function createDispatcher(undici: Undici, rootCertificates: readonly string[], env: NodeJS.ProcessEnv): Dispatcher {
   const caFile = env['CODEX_CA_CERTIFICATE'] || env['SSL_CERT_FILE'];
   let ca: string | undefined;
   try {

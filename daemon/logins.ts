@@ -7,8 +7,6 @@ import { LoginFailed } from './errors.js';
 import { IssuerError, type IssuerClient } from './issuer.js';
 import { identityOf } from './jwt.js';
 import type { Logger } from './log.js';
-import { startBrowserLogin } from './login/browser.js';
-import { startDeviceLogin } from './login/device.js';
 import { LoginError, type LoginContext, type LoginFlow } from './login/flow.js';
 import type { Peer } from './server.js';
 import type { Settings } from './settings.js';
@@ -61,12 +59,15 @@ export class Logins extends EventEmitter<LoginsEvents> {
     const context = this.context(`login-${Date.now().toString(36)}-${++this.sequence}`, params.name);
     try {
       if (params.type === 'chatgpt') {
+        // The flows load on first use: the browser's pulls in node:http, which start-up need not pay for.
+        const { startBrowserLogin } = await import('./login/browser.js');
         const { flow, authUrl, busyPort } = await startBrowserLogin(context, this.settings);
         this.track(flow, generation);
         if (!params.keepAfterDisconnect) this.cancelOnDisconnect(flow, peer);
         if (params.openBrowser) this.openBrowser(authUrl);
         return { type: 'chatgpt', loginId: flow.loginId, authUrl, ...(busyPort === null ? {} : { busyPort }) };
       }
+      const { startDeviceLogin } = await import('./login/device.js');
       const { flow, verificationUrl, userCode, expiresAt } = await startDeviceLogin(context, this.settings);
       this.track(flow, generation);
       if (!params.keepAfterDisconnect) this.cancelOnDisconnect(flow, peer);

@@ -2,14 +2,14 @@
 // unset the socket lives in <tmpdir>/codexd-<uid>, a name another local user can take first, and
 // whoever listens there would receive API keys and hand out tokens of their own. So the socket's
 // folder must be a real directory (not a symlink) that is ours and closed to group and others,
-// the path must be a socket, and the process listening on it must run as us or root
-// (SO_PEERCRED / getpeereid). Then the daemon must serve the CODEX_HOME, issuer and client id
-// this client would use ("Which daemon a client talks to" in the README).
+// and the path must be a socket that we or root bound, which makes the process listening on it
+// run as us or root ("Security model" in the README says why this is SO_PEERCRED's answer). Then
+// the daemon must serve the CODEX_HOME, issuer and client id this client would use ("Which
+// daemon a client talks to" in the README).
 import { lstatSync, mkdirSync, readFileSync, type Stats } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { SocketRefusedError } from './errors.js';
-import { peerUid } from './os.js';
 import { isWindowsPipe, maxSocketPathBytes, sameCodexHome, type ExpectedDaemon } from './paths.js';
 import type { InitializeResult } from './protocol.js';
 
@@ -75,6 +75,12 @@ export function checkSocketPath(socketPath: string): boolean {
   }
   const file = lstatOrNull(socketPath);
   if (file && !file.isSocket()) refuse(socketPath, `it is ${fileKind(file)} (owner ${owner(file.uid)}); choose another --socket`);
+  // Only we and root can bind or move a socket into this folder, and a socket's file belongs to
+  // whoever bound it: its owner is the user the listener runs as. Another user's socket here was
+  // moved in by root, or bound before the folder was closed.
+  if (file && uid !== undefined && file.uid !== uid && file.uid !== 0) {
+    refuse(socketPath, `it was bound by ${owner(file.uid)}, so the process listening on it runs as ${owner(file.uid)}, not as you (${owner(uid)})`);
+  }
   return true;
 }
 
@@ -105,15 +111,10 @@ function openSocket(path: string): Promise<Socket> {
   });
 }
 
-/** Connects after checking the path, and returns the connection only when its peer is us or root. */
-export async function openTrusted(socketPath: string): Promise<Socket> {
+/** Connects after checking the path: the folder, and that the socket is ours or root's. */
+export function openTrusted(socketPath: string): Promise<Socket> {
   checkSocketPath(socketPath);
-  const socket = await openSocket(socketPath);
-  const uid = peerUid(socket);
-  const own = process.getuid?.();
-  if (uid === undefined || own === undefined || uid === own || uid === 0) return socket;
-  socket.destroy();
-  return refuse(socketPath, uid === null ? 'cannot tell which user listens on it' : `the process listening on it runs as ${owner(uid)}, not as you (${owner(own)})`);
+  return openSocket(socketPath);
 }
 
 /** Throws unless the daemon serves each value this client sets (an `initialize` result). */

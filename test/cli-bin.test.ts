@@ -10,7 +10,7 @@ import { cli, cliBin } from './helpers.js';
 import { scene } from './refresh-support.js';
 
 describe('the codex-auth bin', () => {
-  it('token loads nothing but the bin; status, token --help and a bad or stray option load the full CLI', async (t) => {
+  it('token loads nothing but the bin, not even a dependency; status, token --help and a bad or stray option load the full CLI', async (t) => {
     const s = await scene(t);
     await s.start();
     const { updates } = await s.watcher();
@@ -18,21 +18,23 @@ describe('the codex-auth bin', () => {
     await updates.next((u) => u.account !== null);
 
     // Lists, at exit, every CommonJS file the process loaded (the bin and main.cjs are CommonJS);
-    // the files of dependencies (koffi, for the socket's peer check) are left out.
+    // `loaded` leaves out the files of dependencies, `files` keeps them.
     const preload = join(s.box.dir, 'loaded.cjs');
     writeFileSync(preload, `process.on('exit', () => process.stderr.write('loaded: ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));\n`);
-    const run = async (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[] }> => {
+    const run = async (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[]; files: string[] }> => {
       const result = await cli(s.box, args, { env: { NODE_OPTIONS: `--require ${preload}` } });
       const line = /^loaded: (.*)$/m.exec(result.stderr);
       assert.ok(line, `the preload reported: ${result.stderr}`);
-      const loaded = (JSON.parse(line[1]!) as string[]).filter((file) => file !== preload && !file.includes('/node_modules/')).map((file) => basename(file));
-      return { ...result, loaded };
+      const files = (JSON.parse(line[1]!) as string[]).filter((file) => file !== preload);
+      const loaded = files.filter((file) => !file.includes('/node_modules/')).map((file) => basename(file));
+      return { ...result, loaded, files };
     };
 
     const token = await run(['token']);
     assert.equal(token.code, 0, token.stderr);
     assert.equal(token.stdout, `${fixture.tokens.access_token}\n`);
-    assert.deepEqual(token.loaded, [basename(cliBin)]);
+    // Not even koffi: the socket's owner says who listens (README, "Security model").
+    assert.deepEqual(token.files, [cliBin]);
 
     const json = await run(['token', '--json', '--no-autostart']);
     assert.equal(json.code, 0, json.stderr);

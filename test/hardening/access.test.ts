@@ -253,7 +253,7 @@ describe('a stranger where a client looks for codexd', () => {
     s.count({ faults: 1 });
   });
 
-  it("another user's socket inside our own 0700 folder is refused by its peer uid, before a byte is sent", async (t) => {
+  it("another user's socket inside our own 0700 folder is refused by its owner, before a byte is sent", async (t) => {
     if (!skipUnless(t, setprivProblem())) return;
     s.count({ cases: 1 });
     const box = s.box();
