@@ -1,6 +1,6 @@
 // The running daemon's lifecycle: its status, the socket guard, the signals, and the shutdown
-// order (stop watching, stop refreshing and logins, stop accepting, let requests in flight
-// finish, close connections, remove the socket, release CODEX_HOME).
+// order (stop watching, stop refreshing and logins, stop accepting on both sockets, let requests
+// in flight finish, close connections, remove the sockets, release CODEX_HOME).
 import type { HeldLock } from '../shared/os.js';
 import type { Activation, DaemonStatus } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
@@ -12,19 +12,30 @@ import { FileWatcher } from './watcher.js';
 
 const DRAIN_TIMEOUT_MS = 10_000;
 
-export interface Serving {
+/** One socket the daemon serves on: the main one, or the restricted one. */
+export interface Listener {
   rpc: RpcServer;
+  path: string;
+  /** The socket file we bound; null when systemd passed us a listening socket. */
+  identity: { ino: number } | null;
+}
+
+export interface Serving {
+  main: Listener;
+  restricted: Listener | null;
   /** auth.json's watcher; null for a follower, which rewrites auth.json whenever its upstream changes. */
   watcher: FileWatcher | null;
-  /** The socket file we bound; null when systemd passed us a listening socket. */
-  socketIdentity: { ino: number } | null;
+}
+
+function listeners(serving: Serving): Listener[] {
+  return serving.restricted ? [serving.main, serving.restricted] : [serving.main];
 }
 
 export class Lifecycle {
   private readonly startedAt = Date.now();
   private serving: Serving | null = null;
   private shuttingDown = false;
-  private socketGuard: FileWatcher | null = null;
+  private socketGuards: FileWatcher[] = [];
 
   constructor(
     private readonly settings: Settings,
@@ -42,23 +53,28 @@ export class Lifecycle {
       version: VERSION,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       socket: settings.socket,
+      restrictedSocket: this.serving?.restricted?.path ?? null,
       codexHome: settings.codexHome,
-      connections: this.serving?.rpc.connectionCount ?? 0,
+      connections: this.serving ? listeners(this.serving).reduce((sum, { rpc }) => sum + rpc.connectionCount, 0) : 0,
       activation: this.activation,
       logFile: settings.logFile,
     };
   }
 
-  /** The socket accepts connections: from now on a signal, or losing the socket, stops the daemon. */
+  /** The sockets accept connections: from now on a signal, or losing a socket, stops the daemon. */
   serve(serving: Serving): void {
     this.serving = serving;
-    const ours = serving.socketIdentity;
-    if (ours) {
+    const bound = listeners(serving).filter(({ identity }) => identity !== null);
+    if (bound.length > 0) {
       // As gpg-agent does: a daemon whose socket was deleted or taken over can never be reached
-      // again, yet it would keep holding CODEX_HOME against a new one. Step aside.
-      this.socketGuard = new FileWatcher(this.settings.socket, () => {
-        if (!socketIsOurs(this.settings.socket, ours)) void this.shutdown('the socket file was removed or replaced');
-      });
+      // again there, yet it would keep holding CODEX_HOME against a new one. Step aside, so the
+      // next client starts a daemon that serves both again.
+      this.socketGuards = bound.map(
+        ({ path, identity }) =>
+          new FileWatcher(path, () => {
+            if (!socketIsOurs(path, identity!)) void this.shutdown(`the socket file ${path} was removed or replaced`);
+          }),
+      );
     }
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void this.shutdown(signal));
   }
@@ -66,18 +82,18 @@ export class Lifecycle {
   async shutdown(why: string): Promise<void> {
     if (this.shuttingDown || !this.serving) return;
     this.shuttingDown = true;
-    const { rpc, watcher, socketIdentity } = this.serving;
+    const all = listeners(this.serving);
     this.log.info({ why }, 'shutting down');
-    watcher?.close();
-    this.socketGuard?.close();
+    this.serving.watcher?.close();
+    for (const guard of this.socketGuards) guard.close();
     this.account.stop();
     // Closing a listener makes libuv unlink its path, whatever is there by then: a socket that
     // replaced ours must survive, and nobody can reach ours through that path any more.
-    const closed = !socketIdentity || socketIsOurs(this.settings.socket, socketIdentity) ? rpc.close() : Promise.resolve();
-    await rpc.drained(DRAIN_TIMEOUT_MS);
-    rpc.closeConnections();
-    await closed;
-    unlinkIfOurs(this.settings.socket, socketIdentity);
+    const closed = all.map(({ rpc, path, identity }) => (!identity || socketIsOurs(path, identity) ? rpc.close() : Promise.resolve()));
+    await Promise.all(all.map(({ rpc }) => rpc.drained(DRAIN_TIMEOUT_MS)));
+    for (const { rpc } of all) rpc.closeConnections();
+    await Promise.all(closed);
+    for (const { path, identity } of all) unlinkIfOurs(path, identity);
     this.homeLock.release();
     this.log.info('stopped');
     process.exit(0);

@@ -11,7 +11,7 @@ import { AccountService } from './account.js';
 import { AccountFiles } from './account-files.js';
 import { createHandlers } from './rpc/handlers.js';
 import { IssuerClient } from './issuer.js';
-import { Lifecycle } from './lifecycle.js';
+import { Lifecycle, type Listener } from './lifecycle.js';
 import { createLogger, prettyStderr, type Logger } from './log.js';
 import { RpcServer } from './server.js';
 import { SettingsError } from '../shared/errors.js';
@@ -19,11 +19,15 @@ import { loadSettings, type Settings } from './settings.js';
 import {
   bindSocket,
   checkSocketPathLength,
+  describeRunning,
   listenOnActivatedFd,
   lockCodexHome,
   prepareSocketDir,
+  probe,
   readActivation,
   StartupError,
+  unlinkIfOurs,
+  type Activation,
 } from './socket.js';
 import { AuthStore } from './store.js';
 import { Follower } from './follower.js';
@@ -39,7 +43,10 @@ Clients (codex-auth, editor integrations) talk to it over a Unix socket.
 Options:
   --socket PATH       socket to listen on (env CODEXD_SOCKET; default
                       $XDG_RUNTIME_DIR/codexd/codexd.sock, or codexd-<key>.sock
-                      there for a CODEX_HOME other than ~/.codex)
+                      there for a CODEX_HOME other than ~/.codex). The restricted
+                      socket, for remote machines and containers, is beside it
+                      (codexd.restricted.sock; env CODEXD_RESTRICTED_SOCKET, off
+                      to turn it off)
   --codex-home DIR    folder holding auth.json (env CODEX_HOME; default ~/.codex)
   --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (env CODEXD_LOG_LEVEL)
   --log-file PATH     append JSON logs to PATH (created 0600) instead of stderr
@@ -116,6 +123,10 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   if (activation.kind === 'none') {
     checkSocketPathLength(settings.socket);
     prepareSocketDir(settings.socket);
+    if (settings.restrictedSocket) {
+      checkSocketPathLength(settings.restrictedSocket, 'restricted');
+      prepareSocketDir(settings.restrictedSocket, 'restricted');
+    }
   }
 
   const store = new AuthStore(settings.codexHome, 30_000);
@@ -134,24 +145,27 @@ async function run(settings: Settings, log: Logger): Promise<void> {
     status: () => lifecycle.status(),
     shutdown: () => void lifecycle.shutdown('daemon/shutdown request'),
   });
-  const rpc = new RpcServer({
-    maxConnections: settings.maxConnections,
-    limits: { ...defaultLimits, partialFrameTimeoutMs: settings.frameTimeoutMs },
-    handlers,
-    log,
-  });
-  account.on('updated', (status) => rpc.broadcastStatus(status));
-  account.on('loginCompleted', (event) => rpc.broadcastLoginCompleted(event));
+  const rpcServer = (restricted: boolean): RpcServer =>
+    new RpcServer({
+      restricted,
+      maxConnections: settings.maxConnections,
+      limits: { ...defaultLimits, partialFrameTimeoutMs: settings.frameTimeoutMs },
+      handlers,
+      log,
+    });
+  const rpc = rpcServer(false);
+  const restrictedRpc = rpcServer(true);
+  // Each server sends only the notifications its socket carries.
+  account.on('updated', (status) => [rpc, restrictedRpc].forEach((server) => server.broadcastStatus(status)));
+  account.on('loginCompleted', (event) => [rpc, restrictedRpc].forEach((server) => server.broadcastLoginCompleted(event)));
   await account.start();
   // Before the socket accepts: a client that finds codexd up finds no temp file of an interrupted write.
   removeLeftoverTempFiles(store, log);
 
-  let socketIdentity: { ino: number } | null = null;
-  if (activation.kind === 'systemd') await listenOnActivatedFd(rpc.server);
-  else socketIdentity = await bindSocket(rpc.server, settings.socket);
-  lifecycle.serve({ rpc, watcher, socketIdentity });
+  const { main, restricted } = await listen(activation, settings, rpc, restrictedRpc, log);
+  lifecycle.serve({ main, restricted, watcher });
   log.info(
-    { version: VERSION, socket: settings.socket, codexHome: settings.codexHome, ...(settings.upstream ? { upstream: settings.upstream } : {}), activation: activationName },
+    { version: VERSION, socket: settings.socket, restrictedSocket: restricted?.path ?? null, codexHome: settings.codexHome, ...(settings.upstream ? { upstream: settings.upstream } : {}), activation: activationName },
     'codexd is ready',
   );
 }
@@ -181,6 +195,42 @@ function removeLeftoverTempFiles(store: AuthStore, log: Logger): void {
     else if (removed.length > 0) log.warn({ removed }, 'removed temp files left by an interrupted write');
   } catch (error) {
     log.warn(`could not clean up temp files in ${store.codexHome}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * A daemon already serving both sockets answers on its restricted one without its pid: when the
+ * restricted socket is taken, the daemon on the main socket, if any, is the one to name.
+ */
+async function namedByMainSocket(socket: string, error: unknown): Promise<never> {
+  const running = await probe(socket);
+  throw typeof running === 'object' && running.pid !== null ? new StartupError(describeRunning(running)) : error;
+}
+
+/**
+ * Serves on the sockets systemd passed, or binds them: the restricted one first, so that once the
+ * main socket accepts (what clients wait for) both do.
+ */
+async function listen(activation: Activation, settings: Settings, rpc: RpcServer, restrictedRpc: RpcServer, log: Logger): Promise<{ main: Listener; restricted: Listener | null }> {
+  if (activation.kind === 'systemd') {
+    await listenOnActivatedFd(rpc.server, activation.main);
+    const main = { rpc, path: settings.socket, identity: null };
+    if (activation.restricted === null) return { main, restricted: null };
+    if (!settings.restrictedSocket) {
+      log.warn('CODEXD_RESTRICTED_SOCKET is off, but systemd passed the restricted socket: not serving it; turn it off there too with `systemctl --user disable --now codexd-restricted.socket`');
+      return { main, restricted: null };
+    }
+    await listenOnActivatedFd(restrictedRpc.server, activation.restricted);
+    return { main, restricted: { rpc: restrictedRpc, path: settings.restrictedSocket, identity: null } };
+  }
+  const restricted = settings.restrictedSocket
+    ? { rpc: restrictedRpc, path: settings.restrictedSocket, identity: await bindSocket(restrictedRpc.server, settings.restrictedSocket, 'restricted').catch((error) => namedByMainSocket(settings.socket, error)) }
+    : null;
+  try {
+    return { main: { rpc, path: settings.socket, identity: await bindSocket(rpc.server, settings.socket) }, restricted };
+  } catch (error) {
+    if (restricted) unlinkIfOurs(restricted.path, restricted.identity);
+    throw error;
   }
 }
 

@@ -14,16 +14,19 @@ import { scrub, scrubStrings } from './secrets.js';
 
 /** The connection a request came on. */
 export interface Peer {
+  /** It came on the restricted socket. */
+  readonly restricted: boolean;
   /** Calls `listener` once the connection has closed (soon, if it already has); returns a function that forgets it. */
   onClose(listener: () => void): () => void;
 }
 
 export type Handler = (params: unknown, peer: Peer) => unknown;
 
-function createPeer(): Peer & { close(): void } {
+function createPeer(restricted: boolean): Peer & { close(): void } {
   const listeners = new Set<() => void>();
   let closed = false;
   return {
+    restricted,
     onClose: (listener) => {
       if (closed) queueMicrotask(listener);
       else listeners.add(listener);
@@ -55,10 +58,20 @@ const DOMAIN_CODES: ReadonlyArray<[abstract new (...args: never[]) => DomainErro
  */
 const SECRET_RESULTS = new Set<string>([Requests.accountToken.method, Requests.accountSession.method, Requests.loginStart.method]);
 
+/** What the restricted socket serves: the requests the protocol marks `restricted`. */
+const RESTRICTED_METHODS = new Set<string>(Object.values(Requests).flatMap((def) => (def.restricted ? [def.method] : [])));
+
+/** The answer to a request the restricted socket does not serve (README, "Remote machines and containers"). */
+export function restrictedError(what: string): ResponseError {
+  return new ResponseError(ErrorCodes.restricted, `${what} is not served on the restricted socket, which is forwarded from the machine that holds the login; run it on that machine`);
+}
+
 /** Unread output across all connections past which the connections furthest behind are cut off. */
 const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
 
 export interface ServerOptions {
+  /** The restricted socket: only the requests and notifications the protocol marks `restricted`. */
+  restricted: boolean;
   maxConnections: number;
   limits: TransportLimits;
   handlers: Map<string, Handler>;
@@ -94,7 +107,8 @@ export class RpcServer {
    * framed once, into one buffer every connection shares, and past the global budget for unread
    * output the connections furthest behind are cut off.
    */
-  private broadcast<P>({ method }: NotificationDef<P>, params: P): void {
+  private broadcast<P>({ method, restricted }: NotificationDef<P>, params: P): void {
+    if (this.options.restricted && !restricted) return;
     const framed = Buffer.from(frame({ jsonrpc: '2.0', method, params: scrubStrings(params) }));
     for (const writer of this.connections.values()) writer.writeFrame(framed);
     let unread = 0;
@@ -155,7 +169,7 @@ export class RpcServer {
       void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as never);
     });
     const connection = createMessageConnection(reader, writer, rpcLogger(log));
-    const peer = createPeer();
+    const peer = createPeer(this.options.restricted);
     connection.onRequest((method, params) => this.dispatch(method, params, peer));
     connection.onError(([error]) => log.debug({ err: error.message }, 'connection error'));
     connection.onClose(() => {
@@ -176,6 +190,7 @@ export class RpcServer {
   private async dispatch(method: string, params: unknown, peer: Peer): Promise<unknown> {
     const handler = this.options.handlers.get(method);
     if (!handler) return new ResponseError(ErrorCodes.methodNotFound, `Unknown method: ${method}`);
+    if (peer.restricted && !RESTRICTED_METHODS.has(method)) return restrictedError(method);
     this.inFlight++;
     try {
       const result = await handler(params ?? {}, peer);

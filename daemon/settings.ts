@@ -1,11 +1,13 @@
 // The daemon's settings: each from its flag, variable, settings-file value or default, by the
 // table in shared/settings.ts (README, "Settings").
 import { isAbsolute, resolve } from 'node:path';
-import { defaultCodexHome, defaultSocketPath, readSettingsFile } from '../shared/paths.js';
+import { defaultCodexHome, defaultSocketPath, readSettingsFile, restrictedSocketPath } from '../shared/paths.js';
 import { checkText, envName, SETTINGS, type IntegerName, type Name } from '../shared/settings.js';
 
 export interface Settings {
   socket: string;
+  /** null = off. */
+  restrictedSocket: string | null;
   codexHome: string;
   issuer: string;
   clientId: string;
@@ -58,8 +60,10 @@ export async function loadSettings(flags: Flags, env: NodeJS.ProcessEnv = proces
 
   const upstream = text('UPSTREAM', { value: flags.upstream, where: '--upstream' });
   const codexHome = path(text('CODEX_HOME', { value: flags.codexHome, where: '--codex-home' }) ?? defaultCodexHome({}));
+  const socket = path(text('SOCKET', { value: flags.socket, where: '--socket' }) ?? defaultSocketPath(env, process.platform, codexHome));
   return {
-    socket: path(text('SOCKET', { value: flags.socket, where: '--socket' }) ?? defaultSocketPath(env, process.platform, codexHome)),
+    socket,
+    restrictedSocket: restrictedSocketPath(socket, text('RESTRICTED_SOCKET')),
     codexHome,
     issuer: (text('ISSUER') ?? SETTINGS.ISSUER.default).replace(/\/+$/, ''),
     clientId: text('CLIENT_ID') ?? SETTINGS.CLIENT_ID.default,

@@ -12,6 +12,13 @@ import { createSocketFolder, fileKind } from '../shared/trust.js';
 
 const LISTEN_BACKLOG = 4096;
 
+/** Which of the daemon's two sockets: the settings that choose its path, for messages. */
+export type SocketRole = 'main' | 'restricted';
+const CHOSEN_BY: Record<SocketRole, string> = {
+  main: '--socket or CODEXD_SOCKET',
+  restricted: 'CODEXD_RESTRICTED_SOCKET (or set it to off)',
+};
+
 export class StartupError extends Error {
   override name = 'StartupError';
   constructor(
@@ -24,12 +31,12 @@ export class StartupError extends Error {
 }
 
 /** Node would silently truncate a longer path and bind somewhere else. */
-export function checkSocketPathLength(socketPath: string): void {
+export function checkSocketPathLength(socketPath: string, role: SocketRole = 'main'): void {
   if (isWindowsPipe(socketPath)) return;
   const bytes = Buffer.byteLength(socketPath);
   const max = maxSocketPathBytes();
   if (bytes > max) {
-    throw new StartupError(`socket path is ${bytes} bytes, longer than this platform's limit of ${max}: ${socketPath} (set a shorter one with --socket or CODEXD_SOCKET)`);
+    throw new StartupError(`socket path is ${bytes} bytes, longer than this platform's limit of ${max}: ${socketPath} (set a shorter one with ${CHOSEN_BY[role]})`);
   }
 }
 
@@ -37,9 +44,9 @@ export function checkSocketPathLength(socketPath: string): void {
  * Creates the socket's own folder 0700 (never missing parents above it), then refuses a folder
  * that is not ours or is open to others, whoever created it.
  */
-export function prepareSocketDir(socketPath: string): void {
+export function prepareSocketDir(socketPath: string, role: SocketRole = 'main'): void {
   if (isWindowsPipe(socketPath)) return;
-  prepareFolderOf(socketPath, 'socket folder', 'choose another --socket or CODEXD_SOCKET', 2);
+  prepareFolderOf(socketPath, 'socket folder', `choose another ${CHOSEN_BY[role]}`, 2);
 }
 
 /** The checks of prepareSocketDir, for the folder of any file that must be the user's alone. */
@@ -84,8 +91,9 @@ export function probe(socketPath: string, timeoutMs = 2000): Promise<RunningDaem
     socket.on('data', (chunk: Buffer) => {
       try {
         parser.push(chunk, (body) => {
-          const pid = pidOf(JSON.parse(body.toString('utf8')));
-          if (pid !== null) done({ pid, socket: socketPath });
+          const message: unknown = JSON.parse(body.toString('utf8'));
+          // A restricted socket refuses daemon/status: any answer still means a live daemon.
+          if (isRecord(message) && message['id'] === 1) done({ pid: pidOf(message), socket: socketPath });
         });
       } catch {
         done({ pid: null, socket: socketPath });
@@ -100,9 +108,9 @@ export function probe(socketPath: string, timeoutMs = 2000): Promise<RunningDaem
   });
 }
 
-/** The pid in a `daemon/status` response, or null for any other message. */
-function pidOf(message: unknown): number | null {
-  const result = isRecord(message) && message['id'] === 1 ? message['result'] : undefined;
+/** The pid in a `daemon/status` response, or null for any other answer. */
+function pidOf(message: Record<string, unknown>): number | null {
+  const result = message['result'];
   const pid = isRecord(result) ? result['pid'] : undefined;
   return Number.isSafeInteger(pid) && (pid as number) > 0 ? (pid as number) : null;
 }
@@ -143,9 +151,9 @@ export function lockCodexHome(codexHome: string, socketPath: string, lockPath: s
  * Binds `server` at `socketPath`, replacing a stale socket file but never a live daemon's.
  * Returns the socket's identity, so that at exit we unlink it only if it is still ours.
  */
-export async function bindSocket(server: Server, socketPath: string): Promise<{ ino: number } | null> {
+export async function bindSocket(server: Server, socketPath: string, role: SocketRole = 'main'): Promise<{ ino: number } | null> {
   if (!isWindowsPipe(socketPath)) {
-    refuseNonSocket(socketPath);
+    refuseNonSocket(socketPath, role);
     // Serializes daemons starting on the same socket, so probe-then-unlink cannot race.
     const bindLock = tryLock(`${socketPath}.lock`);
     if (!bindLock) throw new StartupError(describeRunning((await probeRunning(socketPath)) ?? { pid: null, socket: socketPath }));
@@ -153,7 +161,7 @@ export async function bindSocket(server: Server, socketPath: string): Promise<{ 
       const found = await probe(socketPath);
       if (found === 'stale') {
         // A regular file refuses connections too: unlink only what is still a socket.
-        if (refuseNonSocket(socketPath)) unlinkSync(socketPath);
+        if (refuseNonSocket(socketPath, role)) unlinkSync(socketPath);
       } else if (found !== 'absent') throw new StartupError(describeRunning(found));
       await listen(server, socketPath);
     } finally {
@@ -166,7 +174,7 @@ export async function bindSocket(server: Server, socketPath: string): Promise<{ 
 }
 
 /** Throws (exit status 2) when something other than a socket is at `socketPath`; true when a socket is. */
-function refuseNonSocket(socketPath: string): boolean {
+function refuseNonSocket(socketPath: string, role: SocketRole): boolean {
   let stat;
   try {
     stat = lstatSync(socketPath);
@@ -174,7 +182,7 @@ function refuseNonSocket(socketPath: string): boolean {
     return false;
   }
   if (stat.isSocket()) return true;
-  throw new StartupError(`${socketPath} is ${fileKind(stat)}, not a socket; refusing to replace it (choose another --socket or CODEXD_SOCKET)`, 2);
+  throw new StartupError(`${socketPath} is ${fileKind(stat)}, not a socket; refusing to replace it (choose another ${CHOSEN_BY[role]})`, 2);
 }
 
 async function probeRunning(socketPath: string): Promise<RunningDaemon | null> {
@@ -222,11 +230,18 @@ export function unlinkIfOurs(socketPath: string, identity: { ino: number } | nul
   }
 }
 
-export type Activation = { kind: 'systemd' } | { kind: 'none' };
+/** The fds systemd passed: the main socket's, and the restricted one's when codexd-restricted.socket is enabled. */
+export type Activation = { kind: 'systemd'; main: number; restricted: number | null } | { kind: 'none' };
+
+/** sd_listen_fds: passed fds start at 3. */
+const SD_LISTEN_FDS_START = 3;
+/** FileDescriptorName= of codexd.socket and codexd-restricted.socket. */
+const FD_NAMES: Record<SocketRole, string> = { main: 'codexd', restricted: 'codexd-restricted' };
 
 /**
- * systemd socket activation (sd_listen_fds): serve on fd 3 when LISTEN_PID is us and
- * LISTEN_FDS is 1. A half-right environment is an error, never a silent second bind.
+ * systemd socket activation (sd_listen_fds): serve on the passed fds when LISTEN_PID is us; one
+ * (the main socket) or two, told apart by LISTEN_FDNAMES. A half-right environment is an error,
+ * never a silent second bind.
  */
 export function readActivation(env: NodeJS.ProcessEnv = process.env): Activation {
   const pid = env['LISTEN_PID'];
@@ -237,18 +252,23 @@ export function readActivation(env: NodeJS.ProcessEnv = process.env): Activation
   if (pid !== String(process.pid)) {
     throw new StartupError(`socket activation: LISTEN_PID is ${pid ?? 'unset'}, but this process is ${process.pid}; the sockets were meant for another process`);
   }
-  if (fds !== '1') {
-    throw new StartupError(`socket activation: LISTEN_FDS is ${fds ?? 'unset'}; codexd serves exactly one socket (set one ListenStream= in codexd.socket)`);
+  if (fds !== '1' && fds !== '2') {
+    throw new StartupError(`socket activation: LISTEN_FDS is ${fds ?? 'unset'}; codexd serves one socket, or two with the restricted one (codexd.socket and codexd-restricted.socket)`);
   }
-  if (names !== undefined && names !== 'codexd') {
-    throw new StartupError(`socket activation: the passed socket is named "${names}", expected "codexd" (FileDescriptorName=codexd)`);
+  // One unnamed fd is the main socket (systemd-socket-activate without --fdname).
+  const given = names === undefined && fds === '1' ? [FD_NAMES.main] : (names ?? '').split(':');
+  const expected = `"${FD_NAMES.main}"${fds === '2' ? ` and "${FD_NAMES.restricted}"` : ''}`;
+  const main = given.indexOf(FD_NAMES.main);
+  const restricted = fds === '2' ? given.indexOf(FD_NAMES.restricted) : -1;
+  if (given.length !== Number(fds) || main < 0 || (fds === '2' && restricted < 0)) {
+    throw new StartupError(`socket activation: the passed sockets are named "${names ?? ''}", expected ${expected} (FileDescriptorName= in codexd.socket and codexd-restricted.socket)`);
   }
-  return { kind: 'systemd' };
+  return { kind: 'systemd', main: SD_LISTEN_FDS_START + main, restricted: restricted < 0 ? null : SD_LISTEN_FDS_START + restricted };
 }
 
-export function listenOnActivatedFd(server: Server): Promise<void> {
+export function listenOnActivatedFd(server: Server, fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error) => reject(new StartupError(`socket activation: cannot serve on fd 3: ${error.message}`)));
-    server.listen({ fd: 3 }, () => resolve());
+    server.once('error', (error) => reject(new StartupError(`socket activation: cannot serve on fd ${fd}: ${error.message}`)));
+    server.listen({ fd }, () => resolve());
   });
 }

@@ -149,6 +149,29 @@ export function resolveSocketPath(flag: string | undefined, env: Env = process.e
   return flag || env['CODEXD_SOCKET'] || settingString(readSettingsFile(env), 'SOCKET') || defaultSocketPath(env);
 }
 
+/** The value of CODEXD_RESTRICTED_SOCKET that turns the restricted socket off. */
+export const RESTRICTED_OFF = 'off';
+
+/**
+ * The restricted socket's default: beside the main socket, named after it (`codexd.sock` gives
+ * `codexd.restricted.sock`, `codexd-<key>.sock` gives `codexd-<key>.restricted.sock`).
+ */
+export function defaultRestrictedSocketPath(socket: string): string {
+  if (isWindowsPipe(socket)) return `${socket}-restricted`;
+  return socket.endsWith('.sock') ? `${socket.slice(0, -'.sock'.length)}.restricted.sock` : `${socket}.restricted`;
+}
+
+/** The restricted socket for the main socket `socket`, given the RESTRICTED_SOCKET setting (unset: the default); null when it is `off`. */
+export function restrictedSocketPath(socket: string, setting: string | undefined): string | null {
+  if (setting === RESTRICTED_OFF) return null;
+  return setting ? resolve(setting) : defaultRestrictedSocketPath(socket);
+}
+
+/** The client's view, by the README's precedence: CODEXD_RESTRICTED_SOCKET, then the settings file, then the default beside `socket`. */
+export function resolveRestrictedSocketPath(socket: string, env: Env = process.env): string | null {
+  return restrictedSocketPath(socket, env['CODEXD_RESTRICTED_SOCKET'] || settingString(readSettingsFile(env), 'RESTRICTED_SOCKET'));
+}
+
 /**
  * What this client expects the daemon to serve: each value its environment (or, below that, the
  * settings file) sets. A value set nowhere matches whatever the daemon serves, so an editor

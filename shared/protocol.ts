@@ -72,7 +72,10 @@ export interface InitializeParams {
 export interface InitializeResult {
   serverInfo: { name: 'codexd'; version: string };
   protocolVersion: number;
-  /** What the daemon serves; clients check it before anything else (older daemons leave it out). */
+  /**
+   * What the daemon serves; clients check it before anything else (older daemons leave it out).
+   * The restricted socket leaves out codexHome: it is a path on the machine that holds the login.
+   */
   codexHome?: string;
   issuer?: string;
   clientId?: string;
@@ -160,6 +163,8 @@ export interface DaemonStatus {
   version: string;
   uptimeS: number;
   socket: string;
+  /** The restricted socket (see "Remote machines and containers" in the README); null when it is off. */
+  restrictedSocket: string | null;
   codexHome: string;
   connections: number;
   activation: Activation;
@@ -174,35 +179,45 @@ export interface LoginCompleted {
 
 export type Empty = Record<string, never>;
 
-/** A request: its method name, with its params and result as types only. */
+/**
+ * A request: its method name, with its params and result as types only. `restricted`: served on
+ * the restricted socket too (the one forwarded to remote machines and containers); every other
+ * request is refused there with `ErrorCodes.restricted`.
+ */
 export interface RequestDef<P, R> {
   readonly method: string;
+  readonly restricted: boolean;
   /** Types only, never set. */
   readonly types?: { params: P; result: R };
 }
 
-/** A notification from the daemon: its method name, with its params as a type only. */
+/** A notification from the daemon: its method name, with its params as a type only. `restricted`: sent on the restricted socket too. */
 export interface NotificationDef<P> {
   readonly method: string;
+  readonly restricted: boolean;
   readonly types?: { params: P };
 }
 
 export type ParamsOf<D> = D extends RequestDef<infer P, unknown> ? P : D extends NotificationDef<infer P> ? P : never;
 export type ResultOf<D> = D extends RequestDef<unknown, infer R> ? R : never;
 
-function request<P, R>(method: string): RequestDef<P, R> {
-  return { method };
+/** Marks a request or notification as one the restricted socket serves. */
+const RESTRICTED = { restricted: true } as const;
+
+function request<P, R>(method: string, access: { restricted: boolean } = { restricted: false }): RequestDef<P, R> {
+  return { method, restricted: access.restricted };
 }
 
-function notification<P>(method: string): NotificationDef<P> {
-  return { method };
+function notification<P>(method: string, access: { restricted: boolean } = { restricted: false }): NotificationDef<P> {
+  return { method, restricted: access.restricted };
 }
 
 export const Requests = {
-  initialize: request<InitializeParams, InitializeResult>('initialize'),
-  accountRead: request<ReadParams, ReadResult>('account/read'),
-  accountToken: request<TokenParams, TokenResult>('account/token'),
-  accountSession: request<Empty, SessionResult>('account/session'),
+  initialize: request<InitializeParams, InitializeResult>('initialize', RESTRICTED),
+  accountRead: request<ReadParams, ReadResult>('account/read', RESTRICTED),
+  accountToken: request<TokenParams, TokenResult>('account/token', RESTRICTED),
+  accountSession: request<Empty, SessionResult>('account/session', RESTRICTED),
+  // Login management and the daemon's own control (whose answers carry local paths) stay on the main socket.
   loginStart: request<LoginStartParams, LoginStartResult>('account/login/start'),
   loginCancel: request<LoginCancelParams, LoginCancelResult>('account/login/cancel'),
   logout: request<LogoutParams, LogoutResult>('account/logout'),
@@ -215,6 +230,7 @@ export const Requests = {
 export type Requests = typeof Requests;
 
 export const Notifications = {
-  accountUpdated: notification<AccountUpdated>('account/updated'),
+  accountUpdated: notification<AccountUpdated>('account/updated', RESTRICTED),
+  // Login management: nobody on the restricted socket can start a login, so none completes there.
   loginCompleted: notification<LoginCompleted>('account/login/completed'),
 } as const;

@@ -20,10 +20,15 @@ export type Spec =
 
 const DAY_S = 86_400;
 
-/** SOCKET and CODEX_HOME have no default here: theirs depend on the environment (see daemon/settings.ts). */
+/**
+ * SOCKET, RESTRICTED_SOCKET and CODEX_HOME have no default here: theirs depend on the environment
+ * (see shared/paths.ts).
+ */
 export const SETTINGS = {
   CODEX_HOME: { type: 'string' },
   SOCKET: { type: 'string' },
+  /** A path, or `off`; by default beside SOCKET (README, "Remote machines and containers"). */
+  RESTRICTED_SOCKET: { type: 'string' },
   ISSUER: { type: 'string', default: DEFAULT_ISSUER, pattern: '^https?://[^/]', expect: 'an http(s) URL' },
   CLIENT_ID: { type: 'string', default: DEFAULT_CLIENT_ID },
   /** 0 = any free port. */

@@ -4,7 +4,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cli, client, codexdBin, fileSandbox, waitFor, type Sandbox } from './helpers.js';
+import { ErrorCodes, Requests } from '../shared/protocol.js';
+import { cli, client, codexdBin, fileSandbox, rawCall, restrictedSocket, waitFor, type Sandbox } from './helpers.js';
 
 const hasActivate = spawnSync('systemd-socket-activate', ['--help']).status === 0;
 function run(box: Sandbox, script: string): Promise<{ code: number | null; stderr: string }> {
@@ -14,6 +15,17 @@ function run(box: Sandbox, script: string): Promise<{ code: number | null; stder
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('exit', (code) => resolve({ code, stderr }));
   });
+}
+
+function exitOf(pid: number): Promise<unknown> {
+  return waitFor(() => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 'the daemon to exit');
 }
 
 describe('socket activation', () => {
@@ -41,15 +53,36 @@ describe('socket activation', () => {
       await c.close();
 
       process.kill(status.pid, 'SIGTERM');
-      await waitFor(() => {
-        try {
-          process.kill(status.pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 'the daemon to exit');
+      await exitOf(status.pid);
       assert.equal(existsSync(b.socket), true, 'the socket belongs to systemd, not to codexd');
+    } finally {
+      activator.kill('SIGKILL');
+    }
+  });
+
+  it('serves both sockets when systemd hands over two (codexd and codexd-restricted), each with its own methods', { skip: hasActivate ? false : 'systemd-socket-activate is not installed (Debian package systemd)' }, async () => {
+    const b = fileSandbox();
+    mkdirSync(dirname(b.socket), { mode: 0o700 });
+    const restricted = restrictedSocket(b);
+    // Named as the units name them, and passed in the other order: codexd tells them apart by name.
+    // It reports the paths its settings give (systemd does not say), so it gets CODEXD_SOCKET too.
+    const activator = spawn('sh', ['-c', `umask 077; exec systemd-socket-activate -l "${restricted}" -l "${b.socket}" --fdname=codexd-restricted:codexd -E CODEX_HOME -E CODEXD_SOCKET "${process.execPath}" "${codexdBin}" --log-file "${b.logFile}"`], {
+      env: b.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      await waitFor(() => existsSync(b.socket) && existsSync(restricted), 'systemd-socket-activate to create both sockets');
+      const c = await client(b);
+      const status = await c.daemonStatus();
+      assert.equal(status.activation, 'systemd');
+      assert.equal(status.restrictedSocket, restricted);
+      await c.loginStart({ type: 'apiKey', apiKey: 'sk-activated-both-0123456789' });
+      assert.deepEqual((await rawCall(restricted, Requests.accountToken.method)).result, { type: 'apiKey', apiKey: 'sk-activated-both-0123456789' });
+      assert.equal((await rawCall(restricted, Requests.daemonShutdown.method)).error?.code, ErrorCodes.restricted);
+      await c.close();
+      process.kill(status.pid, 'SIGTERM');
+      await exitOf(status.pid);
+      assert.ok(existsSync(b.socket) && existsSync(restricted), 'both sockets belong to systemd, not to codexd');
     } finally {
       activator.kill('SIGKILL');
     }
@@ -78,11 +111,11 @@ describe('socket activation', () => {
     assert.equal(existsSync(b.socket), false, 'no silent second bind');
   });
 
-  it('refuses LISTEN_FDS=2, with a clear error', async () => {
+  it('refuses LISTEN_FDS=3, with a clear error', async () => {
     const b = fileSandbox();
-    const result = await run(b, `LISTEN_PID=$$ LISTEN_FDS=2 exec "${process.execPath}" "${codexdBin}"`);
+    const result = await run(b, `LISTEN_PID=$$ LISTEN_FDS=3 exec "${process.execPath}" "${codexdBin}"`);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /socket activation: LISTEN_FDS is 2; codexd serves exactly one socket/);
+    assert.match(result.stderr, /socket activation: LISTEN_FDS is 3; codexd serves one socket, or two with the restricted one/);
     assert.equal(existsSync(b.socket), false, 'no silent second bind');
   });
 });

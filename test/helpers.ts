@@ -14,8 +14,10 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { connect as netConnect } from 'node:net';
 import { CodexdError, connect, type CodexdClient, type LoginCompleted, type Status } from '../client/index.js';
-import { daemonLockPath, defaultLogFile } from '../shared/paths.js';
+import { frame, FrameParser, MAX_MESSAGE_BYTES } from '../shared/framing.js';
+import { daemonLockPath, defaultLogFile, defaultRestrictedSocketPath } from '../shared/paths.js';
 import { canConnect, waitFor } from '../support/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -286,4 +288,32 @@ export async function rpcError(call: Promise<unknown>): Promise<CodexdError> {
     if (error instanceof CodexdError) return error;
     throw error;
   }
+}
+
+/** The restricted socket of the sandbox's daemon: beside its socket (README, "Remote machines and containers"). */
+export function restrictedSocket(box: Sandbox): string {
+  return defaultRestrictedSocketPath(box.socket);
+}
+
+export interface RawReply {
+  result?: unknown;
+  error?: { code: number; message: string };
+}
+
+/** Sends one JSON-RPC request on a fresh connection, with nothing before it (not even initialize), and resolves with its answer. */
+export function rawCall(socket: string, method: string, params: unknown = {}): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const conn = netConnect(socket);
+    const parser = new FrameParser(MAX_MESSAGE_BYTES);
+    conn.on('error', reject);
+    conn.on('data', (chunk: Buffer) =>
+      parser.push(chunk, (body) => {
+        const message = JSON.parse(body.toString('utf8')) as RawReply & { id?: unknown };
+        if (message.id !== 1) return; // a notification
+        conn.destroy();
+        resolve(message);
+      }),
+    );
+    conn.write(frame({ jsonrpc: '2.0', id: 1, method, params }));
+  });
 }

@@ -53,7 +53,7 @@ describe('domain errors become JSON-RPC errors in the RPC layer only', () => {
     ['storage', throwing(new StorageFailed('Could not save auth.json: ENOSPC'))],
     ['account', throwing(new AccountNotFound('No account is named "work".'))],
   ]);
-  const server = new RpcServer({ maxConnections: 8, limits: defaultLimits, handlers, log: createLogger({ level: 'error', file: logFile }) });
+  const server = new RpcServer({ restricted: false, maxConnections: 8, limits: defaultLimits, handlers, log: createLogger({ level: 'error', file: logFile }) });
 
   before(() => new Promise<void>((resolve) => server.server.listen(socket, resolve)));
   after(async () => {
@@ -83,7 +83,7 @@ describe('domain errors become JSON-RPC errors in the RPC layer only', () => {
 describe('a login that cannot start', () => {
   const dir = mkdtempSync(join(tmpdir(), 'codexd-logins-'));
   const log = createLogger({ level: 'silent', file: null });
-  const peer = { onClose: () => () => undefined };
+  const peer = { restricted: false, onClose: () => () => undefined };
   /** Logins whose issuer fails the device-code request with `error`. */
   const loginsFailingWith = (error: Error): Logins => {
     const issuer = { requestUserCode: () => Promise.reject(error) } as unknown as IssuerClient;

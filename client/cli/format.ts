@@ -85,6 +85,7 @@ export function describeDaemon(daemon: DaemonStatus): string {
     `  pid:          ${daemon.pid}`,
     `  uptime:       ${daemon.uptimeS} s`,
     `  socket:       ${daemon.socket}`,
+    `  restricted:   ${daemon.restrictedSocket ?? 'off'}`,
     `  activation:   ${daemon.activation}`,
     `  CODEX_HOME:   ${daemon.codexHome}`,
     `  connections:  ${daemon.connections}`,

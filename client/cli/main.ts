@@ -6,7 +6,7 @@
 // What loads here is still kept lean: the client library, the login flow and the service
 // installer load only for the commands that use them.
 import { autostartDisabled, DaemonUnreachableError, systemdOwnsSocket } from '../autostart.js';
-import { SocketRefusedError } from '../../shared/errors.js';
+import { CodexdError, ErrorCodes, SocketRefusedError } from '../../shared/errors.js';
 import type { CodexdClient } from '../index.js';
 import { defaultLogFile, resolveSocketPath } from '../../shared/paths.js';
 import { exitOnHelpOrVersion, VERSION } from '../../shared/version.js';
@@ -60,7 +60,12 @@ Exit status: 0 success; 1 not logged in, re-login needed, or the action failed;
 2 usage error or the daemon cannot be reached.`;
 
 async function status(client: CodexdClient, json: boolean): Promise<number> {
-  const [current, daemon] = await Promise.all([client.read(), client.daemonStatus()]);
+  // The restricted socket (forwarded from another machine) keeps the daemon's own status to itself.
+  const daemonStatus = client.daemonStatus().catch((error: unknown) => {
+    if (error instanceof CodexdError && error.code === ErrorCodes.restricted) return null;
+    throw error;
+  });
+  const [current, daemon] = await Promise.all([client.read(), daemonStatus]);
   const apiKey = current.account?.type === 'apiKey' ? await client.token().then((t) => (t.type === 'apiKey' ? t.apiKey : null)) : null;
   print(json, { ...current, daemon }, describeStatus(current, apiKey, daemon));
   return current.account !== null && current.state !== 'reauthRequired' ? 0 : 1;

@@ -1,4 +1,5 @@
-import type { TokenParams, TokenResult } from '../../shared/protocol.js';
+import { Requests, type TokenParams, type TokenResult } from '../../shared/protocol.js';
+import { restrictedError } from '../server.js';
 import type { Handler } from './handlers.js';
 import { optionalBoolean, optionalName, paramsObject } from './params.js';
 
@@ -8,5 +9,9 @@ export const handleAccountToken: Handler<TokenParams, TokenResult> = {
     const name = optionalName(params, 'account');
     return { forceRefresh: optionalBoolean(params, 'forceRefresh'), ...(name === undefined ? {} : { account: name }) };
   },
-  handle: ({ forceRefresh = false, account: name }, { account }) => account.token(forceRefresh, name),
+  handle: ({ forceRefresh = false, account: name }, { account }, peer) => {
+    // The restricted socket lends the active login only, not every account's.
+    if (peer.restricted && name !== undefined) throw restrictedError(`${Requests.accountToken.method} for a named account`);
+    return account.token(forceRefresh, name);
+  },
 };

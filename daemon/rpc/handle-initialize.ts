@@ -11,5 +11,9 @@ export const handleInitialize: Handler<InitializeParams, InitializeResult> = {
     }
     return { clientInfo: { name: info['name'], version: info['version'] } };
   },
-  handle: (_params, { daemon }) => ({ serverInfo: { name: 'codexd', version: daemon.version }, protocolVersion: PROTOCOL_VERSION, ...daemon.serves }),
+  handle: (_params, { daemon }, peer) => {
+    // CODEX_HOME is a path on this machine: the restricted socket, forwarded elsewhere, keeps it to itself.
+    const { codexHome, ...served } = daemon.serves;
+    return { serverInfo: { name: 'codexd', version: daemon.version }, protocolVersion: PROTOCOL_VERSION, ...served, ...(peer.restricted ? {} : { codexHome }) };
+  },
 };

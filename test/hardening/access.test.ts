@@ -13,7 +13,7 @@ import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { connect as connectClient, SocketRefusedError } from '../../client/index.js';
-import { cli, cliBin, readAuth, readLog, waitFor, type Sandbox } from '../helpers.js';
+import { cli, cliBin, readAuth, readLog, restrictedSocket, waitFor, type Sandbox } from '../helpers.js';
 import { browserStart, consent, httpGet } from '../login-support.js';
 import { fixture, writeAtomically } from '../refresh-support.js';
 import { isRoot, suite } from './support.js';
@@ -115,6 +115,26 @@ describe('another user', () => {
       c.on('error', reject);
     });
     assert.match(own, new RegExp(`"pid":${daemon.pid}`));
+    s.count({ faults: 1 });
+  });
+});
+
+describe('another user on the restricted socket', () => {
+  it('is refused by the same peer-credential check (folder 755, socket 666), and the daemon logs it', async (t) => {
+    if (!skipUnless(t, setprivProblem())) return;
+    s.count({ cases: 1 });
+    const box = s.box();
+    chmodSync(box.dir, 0o711);
+    chmodSync(join(box.dir, 'run'), 0o711);
+    await s.daemon(box);
+    const restricted = restrictedSocket(box);
+    chmodSync(dirname(restricted), 0o755);
+    chmodSync(restricted, 0o666);
+    const result = asNobody(restricted);
+    assert.equal(result.connected, true, 'the file system let it through');
+    assert.equal(result.answer, '', 'but the daemon answered nothing, not even the restricted-method error');
+    assert.notEqual(result.error, 'timeout', 'and hung up at once');
+    await waitFor(() => /refused a connection from another user/.test(readLog(box)), 'the refusal in the log');
     s.count({ faults: 1 });
   });
 });
