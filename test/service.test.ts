@@ -122,6 +122,7 @@ test('codex-auth service install/uninstall: dry run, install, idempotent re-inst
   }
   const box = sandbox(t);
   const socketUnit = join(box.unitDir, 'codexd.socket');
+  const restrictedUnit = join(box.unitDir, 'codexd-restricted.socket');
   const serviceUnit = join(box.unitDir, 'codexd.service');
   assert.equal(systemdSocketUnitPath(box.env), socketUnit);
 
@@ -129,9 +130,10 @@ test('codex-auth service install/uninstall: dry run, install, idempotent re-inst
   const dry = await cli(['install', '--dry-run'], box.env);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, new RegExp(`would write: ${socketUnit}`));
+  assert.match(dry.stdout, new RegExp(`would write: ${restrictedUnit}`));
   assert.match(dry.stdout, new RegExp(`would write: ${serviceUnit}`));
   assert.match(dry.stdout, /would run: systemctl --user daemon-reload/);
-  assert.match(dry.stdout, /would run: systemctl --user enable --now codexd\.socket/);
+  assert.match(dry.stdout, /would run: systemctl --user enable --now codexd\.socket codexd-restricted\.socket/);
   assert.equal(existsSync(box.config), false, 'dry run created the config folder');
   assert.equal(existsSync(join(box.home, '.codex')), false, 'dry run created ~/.codex');
   assert.deepEqual(systemctlCalls(box), []);
@@ -140,6 +142,7 @@ test('codex-auth service install/uninstall: dry run, install, idempotent re-inst
   const first = await cli(['install'], box.env);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, new RegExp(`wrote: ${socketUnit}`));
+  assert.match(first.stdout, new RegExp(`wrote: ${restrictedUnit}`));
   assert.match(first.stdout, new RegExp(`wrote: ${serviceUnit}`));
   for (const dir of [box.config, join(box.config, 'systemd'), box.unitDir, join(box.home, '.codex')]) {
     assert.equal(statSync(dir).mode & 0o777, 0o700, `${dir} mode`);
@@ -151,8 +154,8 @@ test('codex-auth service install/uninstall: dry run, install, idempotent re-inst
   assert.doesNotMatch(readFileSync(serviceUnit, 'utf8'), /@NODE@|@CODEXD@/);
   const calls = systemctlCalls(box);
   assert.ok(calls.includes('--user daemon-reload'), calls.join(' | '));
-  assert.ok(calls.includes('--user enable --now codexd.socket'), calls.join(' | '));
-  assert.ok(calls.indexOf('--user daemon-reload') < calls.indexOf('--user enable --now codexd.socket'), 'daemon-reload comes first');
+  assert.ok(calls.includes('--user enable --now codexd.socket codexd-restricted.socket'), calls.join(' | '));
+  assert.ok(calls.indexOf('--user daemon-reload') < calls.indexOf('--user enable --now codexd.socket codexd-restricted.socket'), 'daemon-reload comes first');
 
   // Second install: nothing changes, nothing is rewritten, systemctl is not asked to change anything.
   const before = [fileIdentity(socketUnit), fileIdentity(serviceUnit)];
@@ -170,7 +173,7 @@ test('codex-auth service install/uninstall: dry run, install, idempotent re-inst
   const dryUninstall = await cli(['uninstall', '--dry-run'], box.env);
   assert.equal(dryUninstall.code, 0, dryUninstall.stderr);
   assert.match(dryUninstall.stdout, new RegExp(`would remove: ${socketUnit}`));
-  assert.match(dryUninstall.stdout, /would run: systemctl --user disable --now codexd\.socket codexd\.service/);
+  assert.match(dryUninstall.stdout, /would run: systemctl --user disable --now codexd\.socket codexd-restricted\.socket codexd\.service/);
   assert.ok(existsSync(socketUnit) && existsSync(serviceUnit));
   assert.ok(!systemctlCalls(box).some((c) => c.includes('disable')));
 
@@ -179,11 +182,12 @@ test('codex-auth service install/uninstall: dry run, install, idempotent re-inst
   const removed = await cli(['uninstall'], box.env);
   assert.equal(removed.code, 0, removed.stderr);
   assert.match(removed.stdout, new RegExp(`removed: ${socketUnit}`));
+  assert.match(removed.stdout, new RegExp(`removed: ${restrictedUnit}`));
   assert.match(removed.stdout, new RegExp(`removed: ${serviceUnit}`));
-  assert.ok(!existsSync(socketUnit) && !existsSync(serviceUnit));
+  assert.ok(!existsSync(socketUnit) && !existsSync(restrictedUnit) && !existsSync(serviceUnit));
   const uninstallCalls = systemctlCalls(box).slice(callsBeforeUninstall);
-  assert.ok(uninstallCalls.includes('--user disable --now codexd.socket codexd.service'), uninstallCalls.join(' | '));
-  assert.ok(uninstallCalls.indexOf('--user disable --now codexd.socket codexd.service') < uninstallCalls.indexOf('--user daemon-reload'));
+  assert.ok(uninstallCalls.includes('--user disable --now codexd.socket codexd-restricted.socket codexd.service'), uninstallCalls.join(' | '));
+  assert.ok(uninstallCalls.indexOf('--user disable --now codexd.socket codexd-restricted.socket codexd.service') < uninstallCalls.indexOf('--user daemon-reload'));
 
   // A second uninstall is a no-op.
   const callsBeforeAgain = systemctlCalls(box).length;
@@ -206,12 +210,12 @@ test('installService/uninstallService called directly: same lifecycle', async (t
   assert.match(first.stdout, /wrote: .*codexd\.socket/);
   assert.deepEqual(
     systemctlCalls(box).filter((c) => !/show-environment|is-enabled/.test(c)),
-    ['--user daemon-reload', '--user enable --now codexd.socket'],
+    ['--user daemon-reload', '--user enable --now codexd.socket codexd-restricted.socket'],
   );
 
   const second = await direct(installService, box.env);
   assert.equal(second.code, 0, second.stderr);
-  assert.equal((second.stdout.match(/^unchanged: /gm) ?? []).length, 2);
+  assert.equal((second.stdout.match(/^unchanged: /gm) ?? []).length, 3);
   assert.equal(systemctlCalls(box).filter((c) => /daemon-reload|enable --now/.test(c)).length, 2);
 
   // A changed unit (here: edited by hand) is rewritten and reloaded even though the socket is enabled.
@@ -225,7 +229,7 @@ test('installService/uninstallService called directly: same lifecycle', async (t
   const removed = await direct(uninstallService, box.env);
   assert.equal(removed.code, 0, removed.stderr);
   assert.ok(!existsSync(socketUnit));
-  assert.ok(systemctlCalls(box).includes('--user disable --now codexd.socket codexd.service'));
+  assert.ok(systemctlCalls(box).includes('--user disable --now codexd.socket codexd-restricted.socket codexd.service'));
   const count = systemctlCalls(box).length;
   const again = await direct(uninstallService, box.env);
   assert.equal(again.code, 0);
@@ -241,17 +245,18 @@ test('without a reachable user manager, install writes the units and prints the 
   assert.ok(existsSync(systemdSocketUnitPath(env)));
   assert.match(installed.stdout, /systemctl --user was not run \(no user manager reachable: .+\); run these yourself:/);
   assert.match(installed.stdout, /^ {2}systemctl --user daemon-reload$/m);
-  assert.match(installed.stdout, /^ {2}systemctl --user enable --now codexd\.socket$/m);
+  assert.match(installed.stdout, /^ {2}systemctl --user enable --now codexd\.socket codexd-restricted\.socket$/m);
 
   // Uninstall also removes the link `systemctl enable` would have made, since nobody can disable it now.
   const wants = join(box.unitDir, 'sockets.target.wants');
   mkdirSync(wants);
-  symlinkSync(systemdSocketUnitPath(env), join(wants, 'codexd.socket'));
+  for (const unit of ['codexd.socket', 'codexd-restricted.socket']) symlinkSync(join(box.unitDir, unit), join(wants, unit));
   const removed = await direct(uninstallService, env);
   assert.equal(removed.code, 0, removed.stderr);
   assert.ok(!existsSync(systemdSocketUnitPath(env)));
   assert.match(removed.stdout, new RegExp(`removed: ${join(wants, 'codexd.socket')}`));
-  assert.match(removed.stdout, /^ {2}systemctl --user stop codexd\.socket codexd\.service$/m);
+  assert.match(removed.stdout, new RegExp(`removed: ${join(wants, 'codexd-restricted.socket')}`));
+  assert.match(removed.stdout, /^ {2}systemctl --user stop codexd\.socket codexd-restricted\.socket codexd\.service$/m);
 });
 
 test('Windows has no service installer; macOS dry run names the launchd agent', async (t) => {
@@ -294,8 +299,16 @@ test('units: the keys that matter, and every directive justified by a comment', 
   assert.equal(value(socket, 'Socket', 'FileDescriptorName'), 'codexd');
   assert.equal(value(socket, 'Install', 'WantedBy'), 'sockets.target');
 
+  const restricted = parseUnit(readFileSync(join(box.unitDir, 'codexd-restricted.socket'), 'utf8'));
+  assert.equal(value(restricted, 'Socket', 'ListenStream'), '%t/codexd/codexd.restricted.sock');
+  assert.equal(value(restricted, 'Socket', 'SocketMode'), '0600');
+  assert.equal(value(restricted, 'Socket', 'DirectoryMode'), '0700');
+  assert.equal(value(restricted, 'Socket', 'FileDescriptorName'), 'codexd-restricted');
+  assert.equal(value(restricted, 'Socket', 'Service'), 'codexd.service');
+  assert.equal(value(restricted, 'Install', 'WantedBy'), 'sockets.target');
+
   assert.equal(value(service, 'Unit', 'Requires'), 'codexd.socket');
-  assert.equal(value(service, 'Unit', 'After'), 'codexd.socket');
+  assert.equal(value(service, 'Unit', 'After'), 'codexd.socket codexd-restricted.socket');
   assert.equal(value(service, 'Service', 'Restart'), 'on-failure');
   const words = execWords(value(service, 'Service', 'ExecStart') ?? '').filter((w) => !w.startsWith('--'));
   assert.equal(words.length, 2);
@@ -311,7 +324,7 @@ test('units: the keys that matter, and every directive justified by a comment', 
   assert.match(serviceText, /systemctl --user edit codexd\.service/);
 
   // The templates themselves: each directive sits right under a comment that says why.
-  for (const name of ['codexd.socket', 'codexd.service']) {
+  for (const name of ['codexd.socket', 'codexd-restricted.socket', 'codexd.service']) {
     const lines = readFileSync(join(TEMPLATES, name), 'utf8').split('\n');
     lines.forEach((line, i) => {
       if (/^[A-Za-z]+=/.test(line)) assert.match(lines[i - 1] ?? '', /^#/, `${name}:${i + 1} ${line} has no comment above it`);
@@ -346,6 +359,7 @@ test('systemd-analyze verify accepts the installed units (and a path that needs 
   const oddRoot = join(box.root, 'odd-units');
   mkdirSync(oddRoot);
   writeFileSync(join(oddRoot, 'codexd.socket'), readFileSync(socketUnit));
+  writeFileSync(join(oddRoot, 'codexd-restricted.socket'), readFileSync(join(box.unitDir, 'codexd-restricted.socket')));
   writeFileSync(
     join(oddRoot, 'codexd.service'),
     readFileSync(serviceUnit, 'utf8').replace(/^ExecStart=.*$/m, `ExecStart=${systemdExecWord(join(oddDir, 'node'))} ${systemdExecWord(DAEMON_MAIN)}`),
@@ -356,8 +370,10 @@ test('systemd-analyze verify accepts the installed units (and a path that needs 
   mkdirSync(runtime, { mode: 0o700 });
   const env = { ...box.env, XDG_RUNTIME_DIR: box.env['XDG_RUNTIME_DIR'] || runtime };
 
-  for (const [socket, service] of [[socketUnit, serviceUnit], [join(oddRoot, 'codexd.socket'), join(oddRoot, 'codexd.service')]] as const) {
-    let result = await analyze(['verify', '--user', socket, service], env);
+  for (const dir of [box.unitDir, oddRoot]) {
+    const units = ['codexd.socket', 'codexd-restricted.socket', 'codexd.service'].map((name) => join(dir, name));
+    const service = units[2]!;
+    let result = await analyze(['verify', '--user', ...units], env);
     if (result.missing) {
       t.skip('systemd-analyze is not installed');
       return;
@@ -365,7 +381,7 @@ test('systemd-analyze verify accepts the installed units (and a path that needs 
     if (result.code !== 0 && ENVIRONMENT_MESSAGES.test(result.stderr)) {
       // No user manager can be set up here: verify as a system unit instead (same parser and checks).
       t.diagnostic(`verify --user unavailable here (${result.stderr.trim().split('\n')[0]}); verifying without --user`);
-      result = await analyze(['verify', socket, service], env);
+      result = await analyze(['verify', ...units], env);
     }
     const complaints = result.stderr.split('\n').filter((l) => l.trim() && !ENVIRONMENT_MESSAGES.test(l));
     assert.deepEqual(complaints, [], `systemd-analyze verify ${service}`);

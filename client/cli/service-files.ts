@@ -5,7 +5,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, unlinkSync,
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultSocketPath, resolveSocketPath, sameCodexHome } from '../../shared/paths.js';
+import { defaultRestrictedSocketPath, defaultSocketPath, resolveRestrictedSocketPath, resolveSocketPath, sameCodexHome } from '../../shared/paths.js';
 
 export interface ServiceOptions {
   dryRun: boolean;
@@ -138,5 +138,12 @@ export function prepareForService(o: Io): void {
   const unitSocket = defaultSocketPath(o.env, 'linux', codexHome);
   if (o.env['XDG_RUNTIME_DIR'] && socket !== unitSocket) {
     o.out(`note: clients are set to use the socket ${socket}, but codexd.socket listens on ${unitSocket}`);
+  }
+  const restricted = resolveRestrictedSocketPath(unitSocket, o.env);
+  const unitRestricted = defaultRestrictedSocketPath(unitSocket);
+  if (restricted === null) {
+    o.out(`note: the restricted socket is off in your settings, and codexd will not serve it; stop systemd listening on ${unitRestricted} too: systemctl --user disable --now codexd-restricted.socket`);
+  } else if (o.env['XDG_RUNTIME_DIR'] && restricted !== unitRestricted) {
+    o.out(`note: the restricted socket is set to ${restricted}, but codexd-restricted.socket listens on ${unitRestricted}`);
   }
 }

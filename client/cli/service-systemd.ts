@@ -9,6 +9,9 @@ import { COMMAND_TIMEOUT_MS, DAEMON_MAIN, type Desired, type Env, type Io, lexis
 const TEMPLATES = new URL('../../../systemd/', import.meta.url);
 
 const SOCKET_UNIT = 'codexd.socket';
+/** The restricted socket's unit (README, "Remote machines and containers"); its fd goes to the same service. */
+const RESTRICTED_SOCKET_UNIT = 'codexd-restricted.socket';
+const SOCKET_UNITS = [SOCKET_UNIT, RESTRICTED_SOCKET_UNIT];
 const SERVICE_UNIT = 'codexd.service';
 
 function systemdUserDir(env: Env): string {
@@ -30,7 +33,7 @@ function desiredUnits(env: Env): Desired[] {
   const dir = systemdUserDir(env);
   const node = systemdExecWord(process.execPath);
   const daemon = systemdExecWord(DAEMON_MAIN);
-  return [SOCKET_UNIT, SERVICE_UNIT].map((name) => ({
+  return [...SOCKET_UNITS, SERVICE_UNIT].map((name) => ({
     path: join(dir, name),
     content: readFileSync(new URL(name, TEMPLATES), 'utf8')
       .replace(/@NODE@/g, () => node)
@@ -81,10 +84,10 @@ export async function installSystemd(o: Io): Promise<number> {
   const changed = syncFiles(units, o);
   prepareForService(o);
 
-  const enable = ['enable', '--now', SOCKET_UNIT];
+  const enable = ['enable', '--now', ...SOCKET_UNITS];
   const commands = changed ? [['daemon-reload'], enable] : [enable];
   if (o.dryRun) {
-    for (const args of commands) o.out(`would run: ${systemctlLine(args)}${changed ? '' : `   (only if ${SOCKET_UNIT} is not enabled yet)`}`);
+    for (const args of commands) o.out(`would run: ${systemctlLine(args)}${changed ? '' : `   (only if neither socket is enabled yet)`}`);
     return 0;
   }
   const probe = await probeSystemctl(o.env);
@@ -93,7 +96,8 @@ export async function installSystemd(o: Io): Promise<number> {
     return 0;
   }
   if (!changed) {
-    const enabled = await runCommand(systemctlBinary(o.env), ['--user', 'is-enabled', '--quiet', SOCKET_UNIT], o.env, PROBE_TIMEOUT_MS);
+    // True when either is enabled: a restricted socket the user disabled stays disabled.
+    const enabled = await runCommand(systemctlBinary(o.env), ['--user', 'is-enabled', '--quiet', ...SOCKET_UNITS], o.env, PROBE_TIMEOUT_MS);
     if (enabled.ok) {
       o.out(`${SOCKET_UNIT} is already enabled`);
       return 0;
@@ -107,8 +111,8 @@ export async function installSystemd(o: Io): Promise<number> {
 
 export async function uninstallSystemd(o: Io): Promise<number> {
   const dir = systemdUserDir(o.env);
-  const paths = [join(dir, SOCKET_UNIT), join(dir, SERVICE_UNIT)];
-  const disable = ['disable', '--now', SOCKET_UNIT, SERVICE_UNIT];
+  const paths = [...SOCKET_UNITS, SERVICE_UNIT].map((name) => join(dir, name));
+  const disable = ['disable', '--now', ...SOCKET_UNITS, SERVICE_UNIT];
   if (!paths.some(lexists)) {
     removeFiles(paths, o);
     return 0;
@@ -127,7 +131,7 @@ export async function uninstallSystemd(o: Io): Promise<number> {
   }
   // No user manager to ask: remove the files and the enablement link `enable` made ourselves,
   // since `systemctl disable` cannot find a unit whose file is already gone.
-  removeFiles([...paths, join(dir, 'sockets.target.wants', SOCKET_UNIT)].filter(lexists), o);
-  printManual([['stop', SOCKET_UNIT, SERVICE_UNIT], ['daemon-reload']], `no user manager reachable: ${probe.why}`, o);
+  removeFiles([...paths, ...SOCKET_UNITS.map((name) => join(dir, 'sockets.target.wants', name))].filter(lexists), o);
+  printManual([['stop', ...SOCKET_UNITS, SERVICE_UNIT], ['daemon-reload']], `no user manager reachable: ${probe.why}`, o);
   return 0;
 }
