@@ -18,6 +18,7 @@ export interface Flags {
   name?: string | undefined;
   all: boolean;
   account?: string | undefined;
+  remoteUid?: string | undefined;
 }
 
 const OPTIONS = {
@@ -35,6 +36,7 @@ const OPTIONS = {
   name: { type: 'string' },
   all: { type: 'boolean' },
   account: { type: 'string' },
+  'remote-uid': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -61,6 +63,8 @@ const APPLIES: Record<string, Option[]> = {
   'config get': [],
   'config set': [],
   'config unset': [],
+  'remote ssh-config': ['socket', 'remote-uid'],
+  'remote container': ['socket'],
 };
 
 /** Edit distance, for "did you mean". */
@@ -125,6 +129,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
       name: values.name,
       all: values.all ?? false,
       account: values.account,
+      remoteUid: values['remote-uid'],
     },
   };
 }

@@ -42,6 +42,12 @@ Commands:
   logs [-f] [--json]        the daemon's log, readable (-f: follow; from the journal under systemd)
   service install|uninstall install or remove the systemd user units (--dry-run)
   config list|get|set|unset show or edit the settings file (config set KEY VALUE)
+  remote ssh-config HOST    print the ~/.ssh/config lines that forward codexd's restricted
+                            socket to HOST, where a follower codexd uses it: access tokens
+                            there, never the refresh token (--remote-uid UID: your uid on
+                            HOST, when it is not the same as here)
+  remote container          print the docker run and devcontainer.json lines that mount the
+                            restricted socket into a container
   help                      this help
 
 Options:
@@ -53,6 +59,7 @@ Options:
   --no-autostart       never start codexd (env CODEXD_NO_AUTOSTART=1)
   --dry-run            service: show what would change, change nothing
   -f, --follow         logs: keep printing new lines
+  --remote-uid UID     remote ssh-config: your uid on HOST (default: the same as here)
   -h, --help           this help
   --version            print the version
 
@@ -161,6 +168,7 @@ async function run(argv: string[]): Promise<number> {
   }
   checkApplies(name, sub, given);
   if (name === 'config') return (await import('./config.js')).configCommand(sub, rest, flags.json);
+  if (name === 'remote') return (await import('./remote.js')).remoteCommand(sub, rest, flags);
   const socket = resolveSocketPath(flags.socket);
   if (name === 'daemon') return daemonCommand(sub, socket, flags);
   if (name === 'service') return serviceCommand(sub, flags);
