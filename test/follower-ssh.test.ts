@@ -1,14 +1,14 @@
 // A follower at the end of a real `ssh -N -R` (issue 13): the laptop's codexd (the test's user,
-// root) forwarded by a real ssh client through a real sshd on 127.0.0.1 to a second local user,
-// the "remote machine", whose first codex-auth command autostarts a follower on the forwarded
-// socket. Root only; skipped elsewhere with the reason.
+// root) has its restricted socket forwarded by a real ssh client through a real sshd on 127.0.0.1
+// to a second local user, the "remote machine", whose first codex-auth command autostarts a
+// follower on the forwarded socket. Root only; skipped elsewhere with the reason.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
-import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
+import { defaultRestrictedSocketPath, FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { cli, client, fileSandbox, readAuth, startDaemon, waitFor, type Sandbox } from './helpers.js';
+import { canConnect, cli, client, fileSandbox, readAuth, startDaemon, waitFor, type Sandbox } from './helpers.js';
 import { codexAuthJson, codexTimestamp, readJson, writeAtomically } from './refresh-support.js';
 import { remoteUser, sshProblem, startLink, startSshd } from './ssh-support.js';
 
@@ -51,9 +51,11 @@ describe('a follower over a real ssh -R link', { skip: problem ?? false }, () =>
     const laptopClient = await client(laptop);
     after(() => laptopClient.close());
 
+    const restricted = defaultRestrictedSocketPath(laptop.socket);
+
     const remote = remoteUser({ CODEXD_ISSUER: remoteIssuer.url });
     const sshd = await startSshd(remote);
-    let link = await startLink(sshd, remote, laptop.socket);
+    let link = await startLink(sshd, remote, restricted);
 
     // The remote user's first command autostarts a follower: upstream.sock is there, and no login.
     const first = await cli(remote.box, ['status']);
@@ -82,7 +84,16 @@ describe('a follower over a real ssh -R link', { skip: problem ?? false }, () =>
     const login = await cli(remote.box, ['login', '--with-api-key'], { input: 'sk-remote-must-not-store-this' });
     assert.equal(login.code, 1);
     assert.match(login.stderr, /run `codex-auth login` there/);
+    // Straight to the forwarded socket: its restricted socket refuses logins, logouts and shutdown.
+    // (CODEXD_ISSUER unset: the laptop's issuer is not the remote side's, and would be refused first.)
+    const direct = { env: { CODEXD_ISSUER: '' } };
+    for (const args of [['logout'], ['login', '--with-api-key'], ['daemon', 'stop']]) {
+      const refused = await cli(remote.box, ['--socket', remote.upstreamSocket, ...args], { ...direct, input: 'sk-remote-must-not-store-this' });
+      assert.equal(refused.code, 1, `${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, /is not served on the restricted socket, which is forwarded from the machine that holds the login; run it on that machine\n$/, args.join(' '));
+    }
     assert.equal(readAuth(laptop), laptopFile);
+    assert.ok(await canConnect(laptop.socket), 'the laptop\'s codexd still runs');
 
     // A token that expires soon reaches the remote side; then the link is killed before the laptop refreshes it.
     issuer.accessTokenTtlS = 8;
@@ -107,7 +118,7 @@ describe('a follower over a real ssh -R link', { skip: problem ?? false }, () =>
     assert.equal(refused.stdout, '');
 
     // The link comes back: the follower reconnects and mirrors the laptop's current token.
-    link = await startLink(sshd, remote, laptop.socket);
+    link = await startLink(sshd, remote, restricted);
     const back = await waitFor(async () => {
       const s = await remoteStatus(remote.box);
       return s.upstream?.state === 'connected' && s.state === 'ok' ? s : null;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
+import { defaultRestrictedSocketPath, FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
 import { startFakeIssuer, type FakeIssuer } from '../../support/fake-issuer.js';
 import { cli, client, fileSandbox, hasAuth, startDaemon, waitFor, type Sandbox } from '../helpers.js';
 import { codexAuthJson, codexTimestamp, readJson, refreshRequests, writeAtomically } from '../refresh-support.js';
@@ -100,7 +100,7 @@ test('codex login status reads the mirror at the end of a real ssh -R link', { s
   const up = await upstream();
   const remote = remoteUser({ CODEXD_ISSUER: issuer.url }, (box) => writeCodexConfig(box.codexHome, backend.url));
   const sshd = await startSshd(remote);
-  const link = await startLink(sshd, remote, up.socket);
+  const link = await startLink(sshd, remote, defaultRestrictedSocketPath(up.socket));
   const status = await cli(remote.box, ['status']); // autostarts the follower on upstream.sock
   assert.equal(status.code, 0, status.stderr);
   const current = readJson(join(up.codexHome, 'auth.json')).tokens.access_token;
