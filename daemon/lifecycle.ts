@@ -35,6 +35,8 @@ export class Lifecycle {
   private readonly startedAt = Date.now();
   private serving: Serving | null = null;
   private shuttingDown = false;
+  /** A signal that came while start-up was still binding: honoured as soon as the sockets serve. */
+  private stopRequested: string | null = null;
   private socketGuards: FileWatcher[] = [];
 
   constructor(
@@ -44,7 +46,10 @@ export class Lifecycle {
     private readonly account: { stop(): void },
     private readonly homeLock: HeldLock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // From the first socket bound on, a signal must go through shutdown, which removes the sockets.
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void this.shutdown(signal));
+  }
 
   status(): DaemonStatus {
     const { settings } = this;
@@ -76,11 +81,16 @@ export class Lifecycle {
           }),
       );
     }
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void this.shutdown(signal));
+    const requested = this.stopRequested;
+    if (requested) setImmediate(() => void this.shutdown(requested));
   }
 
   async shutdown(why: string): Promise<void> {
-    if (this.shuttingDown || !this.serving) return;
+    if (!this.serving) {
+      this.stopRequested ??= why;
+      return;
+    }
+    if (this.shuttingDown) return;
     this.shuttingDown = true;
     const all = listeners(this.serving);
     this.log.info({ why }, 'shutting down');

@@ -3,21 +3,15 @@
 // takes long enough to be killed between any two of its steps; the kill comes at offsets swept
 // across one switch's whole length, right after the request was sent included.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { connect, type CodexdClient } from '../client/index.js';
-import { canConnect, codexdBin, killAtEnd, sleep, waitFor } from './helpers.js';
+import { canConnect, codexdBin, killAtEnd, sleep, slowSyscalls, straceProblem, waitFor } from './helpers.js';
 import { NAMES, onDisk, threeAccounts, WHO_BY_NAME, type Who } from './accounts-support.js';
 import type { Scene } from './refresh-support.js';
 
 const ITERATIONS = 36;
-const SLOW_SYSCALLS = ['-f', '-qq', '--seccomp-bpf', '-o', '/dev/null', '-e', 'trace=fsync,rename,unlink', '-e', 'inject=fsync,rename,unlink:delay_exit=20000'];
-
-function straceProblem(): string | null {
-  const probe = spawnSync('strace', [...SLOW_SYSCALLS, 'true'], { encoding: 'utf8' });
-  if (probe.error) return `strace is not installed (${probe.error.message}); test/system-deps.sh installs it`;
-  return probe.status === 0 ? null : `strace cannot trace here (${probe.stderr.trim()})`;
-}
+const SLOW_SYSCALLS = slowSyscalls('fsync,rename,unlink', 20);
 
 /** The built codexd under strace; resolves with a client once it answers. */
 async function slowDaemon(s: Scene): Promise<{ c: CodexdClient; pid: number }> {
@@ -57,7 +51,7 @@ function check(s: Scene, originals: Map<Who, string>, from: Who, to: Who): Momen
 
 describe('kill -9 during a switch', () => {
   it(`leaves every account intact, at ${ITERATIONS} points swept across the switch`, { timeout: 600_000 }, async (t) => {
-    const problem = straceProblem();
+    const problem = straceProblem(SLOW_SYSCALLS);
     if (problem) {
       t.skip(problem);
       return;

@@ -8,7 +8,7 @@
 // secret-scanned at the end of the file), refresh-support.ts `scene` (the same with the daemon
 // started on demand, per test), hardening/support.ts `suite` (per file, with its report).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -85,11 +85,11 @@ export function fileSandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
 
 /** Kills whichever codexd holds this CODEX_HOME (started by a test or by autostart), so no test leaks one. */
 function killDaemonOf(codexHome: string, env: NodeJS.ProcessEnv): void {
+  const pid = daemonPidOf(codexHome, env);
   try {
-    const { pid } = JSON.parse(readFileSync(daemonLockPath(codexHome, env), 'utf8')) as { pid: number };
-    process.kill(pid, 'SIGKILL');
+    if (pid !== null) process.kill(pid, 'SIGKILL');
   } catch {
-    // None running.
+    // Gone already.
   }
 }
 
@@ -100,6 +100,27 @@ after(() => {
 });
 
 /** Kills `child` (a daemon, a CLI) when the test file ends, if it is still running then. */
+/** strace arguments that make each of `syscalls` (comma-separated) return `delayMs` late, in every thread. */
+export function slowSyscalls(syscalls: string, delayMs: number): string[] {
+  return ['-f', '-qq', '--seccomp-bpf', '-o', '/dev/null', '-e', `trace=${syscalls}`, '-e', `inject=${syscalls}:delay_exit=${delayMs * 1000}`];
+}
+
+/** Why `strace <args>` cannot run here, or null: for the tests that skip without it. */
+export function straceProblem(args: string[]): string | null {
+  const probe = spawnSync('strace', [...args, 'true'], { encoding: 'utf8' });
+  if (probe.error) return `strace is not installed (${probe.error.message}); test/system-deps.sh installs it`;
+  return probe.status === 0 ? null : `strace cannot trace here (${probe.stderr.trim()})`;
+}
+
+/** The pid of the codexd that holds (or held) this CODEX_HOME, from its lock file; null before one has. */
+export function daemonPidOf(codexHome: string, env: NodeJS.ProcessEnv): number | null {
+  try {
+    return (JSON.parse(readFileSync(daemonLockPath(codexHome, env), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return null;
+  }
+}
+
 export function killAtEnd(child: ChildProcess): void {
   running.add(child);
   child.once('exit', () => running.delete(child));

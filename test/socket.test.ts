@@ -6,7 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, unlink
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { authPath, canConnect, cli, client, readLog, fileSandbox, sleep, startDaemon, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { authPath, canConnect, cli, client, codexdBin, daemonPidOf, fileSandbox, killAtEnd, readLog, restrictedSocket, sleep, slowSyscalls, startDaemon, straceProblem, waitFor, type Daemon, type Sandbox } from './helpers.js';
 
 
 function frame(body: string): string {
@@ -49,6 +49,25 @@ describe('the socket', () => {
     assert.equal(lstatSync(dirname(b.socket)).mode & 0o777, 0o700);
     await daemon.stop();
     assert.equal(existsSync(b.socket), false, 'the socket file is removed at exit');
+  });
+
+  it('a SIGTERM while start-up is still binding its sockets still removes them', async (t) => {
+    // bind() returns 500 ms late, so the signal lands after the main socket file exists and
+    // before the daemon serves; it must go through the orderly shutdown, not end the process.
+    const slowBind = slowSyscalls('bind', 500);
+    const problem = straceProblem(slowBind);
+    if (problem) return t.skip(problem);
+    const b = fileSandbox();
+    const strace = spawn('strace', [...slowBind, process.execPath, codexdBin, '--log-file', b.logFile], { env: b.env, stdio: 'ignore' });
+    killAtEnd(strace);
+    await waitFor(() => existsSync(b.socket), 'the main socket file', 30_000);
+    const pid = daemonPidOf(b.codexHome, b.env)!;
+    process.kill(pid, 'SIGTERM');
+    const exited = new Promise((resolve) => strace.once('exit', resolve));
+    await exited;
+    assert.equal(existsSync(b.socket), false, `the socket is removed; log:\n${readLog(b)}`);
+    assert.equal(existsSync(restrictedSocket(b)), false, 'and the restricted one');
+    assert.match(readLog(b), /"why":"SIGTERM".*shutting down|shutting down.*SIGTERM/);
   });
 
   it('a socket folder open to other users is refused with a one-line error', async () => {
