@@ -7,8 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { AccountSummary, LoginCompleted, LogoutParams, LogoutResult, SessionResult, Status, TokenResult } from '../shared/protocol.js';
 import type { InactiveStore } from './account-files.js';
 import { accountKey, assignNames, InactiveAccount, stateOf, summarize } from './accounts.js';
-import { codexCredentialsStore, keyringNote } from './codex-config.js';
-import { AccountNotFound, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
+import { AccountNotFound, CredentialStoreUnavailable, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, saveFailure, StorageFailed } from './errors.js';
 import type { IssuerClient } from './issuer.js';
 import { expiryMs, identityOf } from './jwt.js';
 import type { Logger } from './log.js';
@@ -75,7 +74,12 @@ export class AccountService extends EventEmitter<AccountEvents> {
   async start(): Promise<void> {
     const readOnly = await this.store.readOnlyReason();
     if (readOnly) this.log.warn(readOnly);
-    this.session.adopt(await this.store.load());
+    try {
+      this.session.adopt(await this.store.load());
+    } catch (error) {
+      // The keyring cannot be read now: status says why, and the next poll tries again.
+      this.log.warn((error as Error).message);
+    }
     if (!readOnly) {
       const removed = this.files.removeLeftoverTempFiles();
       if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write of an account file');
@@ -100,14 +104,22 @@ export class AccountService extends EventEmitter<AccountEvents> {
     for (const account of this.inactive.values()) account.refresher.stop();
   }
 
-  /** Re-reads auth.json; called when the file may have changed under us. */
+  /** Re-reads the login; called when auth.json or the keyring entry may have changed under us. */
   async reload(): Promise<void> {
     await this.changes.run(async () => {
-      const loaded = await this.store.load();
+      let loaded: Loaded;
+      try {
+        loaded = await this.store.load();
+      } catch (error) {
+        this.announce(); // a keyring that stopped answering is news too
+        throw error;
+      }
       const held = this.session.loaded;
-      if (loaded.kind === held.kind && rawOf(loaded) === rawOf(held)) return;
-      if (this.session.holdsNewerThan(loaded)) return;
-      this.log.info('auth.json changed on disk');
+      if ((loaded.kind === held.kind && rawOf(loaded) === rawOf(held)) || this.session.holdsNewerThan(loaded)) {
+        this.announce(); // and so is one that answers again
+        return;
+      }
+      this.log.info(`the login changed in ${this.storeName()}`);
       this.session.adopt(loaded);
       // Another writer logged in to an account that is also kept inactive: auth.json wins.
       const key = this.activeKey();
@@ -134,9 +146,10 @@ export class AccountService extends EventEmitter<AccountEvents> {
       login: this.logins.pending,
       upstream: null,
       accounts: this.list(),
+      credentialStore: this.store.credentialStore(),
     };
-    if (loaded.kind === 'missing') return { ...base, reauthReason: keyringNote(codexCredentialsStore(this.store.codexHome)) };
-    if (loaded.kind === 'unusable') return { ...base, reauthReason: `auth.json cannot be used: ${loaded.reason}` };
+    if (loaded.kind === 'missing') return { ...base, reauthReason: this.storeProblem() };
+    if (loaded.kind === 'unusable') return { ...base, reauthReason: `${this.storeName()} cannot be used: ${loaded.reason}` };
     const { record } = loaded;
     if (record.auth_mode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };
     const tokens = record.tokens!;
@@ -197,7 +210,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       try {
         await this.activate(key, null);
       } catch (error) {
-        throw new StorageFailed(`Could not switch accounts: ${(error as Error).message}`);
+        throw saveFailure(error, 'Could not switch accounts');
       }
       this.log.info({ account: key }, 'switched accounts');
     });
@@ -210,9 +223,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
     const { session, refresher } = this.target(name);
     const again = (): Promise<AuthRecord> => this.freshLogin(false, name);
     const loaded = session.loaded;
-    if (loaded.kind === 'missing') throw new NotLoggedIn(`Not logged in. Run \`codex-auth login\`${this.inactive.size > 0 ? ', or `codex-auth switch NAME` to one of your accounts (`codex-auth accounts` lists them)' : ''}.`);
+    if (loaded.kind === 'missing') {
+      const problem = name === undefined ? this.storeProblem() : null;
+      if (problem) throw new CredentialStoreUnavailable(`Cannot read the login: ${problem}`);
+      throw new NotLoggedIn(`Not logged in. Run \`codex-auth login\`${this.inactive.size > 0 ? ', or `codex-auth switch NAME` to one of your accounts (`codex-auth accounts` lists them)' : ''}.`);
+    }
     if (loaded.kind === 'unusable') {
-      throw new NotLoggedIn(`Not logged in: auth.json cannot be used (${loaded.reason}). Run \`codex-auth login\`.`);
+      throw new NotLoggedIn(`Not logged in: ${name === undefined ? this.storeName() : 'its account file'} cannot be used (${loaded.reason}). Run \`codex-auth login\`.`);
     }
     if (loaded.record.auth_mode === 'apikey') return loaded.record;
 
@@ -257,7 +274,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       try {
         await this.activate(key, record);
       } catch (error) {
-        throw new StorageFailed(`Could not save auth.json: ${(error as Error).message}`);
+        throw saveFailure(error);
       }
       if (name !== undefined) this.storedNames[key] = name;
       await this.saveNames();
@@ -373,11 +390,11 @@ export class AccountService extends EventEmitter<AccountEvents> {
         if (current) warning = await this.revoke(current.record.tokens);
         return writer.save(null);
       });
+      this.session.replace(await this.store.load());
     } catch (error) {
-      throw new StorageFailed(`Could not save auth.json: ${(error as Error).message}`);
+      throw saveFailure(error);
     }
     if (movedAside) this.log.warn({ aside: movedAside }, 'kept the unusable auth.json aside');
-    this.session.replace(await this.store.load());
     this.log.info('logged out');
     return { ...(warning ? { warning } : {}), ...(movedAside ? { movedAside } : {}) };
   }
@@ -420,6 +437,16 @@ export class AccountService extends EventEmitter<AccountEvents> {
     const account = new InactiveAccount(key, this.files.slot(key), loaded, this.issuer, this.refresherOptions, this.log.child({ account: key }), () => this.announce());
     if (reauth && loaded.kind === 'ok') account.session.failedForGood(reauth, loaded.raw);
     this.inactive.set(key, account);
+  }
+
+  /** Why the keyring (where config.toml keeps the login) cannot be read now, or null. */
+  private storeProblem(): string | null {
+    const store = this.store.credentialStore();
+    return store.configured === 'keyring' ? store.problem : null;
+  }
+
+  private storeName(): string {
+    return this.store.credentialStore().using === 'keyring' ? 'the OS keyring entry' : 'auth.json';
   }
 
   /** auth.json holds this account too: auth.json wins, the file goes. */

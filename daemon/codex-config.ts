@@ -1,26 +1,67 @@
-// The one Codex setting codexd must respect: where Codex keeps its login.
-// With `cli_auth_credentials_store = "keyring"` (or "auto") Codex saves to the OS keyring and
-// deletes auth.json, so codexd and Codex would no longer share a login.
+// The one Codex setting codexd must respect: where Codex keeps its login,
+// `cli_auth_credentials_store` at the top level of $CODEX_HOME/config.toml (file, keyring or auto).
+// Re-read whenever config.toml changes, so a switch needs no restart (README, "Where the login lives").
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'smol-toml';
 
-/** The store Codex is configured to use ("file" when unset or unreadable). */
-export function codexCredentialsStore(codexHome: string): string {
+export type StoreMode = 'file' | 'keyring' | 'auto';
+
+const KEY = 'cli_auth_credentials_store';
+const MODES: readonly string[] = ['file', 'keyring', 'auto'];
+
+export type ConfigRead = { mode: StoreMode; problem: string | null } | { unreadable: string };
+
+/** What config.toml says; `unreadable` when it is not valid TOML (Codex itself would refuse it). */
+export function readStoreMode(codexHome: string): ConfigRead {
   let text: string;
   try {
     text = readFileSync(join(codexHome, 'config.toml'), 'utf8');
   } catch {
-    return 'file';
+    return { mode: 'file', problem: null };
   }
-  for (const line of text.split('\n')) {
-    if (/^\s*\[/.test(line)) break; // only top-level keys count
-    const match = /^\s*cli_auth_credentials_store\s*=\s*["']([A-Za-z]+)["']/.exec(line);
-    if (match) return match[1]!.toLowerCase();
+  if (!text.includes(KEY)) return { mode: 'file', problem: null }; // no need to parse the rest
+  let value: unknown;
+  try {
+    value = parse(text)[KEY];
+  } catch (error) {
+    return { unreadable: `config.toml is not valid TOML (${(error as Error).message.split('\n')[0]})` };
   }
-  return 'file';
+  if (value === undefined) return { mode: 'file', problem: null };
+  if (typeof value === 'string' && MODES.includes(value)) return { mode: value as StoreMode, problem: null };
+  return { mode: 'file', problem: `${KEY} = ${JSON.stringify(value)} in config.toml is not one codexd knows (file, keyring or auto), so it uses auth.json` };
 }
 
-export function keyringNote(store: string): string | null {
-  if (store === 'file') return null;
-  return `Codex is set to keep its login in the OS keyring (cli_auth_credentials_store = "${store}" in config.toml), where codexd cannot share it; set it to "file" and log in again`;
+/** The current mode, and `changed` when config.toml switches it. */
+export class CodexConfig extends EventEmitter<{ changed: [StoreMode] }> {
+  private current: StoreMode = 'file';
+  private why: string | null = null;
+
+  constructor(private readonly codexHome: string) {
+    super();
+    this.reread();
+  }
+
+  get mode(): StoreMode {
+    return this.current;
+  }
+
+  /** Why config.toml could not be followed as written, or null. */
+  get problem(): string | null {
+    return this.why;
+  }
+
+  /** A config.toml that does not parse (an editor half-way through a save) keeps the mode in force. */
+  reread(): void {
+    const read = readStoreMode(this.codexHome);
+    if ('unreadable' in read) {
+      this.why = `${read.unreadable}; codexd keeps using ${this.current === 'file' ? 'auth.json' : `the ${this.current} store`}`;
+      return;
+    }
+    this.why = read.problem;
+    if (read.mode === this.current) return;
+    this.current = read.mode;
+    this.emit('changed', read.mode);
+  }
 }

@@ -1,5 +1,7 @@
 // What can go wrong for a client, as plain classes. The RPC layer (server.ts) is the one place
 // that turns them into JSON-RPC errors; anything else thrown by a handler is a bug (-32603).
+import { KeyringUnavailable } from './keyring.js';
+
 export class DomainError extends Error {}
 
 /** No usable auth.json. */
@@ -35,4 +37,16 @@ export class LoginUpstream extends DomainError {
 /** No account has the name asked for. */
 export class AccountNotFound extends DomainError {
   override name = 'AccountNotFound';
+}
+
+/** The OS keyring, where config.toml keeps the login, could not be read or written. */
+export class CredentialStoreUnavailable extends DomainError {
+  override name = 'CredentialStoreUnavailable';
+}
+
+/** A login, logout or switch that could not be saved, as clients see it: never reported as a success. */
+export function saveFailure(error: unknown, action?: string): DomainError {
+  const message = (error as Error).message;
+  if (error instanceof KeyringUnavailable) return new CredentialStoreUnavailable(`${action ?? 'Could not save the login'}: ${message}`);
+  return new StorageFailed(`${action ?? 'Could not save auth.json'}: ${message}`);
 }

@@ -94,7 +94,10 @@ export class Follower extends EventEmitter<AccountEvents> {
 
   /** Serves what an earlier run mirrored until the upstream answers; refuses to overwrite a login of this home's own. */
   async start(): Promise<void> {
-    const loaded = await this.store.load();
+    // Unread, a login of this home's own could not be told from a mirror: refuse to start over it.
+    const loaded = await this.store.load().catch((error: Error) => {
+      throw new StartupError(`cannot read the login of ${this.store.codexHome}: ${error.message}`);
+    });
     if (loaded.kind === 'ok') {
       const { record } = loaded;
       if (record.auth_mode === 'chatgpt' && record.tokens!.refresh_token !== FOLLOWER_REFRESH_TOKEN) {
@@ -129,6 +132,7 @@ export class Follower extends EventEmitter<AccountEvents> {
       lastRefreshError: null,
       nextRefreshAt: null,
       login: null,
+      credentialStore: this.store.credentialStore(),
       upstream: { path: this.link.path, state: this.linkState.state, since: iso(this.linkState.since)! },
       accounts: [],
     };
@@ -291,9 +295,11 @@ export class Follower extends EventEmitter<AccountEvents> {
     if (session) this.hold(session);
     else this.mirror = null;
     const record = session && recordOf(session);
-    const disk = await this.store.load();
-    if (record ? disk.kind === 'ok' && disk.raw === serialize(record) : disk.kind === 'missing') return;
     try {
+      const disk = await this.store.load();
+      // auth.json holds the pretty form, the keyring entry the compact one.
+      const same = record ? disk.kind === 'ok' && (disk.raw === serialize(record) || disk.raw === serialize(record, true)) : disk.kind === 'missing';
+      if (same) return;
       await this.store.save(record);
       this.log.info(record ? 'wrote the upstream\'s login to auth.json' : 'the upstream is logged out: removed auth.json');
     } catch (error) {

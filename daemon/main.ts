@@ -29,6 +29,8 @@ import {
   unlinkIfOurs,
   type Activation,
 } from './socket.js';
+import { CodexConfig } from './codex-config.js';
+import { KeyringPoll } from './keyring-poll.js';
 import { AuthStore } from './store.js';
 import { Follower } from './follower.js';
 import { FileWatcher } from './watcher.js';
@@ -129,7 +131,8 @@ async function run(settings: Settings, log: Logger): Promise<void> {
     }
   }
 
-  const store = new AuthStore(settings.codexHome, 30_000);
+  const config = new CodexConfig(settings.codexHome);
+  const store = new AuthStore(settings.codexHome, 30_000, { config, keyringTimeoutMs: settings.keyringTimeoutMs });
   try {
     store.ensureHome();
   } catch (error) {
@@ -137,7 +140,10 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   }
   const homeLock = lockCodexHome(settings.codexHome, settings.socket, daemonLockPath(settings.codexHome));
 
-  const { account, watcher } = settings.upstream ? follow(store, settings.upstream, log) : own(store, settings, log);
+  const { account, watcher } = settings.upstream ? follow(store, settings.upstream, log) : own(store, config, settings, log);
+  // A switch of cli_auth_credentials_store takes effect at once: the login is read from, and written
+  // to, the new place (nothing is moved there, as Codex moves nothing).
+  new FileWatcher(join(settings.codexHome, 'config.toml'), () => config.reread());
   const lifecycle = new Lifecycle(settings, activationName, account, homeLock, log);
   const handlers = createHandlers(account, {
     version: VERSION,
@@ -171,13 +177,20 @@ async function run(settings: Settings, log: Logger): Promise<void> {
 }
 
 /** The daemon that owns the login: it refreshes, logs in and out, and watches auth.json for outside edits. */
-function own(store: AuthStore, settings: Settings, log: Logger): { account: AccountService; watcher: FileWatcher } {
+function own(store: AuthStore, config: CodexConfig, settings: Settings, log: Logger): { account: AccountService; watcher: FileWatcher } {
   const issuer = new IssuerClient({ issuer: settings.issuer, clientId: settings.clientId, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
   const account = new AccountService(store, new AccountFiles(settings.codexHome), issuer, settings, log);
+  const reload = (): void => {
+    account.reload().catch((error: Error) => log.warn(`could not re-read the login: ${error.message}`));
+  };
   // Watching starts before the first read: a change made between the two would otherwise go unseen
   // until the next one (the watcher's first fingerprint would already include it).
-  const watcher = new FileWatcher(store.file, () => {
-    account.reload().catch((error: Error) => log.warn(`could not re-read auth.json: ${error.message}`));
+  const watcher = new FileWatcher(store.file, reload);
+  // In keyring and auto mode, a poll of the keyring entry; and a switch of mode re-reads at once.
+  new KeyringPoll(config, settings.keyringPollMs, () => account.reload(), log);
+  config.on('changed', (mode) => {
+    log.info({ credentialStore: mode }, 'config.toml changed where the login lives');
+    reload();
   });
   return { account, watcher };
 }

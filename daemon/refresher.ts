@@ -296,8 +296,8 @@ export class Refresher {
   private async adoptRotationByOthers(held: HeldChatgpt): Promise<boolean> {
     for (const waitMs of REUSE_GRACE_STEPS) {
       await sleep(waitMs);
-      const disk = await this.store.load();
-      if (disk.kind === 'ok' && disk.raw !== held.raw) {
+      const disk = await this.store.load().catch(() => null); // an unreachable keyring: the failure stands
+      if (disk?.kind === 'ok' && disk.raw !== held.raw) {
         this.log.info('refresh token was rotated by another process; adopting what it wrote');
         this.session.adopt(disk);
         return true;

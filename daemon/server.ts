@@ -8,7 +8,7 @@ import { ErrorCodes, Notifications, Requests, type LoginCompleted, type Notifica
 import { FrameReader, FrameWriter, type TransportLimits } from '../shared/transport.js';
 import type { Logger } from './log.js';
 import { peerUid } from '../shared/os.js';
-import { AccountNotFound, DomainError, IssuerUnavailable, LoginFailed, LoginUpstream, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
+import { AccountNotFound, CredentialStoreUnavailable, DomainError, IssuerUnavailable, LoginFailed, LoginUpstream, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
 import { accountUpdated } from './rpc/codex-shapes.js';
 import { scrub, scrubStrings } from './secrets.js';
 
@@ -50,6 +50,7 @@ const DOMAIN_CODES: ReadonlyArray<[abstract new (...args: never[]) => DomainErro
   [LoginUpstream, ErrorCodes.loginUpstream],
   [StorageFailed, ErrorCodes.internalError],
   [AccountNotFound, ErrorCodes.accountNotFound],
+  [CredentialStoreUnavailable, ErrorCodes.credentialStoreUnavailable],
 ];
 
 /**

@@ -26,6 +26,8 @@ export interface Settings {
   frameTimeoutMs: number;
   /** The upstream socket of a follower; null = not a follower. */
   upstream: string | null;
+  keyringTimeoutMs: number;
+  keyringPollMs: number;
 }
 
 export interface Flags {
@@ -80,5 +82,7 @@ export async function loadSettings(flags: Flags, env: NodeJS.ProcessEnv = proces
     maxConnections: int('MAX_CONNECTIONS'),
     frameTimeoutMs: int('FRAME_TIMEOUT_MS'),
     upstream: upstream === undefined ? null : path(upstream),
+    keyringTimeoutMs: int('KEYRING_TIMEOUT_MS'),
+    keyringPollMs: int('KEYRING_POLL_MS'),
   };
 }

@@ -1,10 +1,16 @@
-// auth.json, in Codex CLI's own format and with Codex CLI's own write protocol:
-// flock auth.lock, then auth.json.lock, write a 0600 temp file `.auth-XXXXXX`, fsync, rename.
-import { constants, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
+// The login, in Codex CLI's own format and with Codex CLI's own write protocol: flock auth.lock,
+// then auth.json.lock, then write. Where it lives follows `cli_auth_credentials_store`
+// (./codex-config.ts): auth.json (a 0600 temp file `.auth-XXXXXX`, fsync, rename), Codex's OS
+// keyring entry (./keyring.ts), or `auto`: the keyring, falling back to the file when it is empty
+// or fails, for loads and saves alike, as Codex does.
+import { constants, existsSync, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { access, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRecord } from '../shared/framing.js';
+import type { CredentialStore } from '../shared/protocol.js';
 import { fsyncDir, replaceFileAtomically } from './atomic-file.js';
+import type { StoreMode } from './codex-config.js';
+import { KEYRING_SERVICE, KeyringClient, keyringAccount } from './keyring.js';
 import { decodeJwt } from './jwt.js';
 import { lock, tryLock, type HeldLock } from '../shared/os.js';
 import { registerSecret } from './secrets.js';
@@ -35,15 +41,18 @@ export class StoreError extends Error {
   override name = 'StoreError';
 }
 
-/** Codex's serialization: serde_json `to_string_pretty`, two-space indent, no trailing newline. */
-export function serialize(record: AuthRecord): string {
+/**
+ * Codex's serialization: serde_json `to_string_pretty` for auth.json (two-space indent, no
+ * trailing newline), `to_string` (compact) for the keyring entry.
+ */
+export function serialize(record: AuthRecord, compact = false): string {
   const ordered: Record<string, unknown> = { auth_mode: record.auth_mode, OPENAI_API_KEY: record.OPENAI_API_KEY };
   if (record.tokens) {
     const { id_token, access_token, refresh_token, account_id } = record.tokens;
     ordered['tokens'] = { id_token, access_token, refresh_token, account_id };
   }
   if (record.last_refresh !== undefined) ordered['last_refresh'] = record.last_refresh;
-  return JSON.stringify(ordered, null, 2);
+  return compact ? JSON.stringify(ordered) : JSON.stringify(ordered, null, 2);
 }
 
 /** RFC 3339 UTC with nine fractional digits, as Codex CLI 0.169 writes `last_refresh`. */
@@ -52,14 +61,14 @@ export function timestamp(ms: number = Date.now()): string {
 }
 
 /** Applies Codex's reading rules; returns the record or why Codex would not load it. */
-export function parse(raw: string): AuthRecord | string {
+export function parse(raw: string, source = 'auth.json'): AuthRecord | string {
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch (error) {
-    return `auth.json is not valid JSON (${(error as Error).message})`;
+    return `${source} is not valid JSON (${(error as Error).message})`;
   }
-  if (!isRecord(value)) return 'auth.json does not hold a JSON object';
+  if (!isRecord(value)) return `${source} does not hold a JSON object`;
   const apiKey = value['OPENAI_API_KEY'];
   if (apiKey !== undefined && apiKey !== null && typeof apiKey !== 'string') return 'OPENAI_API_KEY is not a string';
   const declared = value['auth_mode'];
@@ -111,18 +120,58 @@ export async function loadRecord(file: string): Promise<Loaded> {
 
 const TEMP_PREFIX = '.auth-';
 
+/**
+ * Codex's newest Windows builds keep the login in this age-encrypted file and only its passphrase
+ * in the keyring (under another entry), because Credential Manager holds at most 2,560 bytes.
+ */
+const ENCRYPTED_LOGIN = join('secrets', 'cli_auth.age');
+
+/** Where the login lives: what config.toml says (./codex-config.ts) and how long a keyring call may take. */
+export interface StorePlacement {
+  config: { readonly mode: StoreMode; readonly problem: string | null };
+  keyringTimeoutMs: number;
+}
+
 export class AuthStore {
   readonly file: string;
   private readonly outerLock: string;
   private readonly innerLock: string;
+  private keyringClient: KeyringClient | null = null;
+  /** Where the last load or save found the login (auto mode falls back to the file). */
+  private using: 'file' | 'keyring' = 'file';
+  /** Why the last keyring call failed, until one works. */
+  private keyringProblem: string | null = null;
 
   constructor(
     readonly codexHome: string,
     private readonly lockTimeoutMs: number,
+    private readonly placement: StorePlacement = { config: { mode: 'file', problem: null }, keyringTimeoutMs: 10_000 },
   ) {
     this.file = join(codexHome, 'auth.json');
     this.outerLock = join(codexHome, 'auth.lock');
     this.innerLock = join(codexHome, 'auth.json.lock');
+  }
+
+  /** For status: where the login lives now and what stands in the way. */
+  credentialStore(): CredentialStore {
+    const { mode, problem } = this.placement.config;
+    if (mode === 'file') return { configured: mode, using: 'file', keyringEntry: null, problem };
+    return {
+      configured: mode,
+      using: mode === 'keyring' ? 'keyring' : this.using,
+      keyringEntry: { service: KEYRING_SERVICE, account: keyringAccount(this.codexHome) },
+      problem: problem ?? this.keyringProblem,
+    };
+  }
+
+  /** Stops the keyring helper, if one runs. */
+  close(): void {
+    this.keyringClient?.close();
+  }
+
+  /** Loaded only in keyring and auto mode: file users never start the helper. */
+  private keyring(): KeyringClient {
+    return (this.keyringClient ??= new KeyringClient(this.placement.keyringTimeoutMs));
   }
 
   /** Creates CODEX_HOME 0700 when missing (an existing folder is left as the user made it). */
@@ -130,7 +179,39 @@ export class AuthStore {
     mkdirSync(this.codexHome, { recursive: true, mode: 0o700 });
   }
 
-  load(): Promise<Loaded> {
+  /** Throws KeyringUnavailable when keyring mode cannot read the entry (auto mode falls back to the file). */
+  async load(): Promise<Loaded> {
+    const mode = this.placement.config.mode;
+    if (mode !== 'file') {
+      const fromKeyring = await this.loadKeyring(mode);
+      if (fromKeyring) return fromKeyring;
+    }
+    this.using = 'file';
+    return this.loadFile();
+  }
+
+  /** null: auto mode, and the keyring is empty or failed, so the file is read instead. */
+  private async loadKeyring(mode: Exclude<StoreMode, 'file'>): Promise<Loaded | null> {
+    let raw: string | null;
+    try {
+      raw = await this.keyring().get(keyringAccount(this.codexHome));
+      this.keyringProblem = null;
+    } catch (error) {
+      this.keyringProblem = (error as Error).message;
+      if (mode === 'auto') return null;
+      throw error;
+    }
+    if (raw === null && mode === 'auto') return null;
+    this.using = 'keyring';
+    const encrypted = existsSync(join(this.codexHome, ENCRYPTED_LOGIN));
+    if (raw === null) return encrypted ? { kind: 'unusable', reason: ENCRYPTED_NOTE, raw: '' } : { kind: 'missing' };
+    const parsed = parse(raw, 'the keyring entry');
+    if (typeof parsed === 'string') return { kind: 'unusable', reason: encrypted ? ENCRYPTED_NOTE : parsed, raw };
+    registerSecrets(parsed);
+    return { kind: 'ok', record: parsed, raw };
+  }
+
+  private loadFile(): Promise<Loaded> {
     return loadRecord(this.file);
   }
 
@@ -202,20 +283,45 @@ export class AuthStore {
   async writeLocked(record: AuthRecord | null): Promise<string | null> {
     const inner: HeldLock = await lock(this.innerLock, this.lockTimeoutMs);
     try {
-      const aside = await this.keepUnusableFileAside();
-      if (record === null) {
-        await unlink(this.file).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== 'ENOENT') throw error;
-        });
+      if (record) registerSecrets(record);
+      const mode = this.placement.config.mode;
+      let aside: string | null = null;
+      if (mode !== 'file' && (await this.writeKeyring(mode, record))) {
+        // As Codex does: once the keyring holds the login (or none), auth.json goes.
+        await this.removeFile();
       } else {
-        registerSecrets(record);
-        await this.replaceAtomically(serialize(record));
+        aside = await this.keepUnusableFileAside();
+        if (record === null) await this.removeFile();
+        else await this.replaceAtomically(serialize(record));
       }
       await fsyncDir(this.codexHome);
       return aside;
     } finally {
       inner.release();
     }
+  }
+
+  /** false: auto mode and the keyring failed, so the file takes the write. */
+  private async writeKeyring(mode: Exclude<StoreMode, 'file'>, record: AuthRecord | null): Promise<boolean> {
+    const account = keyringAccount(this.codexHome);
+    try {
+      if (record === null) await this.keyring().delete(account);
+      else await this.keyring().set(account, serialize(record, true));
+      this.keyringProblem = null;
+      this.using = 'keyring';
+      return true;
+    } catch (error) {
+      this.keyringProblem = (error as Error).message;
+      if (mode === 'keyring') throw error;
+      this.using = 'file';
+      return false;
+    }
+  }
+
+  private async removeFile(): Promise<void> {
+    await unlink(this.file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
   }
 
   /**
@@ -256,6 +362,9 @@ export class AuthStore {
     }
   }
 }
+
+const ENCRYPTED_NOTE =
+  `Codex keeps this login encrypted in ${ENCRYPTED_LOGIN} with only its passphrase in the OS keyring (its newest Windows builds do, because Credential Manager holds at most 2,560 bytes); codexd reads and writes only the "${KEYRING_SERVICE}" entry, so log in again with codex-auth, or set cli_auth_credentials_store = "file" in config.toml`;
 
 /** Write access handed out only inside `withAuthLock`. */
 export class LockedWriter {

@@ -1,7 +1,8 @@
 // Bundles the two programs into CommonJS files next to tsc's output. codexd becomes
 // dist/daemon/codexd.cjs (daemon/main.ts and what it imports, pino and vscode-jsonrpc included),
 // so the daemon starts without the ES module loader and without resolving its ~25 modules one by
-// one; what it loads only on demand stays outside (conf, undici, open, pino-pretty, koffi).
+// one; what it loads only on demand stays outside (conf, undici, open, pino-pretty, koffi). Its
+// keyring helper becomes dist/daemon/keyring-helper.cjs.
 // codex-auth becomes two files in dist/client/cli/:
 //  - codex-auth.cjs, the `bin` (client/cli/bin.ts): the command line, the framing and the
 //    connection; enough for `codex-auth token`, which is on the hot path of every tool that runs
@@ -128,5 +129,14 @@ await Promise.all([
     minifyWhitespace: true,
     minifySyntax: true,
     external: ['koffi', 'open', 'undici', 'pino-pretty', 'conf'],
+  }),
+  // The keyring helper, a child process codexd starts only in keyring and auto mode; the native
+  // @napi-rs/keyring loads from node_modules.
+  build({
+    ...common,
+    entryPoints: [join(root, 'daemon', 'keyring-helper.ts')],
+    outfile: join(root, 'dist', 'daemon', 'keyring-helper.cjs'),
+    banner: { js: '// codexd keyring helper: daemon/keyring-helper.ts, bundled by scripts/bundle.mjs' },
+    external: ['@napi-rs/keyring'],
   }),
 ]);

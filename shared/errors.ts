@@ -16,6 +16,7 @@ export const ErrorCodes = {
   /** A follower (codexd --upstream) does not log in or out: the login lives on the upstream machine. */
   loginUpstream: -32006,
   accountNotFound: -32007,
+  credentialStoreUnavailable: -32008,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -64,6 +64,19 @@ export interface Status {
   upstream: Upstream | null;
   /** Every account codexd keeps, the active one first. */
   accounts: AccountSummary[];
+  /** Where the login lives (`cli_auth_credentials_store` in Codex's config.toml). */
+  credentialStore: CredentialStore;
+}
+
+export interface CredentialStore {
+  /** What config.toml says: `file` (the default), `keyring` or `auto`. */
+  configured: 'file' | 'keyring' | 'auto';
+  /** Where the login is read from and written to now (`auto` falls back to the file when the keyring fails). */
+  using: 'file' | 'keyring';
+  /** Codex's keyring entry for this CODEX_HOME; null in file mode. */
+  keyringEntry: { service: string; account: string } | null;
+  /** Why the keyring cannot be used, or config.toml cannot be followed, and what to do; otherwise null. */
+  problem: string | null;
 }
 
 export interface InitializeParams {

@@ -48,6 +48,10 @@ export const SETTINGS = {
   UPSTREAM: { type: 'string' },
   /** 0 = no limit. */
   FRAME_TIMEOUT_MS: { type: 'integer', min: 0, max: 3600_000, default: 10_000 },
+  /** How long one OS keyring call may take before codexd gives up on it (keyring and auto mode). */
+  KEYRING_TIMEOUT_MS: { type: 'integer', min: 100, max: 600_000, default: 10_000 },
+  /** How often the keyring entry is read for outside changes (keyring and auto mode). */
+  KEYRING_POLL_MS: { type: 'integer', min: 100, max: 3600_000, default: 1000 },
 } as const satisfies Record<string, Spec>;
 
 export type Name = keyof typeof SETTINGS;

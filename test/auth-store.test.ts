@@ -104,20 +104,6 @@ describe('auth.json', () => {
     await daemon.stop();
   });
 
-  it('a Codex set to keep its login in the OS keyring is explained instead of shown as a plain logout', async () => {
-    const b = box();
-    const daemon = await startDaemon(b);
-    writeFileSync(join(b.codexHome, 'config.toml'), 'model = "o4"\ncli_auth_credentials_store = "keyring"\n\n[tui]\nx = 1\n');
-    const shown = await cli(b, ['status']);
-    assert.equal(shown.code, 1);
-    assert.match(shown.stdout, /OS keyring \(cli_auth_credentials_store = "keyring" in config\.toml\).*set it to "file"/);
-    writeFileSync(join(b.codexHome, 'config.toml'), '[profiles.x]\ncli_auth_credentials_store = "keyring"\n');
-    const c = await client(b);
-    assert.equal((await c.read()).reauthReason, null, 'only the top-level key counts');
-    await c.close();
-    await daemon.stop();
-  });
-
   it('a write waits while another process holds flock on auth.lock, and completes after release', async () => {
     const b = box();
     const daemon = await startDaemon(b);

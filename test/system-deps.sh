@@ -8,8 +8,10 @@
 #   openssl    makes a throwaway CA for the custom-CA test
 #   openssh-server, openssh-client  a real sshd and ssh -R for the follower test over ssh
 #   strace     slows a daemon's fsync/rename/unlink so that kill -9 can land between a switch's steps
+#   dbus, gnome-keyring, libsecret-tools
+#              a real Secret Service on a private bus for the keyring tests (secret-tool checks the entries)
 set -euo pipefail
-packages=(chromium util-linux systemd faketime procps openssl openssh-server openssh-client strace)
+packages=(chromium util-linux systemd faketime procps openssl openssh-server openssh-client strace dbus gnome-keyring libsecret-tools)
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive

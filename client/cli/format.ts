@@ -73,6 +73,13 @@ export function describeStatus(status: Status, apiKey: string | null, daemon: Da
   if (account && others.length > 0) {
     lines.push(`  account name:   ${status.accounts.find((summary) => summary.active)?.name ?? '-'}`, `  other accounts: ${others.join(', ')} (\`codex-auth switch NAME\`)`);
   }
+  // Absent from daemons older than the keyring modes.
+  const store = status.credentialStore as Status['credentialStore'] | undefined;
+  if (store && store.configured !== 'file') {
+    const where = store.using === 'keyring' && store.keyringEntry ? `the OS keyring (${store.keyringEntry.service}, ${store.keyringEntry.account})` : 'auth.json (the keyring is not usable)';
+    lines.push(`  stored in:      ${where}, cli_auth_credentials_store = "${store.configured}"`);
+  }
+  if (store?.problem && status.reauthReason !== store.problem) lines.push(`  store problem:  ${store.problem}`);
   if (status.login) lines.push(`  pending login:  ${status.login.type} (${status.login.loginId})`);
   if (status.upstream) lines.push(`  upstream:       ${status.upstream.state} since ${when(status.upstream.since, now)}, ${status.upstream.path}`);
   if (daemon) lines.push(`  daemon:         pid ${daemon.pid}, codexd ${daemon.version}, ${daemon.codexHome}`);
