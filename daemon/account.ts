@@ -86,7 +86,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
     }
     this.storedNames = await this.files.loadNames();
     const active = this.activeKey();
-    for (const { key, loaded } of await this.files.scan()) {
+    let stored: Array<{ key: string; loaded: Loaded }> = [];
+    try {
+      stored = await this.files.scan();
+    } catch (error) {
+      this.log.warn(`could not read the inactive accounts in ${this.files.location}: ${(error as Error).message}`);
+    }
+    for (const { key, loaded } of stored) {
       if (loaded.kind !== 'ok' || accountKey(loaded.record) !== key) {
         const why = loaded.kind === 'ok' ? 'it holds another account than its name says' : loaded.kind === 'unusable' ? loaded.reason : 'it is gone';
         this.log.warn({ account: key }, `an account file in ${this.files.location} cannot be used (${why}); leaving it as it is`);

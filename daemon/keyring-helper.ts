@@ -2,11 +2,12 @@
 // call can block for good (a locked keyring waiting for an unlock prompt nobody answers); then
 // only this process hangs, and codexd kills it when the call's timeout passes. Nothing here
 // logs: values travel only over the IPC channel, never in arguments or output.
-import { Entry } from '@napi-rs/keyring';
+import { Entry, findCredentials } from '@napi-rs/keyring';
 
 export interface KeyringRequest {
   id: number;
-  op: 'get' | 'set' | 'delete';
+  /** `find`: every entry of `service` whose account starts with `account`, as JSON `[{account, password}]`. */
+  op: 'get' | 'set' | 'delete' | 'find';
   service: string;
   account: string;
   value?: string;
@@ -22,6 +23,7 @@ const options = process.platform === 'linux' ? { linux: { store: 'secret-service
 const entries = new Map<string, Entry>();
 
 function run(request: KeyringRequest): string | null {
+  if (request.op === 'find') return JSON.stringify(findCredentials(request.service).filter((found) => found.account.startsWith(request.account)));
   const key = `${request.service}\u0000${request.account}`;
   let entry = entries.get(key);
   if (!entry) entries.set(key, (entry = new Entry(request.service, request.account, options)));

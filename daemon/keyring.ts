@@ -34,17 +34,22 @@ export class KeyringClient {
 
   constructor(private readonly timeoutMs: number) {}
 
-  get(account: string): Promise<string | null> {
-    return this.call({ op: 'get', service: KEYRING_SERVICE, account });
+  get(account: string, service = KEYRING_SERVICE): Promise<string | null> {
+    return this.call({ op: 'get', service, account });
   }
 
-  async set(account: string, value: string): Promise<void> {
-    await this.call({ op: 'set', service: KEYRING_SERVICE, account, value });
+  async set(account: string, value: string, service = KEYRING_SERVICE): Promise<void> {
+    await this.call({ op: 'set', service, account, value });
   }
 
   /** Resolves true when an entry was deleted. */
-  async delete(account: string): Promise<boolean> {
-    return (await this.call({ op: 'delete', service: KEYRING_SERVICE, account })) !== null;
+  async delete(account: string, service = KEYRING_SERVICE): Promise<boolean> {
+    return (await this.call({ op: 'delete', service, account })) !== null;
+  }
+
+  /** Every entry of `service` whose account starts with `prefix`. */
+  async find(service: string, prefix: string): Promise<Array<{ account: string; password: string }>> {
+    return JSON.parse((await this.call({ op: 'find', service, account: prefix }))!) as Array<{ account: string; password: string }>;
   }
 
   close(): void {

@@ -30,7 +30,9 @@ import {
   type Activation,
 } from './socket.js';
 import { CodexConfig } from './codex-config.js';
+import { AccountsByMode } from './keyring-accounts.js';
 import { KeyringPoll } from './keyring-poll.js';
+import { KeyringClient } from './keyring.js';
 import { AuthStore } from './store.js';
 import { Follower } from './follower.js';
 import { FileWatcher } from './watcher.js';
@@ -132,7 +134,9 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   }
 
   const config = new CodexConfig(settings.codexHome);
-  const store = new AuthStore(settings.codexHome, 30_000, { config, keyringTimeoutMs: settings.keyringTimeoutMs });
+  // Its helper process starts on the first keyring call: never in file mode.
+  const keyring = new KeyringClient(settings.keyringTimeoutMs);
+  const store = new AuthStore(settings.codexHome, 30_000, { config, keyring });
   try {
     store.ensureHome();
   } catch (error) {
@@ -140,7 +144,7 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   }
   const homeLock = lockCodexHome(settings.codexHome, settings.socket, daemonLockPath(settings.codexHome));
 
-  const { account, watcher } = settings.upstream ? follow(store, settings.upstream, log) : own(store, config, settings, log);
+  const { account, watcher } = settings.upstream ? follow(store, settings.upstream, log) : own(store, config, keyring, settings, log);
   // A switch of cli_auth_credentials_store takes effect at once: the login is read from, and written
   // to, the new place (nothing is moved there, as Codex moves nothing).
   new FileWatcher(join(settings.codexHome, 'config.toml'), () => config.reread());
@@ -177,9 +181,10 @@ async function run(settings: Settings, log: Logger): Promise<void> {
 }
 
 /** The daemon that owns the login: it refreshes, logs in and out, and watches auth.json for outside edits. */
-function own(store: AuthStore, config: CodexConfig, settings: Settings, log: Logger): { account: AccountService; watcher: FileWatcher } {
+function own(store: AuthStore, config: CodexConfig, keyring: KeyringClient, settings: Settings, log: Logger): { account: AccountService; watcher: FileWatcher } {
   const issuer = new IssuerClient({ issuer: settings.issuer, clientId: settings.clientId, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
-  const account = new AccountService(store, new AccountFiles(settings.codexHome), issuer, settings, log);
+  const inactive = new AccountsByMode(new AccountFiles(settings.codexHome), keyring, config, settings.codexHome);
+  const account = new AccountService(store, inactive, issuer, settings, log);
   const reload = (): void => {
     account.reload().catch((error: Error) => log.warn(`could not re-read the login: ${error.message}`));
   };

@@ -106,6 +106,14 @@ function registerSecrets(record: AuthRecord): void {
   for (const secret of secretsOf(record)) registerSecret(secret);
 }
 
+/** A login read from a keyring entry: parsed by Codex's rules, its secrets registered. */
+export function loadedFrom(raw: string, source: string): Loaded {
+  const parsed = parse(raw, source);
+  if (typeof parsed === 'string') return { kind: 'unusable', reason: parsed, raw };
+  registerSecrets(parsed);
+  return { kind: 'ok', record: parsed, raw };
+}
+
 /** Reads a file in auth.json's format (auth.json itself, or an inactive account's file). */
 export async function loadRecord(file: string): Promise<Loaded> {
   const found = await readAuthFile(file);
@@ -126,17 +134,16 @@ const TEMP_PREFIX = '.auth-';
  */
 const ENCRYPTED_LOGIN = join('secrets', 'cli_auth.age');
 
-/** Where the login lives: what config.toml says (./codex-config.ts) and how long a keyring call may take. */
+/** Where the login lives: what config.toml says (./codex-config.ts), and the keyring to use when it says so. */
 export interface StorePlacement {
   config: { readonly mode: StoreMode; readonly problem: string | null };
-  keyringTimeoutMs: number;
+  keyring: KeyringClient;
 }
 
 export class AuthStore {
   readonly file: string;
   private readonly outerLock: string;
   private readonly innerLock: string;
-  private keyringClient: KeyringClient | null = null;
   /** Where the last load or save found the login (auto mode falls back to the file). */
   private using: 'file' | 'keyring' = 'file';
   /** Why the last keyring call failed, until one works. */
@@ -145,7 +152,7 @@ export class AuthStore {
   constructor(
     readonly codexHome: string,
     private readonly lockTimeoutMs: number,
-    private readonly placement: StorePlacement = { config: { mode: 'file', problem: null }, keyringTimeoutMs: 10_000 },
+    private readonly placement: StorePlacement = { config: { mode: 'file', problem: null }, keyring: new KeyringClient(10_000) },
   ) {
     this.file = join(codexHome, 'auth.json');
     this.outerLock = join(codexHome, 'auth.lock');
@@ -164,14 +171,9 @@ export class AuthStore {
     };
   }
 
-  /** Stops the keyring helper, if one runs. */
-  close(): void {
-    this.keyringClient?.close();
-  }
-
-  /** Loaded only in keyring and auto mode: file users never start the helper. */
+  /** Used only in keyring and auto mode: file users never start its helper. */
   private keyring(): KeyringClient {
-    return (this.keyringClient ??= new KeyringClient(this.placement.keyringTimeoutMs));
+    return this.placement.keyring;
   }
 
   /** Creates CODEX_HOME 0700 when missing (an existing folder is left as the user made it). */
@@ -205,10 +207,8 @@ export class AuthStore {
     this.using = 'keyring';
     const encrypted = existsSync(join(this.codexHome, ENCRYPTED_LOGIN));
     if (raw === null) return encrypted ? { kind: 'unusable', reason: ENCRYPTED_NOTE, raw: '' } : { kind: 'missing' };
-    const parsed = parse(raw, 'the keyring entry');
-    if (typeof parsed === 'string') return { kind: 'unusable', reason: encrypted ? ENCRYPTED_NOTE : parsed, raw };
-    registerSecrets(parsed);
-    return { kind: 'ok', record: parsed, raw };
+    const loaded = loadedFrom(raw, 'the keyring entry');
+    return loaded.kind === 'unusable' && encrypted ? { ...loaded, reason: ENCRYPTED_NOTE } : loaded;
   }
 
   private loadFile(): Promise<Loaded> {

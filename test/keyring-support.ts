@@ -22,6 +22,8 @@ export interface SecretService {
   env: { DBUS_SESSION_BUS_ADDRESS: string };
   /** The stored value of Codex's entry for `account`, read with secret-tool; null when none. */
   lookup(account: string): string | null;
+  /** Every entry of `service`: its account and secret (secret-tool search). */
+  search(service: string): Array<{ account: string; secret: string }>;
   /** Stores `value` under Codex's entry for `account`, as another program would. */
   store(account: string, value: string): void;
   /** Locks the default collection: the next access waits for an unlock prompt that never answers. */
@@ -75,13 +77,20 @@ export async function startSecretService(): Promise<SecretService> {
     }
   };
   await waitFor(owned, 'gnome-keyring to own org.freedesktop.secrets', 10_000);
-  const secretTool = (args: string[], input?: string): { status: number | null; stdout: string } =>
+  const secretTool = (args: string[], input?: string): { status: number | null; stdout: string; stderr: string } =>
     spawnSync('secret-tool', args, { encoding: 'utf8', input, env: { PATH: process.env['PATH'], ...env } });
   return {
     env,
     lookup: (account) => {
       const found = secretTool(['lookup', 'service', 'Codex Auth', 'username', account]);
       return found.status === 0 ? found.stdout : null;
+    },
+    search: (service) => {
+      const found = secretTool(['search', '--all', '--unlock', 'service', service]);
+      // stdout has `secret = …`, stderr the attributes, one block per item, in the same order.
+      const secrets = [...found.stdout.matchAll(/^secret = (.*)$/gm)].map((m) => m[1]!);
+      const accounts = [...found.stderr.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1]!);
+      return accounts.map((name, i) => ({ account: name, secret: secrets[i]! }));
     },
     store: (account, value) => {
       // The attributes Codex's keyring crate writes, so that it and codexd find the item.

@@ -4,12 +4,12 @@
 // costs one clear error within the timeout while every other client is served.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCodes } from '../client/index.js';
 import { keyringAccount } from '../daemon/keyring.js';
-import { cli, hasAuth, readAuth, rpcError, waitFor } from './helpers.js';
+import { cli, client, hasAuth, readAuth, rpcError, startDaemon, waitFor } from './helpers.js';
 import { secretServiceMissing, startSecretService, type SecretService } from './keyring-support.js';
 import { consent, finishWorlds, httpGet, world, type World } from './login-support.js';
 
@@ -135,13 +135,16 @@ describe('keyring mode, against a real Secret Service', { skip }, () => {
   });
 
   it('a refresh rotates the tokens inside the entry (one request, no auth.json)', async () => {
+    let stored = '';
     const w = await keyringWorld('keyring refresh', 'keyring', {
       entry: ({ issuer }) => {
         const tokens = issuer.mintTokens({ accessExpiresInS: 120 }); // inside the 10-minute margin
-        return JSON.stringify({ auth_mode: 'chatgpt', OPENAI_API_KEY: null, tokens: { ...tokens, account_id: 'acct_fake_123' }, last_refresh: '2025-06-01T08:00:00.000000000Z' });
+        stored = JSON.stringify({ auth_mode: 'chatgpt', OPENAI_API_KEY: null, tokens: { ...tokens, account_id: 'acct_fake_123' }, last_refresh: '2025-06-01T08:00:00.000000000Z' });
+        return stored;
       },
     });
-    const before = entryOf(w)!;
+    // The refresh may have happened before the daemon answered: compare with what was stored.
+    const before = JSON.parse(stored) as Record<string, unknown>;
     await waitFor(() => w.issuer.requests.some((r) => r.body['grant_type'] === 'refresh_token'), 'the refresh', 10_000);
     const rotated = await waitFor(() => {
       const now = entryOf(w);
@@ -156,6 +159,41 @@ describe('keyring mode, against a real Secret Service', { skip }, () => {
     assert.equal(hasAuth(w.box), false);
     const token = await w.watcher.token();
     assert.equal(token.type === 'chatgpt' && token.accessToken, next!.access_token);
+  });
+
+  it('several accounts: the inactive ones go into keyring entries of codexd\'s own, not into files, and come back after a restart', async () => {
+    const [first, second] = ['sk-keyring-account-one-0000000001', 'sk-keyring-account-two-0000000002'];
+    const w = await keyringWorld('keyring several accounts', 'keyring');
+    for (const key of [first, second]) {
+      w.extraSecrets.push({ label: 'API key', value: key });
+      const login = await cli(w.box, ['login', '--with-api-key', '--name', key.slice(19, 22)], { input: key });
+      assert.equal(login.code, 0, login.stderr);
+    }
+    const home = account(w.box.codexHome).slice('cli|'.length);
+    const ours = (): Record<string, unknown> => {
+      const found = ss.search('codexd').filter(({ account: name }) => name.startsWith(`cli|${home}|`));
+      return Object.fromEntries(found.map(({ account: name, secret }) => [name, JSON.parse(secret)]));
+    };
+    assert.deepEqual(Object.values(ours()), [{ auth_mode: 'apikey', OPENAI_API_KEY: first }], 'the inactive account is in an entry of codexd');
+    assert.match(Object.keys(ours())[0]!, new RegExp(`^cli\\|${home}\\|apikey-[0-9a-f]{16}$`));
+    assert.equal(entryOf(w)!['OPENAI_API_KEY'], second, 'the active one in Codex\'s entry');
+    assert.equal(existsSync(join(w.box.codexHome, 'codexd', 'accounts')) && readdirSync(join(w.box.codexHome, 'codexd', 'accounts')).length > 0, false, 'no account file');
+    assert.equal(hasAuth(w.box), false);
+
+    assert.equal((await cli(w.box, ['switch', 'one'])).code, 0);
+    assert.equal(entryOf(w)!['OPENAI_API_KEY'], first);
+    assert.deepEqual(Object.values(ours()), [{ auth_mode: 'apikey', OPENAI_API_KEY: second }]);
+
+    await w.daemon.stop();
+    const again = await startDaemon(w.box);
+    try {
+      const c = await client(w.box);
+      assert.deepEqual((await c.accounts()).map(({ name, active }) => [name, active]), [['one', true], ['two', false]]);
+      assert.deepEqual(await c.token({ account: 'two' }), { type: 'apiKey', apiKey: second });
+      await c.close();
+    } finally {
+      await again.stop();
+    }
   });
 
   it('an outside change of the entry (Codex logging in) is adopted and announced', async () => {
