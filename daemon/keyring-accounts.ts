@@ -78,7 +78,14 @@ export class AccountsByMode implements InactiveStore {
         return file.save(null); // in one place only, as the active login
       },
     });
-    return { load: load(() => fileSlot.load()), withAuthLock: (work) => fileSlot.withAuthLock((file) => work(writer(file))) };
+    const config = this.config;
+    return {
+      get file() {
+        return config.mode === 'file' ? fileSlot.file : `the keyring entry ${account}`;
+      },
+      load: load(() => fileSlot.load()),
+      withAuthLock: (work) => fileSlot.withAuthLock((file) => work(writer(file))),
+    };
   }
 
   loadNames(): Promise<Record<string, string>> {
