@@ -11,6 +11,7 @@ import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
 import { authPath, cli, client, fileSandbox, hasAuth, readAuth, recorder, rpcError, startDaemon, stopDaemons, waitFor, type Daemon, type Sandbox } from './helpers.js';
 import { codexAuthJson, codexTimestamp, readJson, refreshRequests, writeAtomically } from './refresh-support.js';
+import { cliOnPty } from './pty.js';
 
 let issuer: FakeIssuer;
 /** The follower's own issuer setting points here: any request it sent would show up. */
@@ -117,6 +118,10 @@ describe('a follower on the same machine', () => {
     const login = await cli(fo, ['login', '--with-api-key'], { input: 'sk-follower-must-not-store-this' });
     assert.equal(login.code, 1);
     assert.match(login.stderr, /run `codex-auth login` there/);
+    const onTerminal = cliOnPty(fo, ['login'], { CODEXD_NO_AUTOSTART: '1' });
+    assert.equal(await onTerminal.exitStatus(), 1, onTerminal.output());
+    assert.match(onTerminal.output(), /Login failed: this codexd follows the upstream codexd on .*: run `codex-auth login` there\./);
+    assert.ok(!onTerminal.output().includes('How do you want to sign in'), 'no sign-in menu first');
     assert.equal(readAuth(up), upstreamFile, 'the upstream login is unchanged');
     assert.equal((await upClient.read()).state, 'ok');
     assert.equal(readJson(authPath(fo)).tokens.access_token, newToken, 'the mirror is unchanged');

@@ -51,6 +51,12 @@ export async function login(client: CodexdClient, options: LoginOptions): Promis
   }
   if (options.deviceAuth) return waitForLogin(client, 'chatgptDeviceCode', options);
   if (process.stdin.isTTY && process.stderr.isTTY) {
+    // A follower refuses every login: say so before asking how to sign in.
+    const { upstream } = await client.read();
+    if (upstream) {
+      process.stderr.write(`Login failed: this codexd follows the upstream codexd on ${printable(upstream.path)}, where the login lives: run \`codex-auth login\` there.\n`);
+      return 1;
+    }
     // --no-browser leaves out the one item that would open a browser.
     const methods = [
       ...(options.noBrowser ? [] : [{ label: 'Sign in with ChatGPT (opens a browser)', method: 'chatgpt' as const }]),
