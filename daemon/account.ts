@@ -4,7 +4,7 @@
 // file (accounts.ts, account-files.ts). Logins (./logins.ts) start new ones; this answers from
 // them, moves logins between auth.json and the account files, and announces every change.
 import { EventEmitter } from 'node:events';
-import type { AccountSummary, LoginCompleted, LogoutParams, LogoutResult, SessionResult, Status, TokenResult } from '../shared/protocol.js';
+import { loggedOutStatus, type AccountSummary, type LoginCompleted, type LogoutParams, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
 import type { InactiveStore } from './account-files.js';
 import { accountKey, assignNames, InactiveAccount, stateOf, summarize } from './accounts.js';
 import { AccountNotFound, CredentialStoreUnavailable, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, saveFailure, StorageFailed } from './errors.js';
@@ -140,20 +140,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
 
   status(): Status {
     const loaded = this.session.loaded;
-    const base: Status = {
-      account: null,
-      state: 'loggedOut',
-      accessTokenExpiresAt: null,
-      accessTokenExpiryNote: null,
-      lastRefresh: null,
-      reauthReason: null,
-      lastRefreshError: null,
-      nextRefreshAt: null,
-      login: this.logins.pending,
-      upstream: null,
-      accounts: this.list(),
-      credentialStore: this.store.credentialStore(),
-    };
+    const base = loggedOutStatus({ login: this.logins.pending, upstream: null, accounts: this.list(), credentialStore: this.store.credentialStore() });
     if (loaded.kind === 'missing') return { ...base, reauthReason: this.storeProblem() };
     if (loaded.kind === 'unusable') return { ...base, reauthReason: `${this.storeName()} cannot be used: ${loaded.reason}` };
     const { record } = loaded;

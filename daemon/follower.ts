@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
-import { ErrorCodes, Requests, type AccountSummary, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
+import { ErrorCodes, loggedOutStatus, Requests, type AccountSummary, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
 import type { AccountEvents } from './account.js';
 import { IssuerUnavailable, LoginUpstream, NotLoggedIn, ReauthRequired } from './errors.js';
 import { expiryMs, identityOf } from './jwt.js';
@@ -122,20 +122,12 @@ export class Follower extends EventEmitter<AccountEvents> {
   }
 
   status(): Status {
-    const base: Status = {
-      account: null,
-      state: 'loggedOut',
-      accessTokenExpiresAt: null,
-      accessTokenExpiryNote: null,
-      lastRefresh: null,
-      reauthReason: null,
-      lastRefreshError: null,
-      nextRefreshAt: null,
+    const base = loggedOutStatus({
       login: null,
       credentialStore: this.store.credentialStore(),
       upstream: { path: this.link.path, state: this.linkState.state, since: iso(this.linkState.since)! },
       accounts: [],
-    };
+    });
     const { mirror } = this;
     if (!mirror) return { ...base, reauthReason: this.refusalReason() ?? (this.connected ? null : `no login mirrored yet: ${this.linkDown()}`) };
     if (mirror.authMode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };

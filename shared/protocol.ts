@@ -79,6 +79,21 @@ export interface CredentialStore {
   problem: string | null;
 }
 
+/** A Status with no login held; `held` gives what the daemon knows besides (logins, upstream, accounts, store). */
+export function loggedOutStatus(held: Pick<Status, 'login' | 'upstream' | 'accounts' | 'credentialStore'>): Status {
+  return {
+    account: null,
+    state: 'loggedOut',
+    accessTokenExpiresAt: null,
+    accessTokenExpiryNote: null,
+    lastRefresh: null,
+    reauthReason: null,
+    lastRefreshError: null,
+    nextRefreshAt: null,
+    ...held,
+  };
+}
+
 export interface InitializeParams {
   clientInfo?: { name: string; version: string };
 }
