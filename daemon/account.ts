@@ -1,20 +1,21 @@
 // What clients ask of the accounts the daemon holds: status, list, token, switch, logout. The
 // active account is the login auth.json holds: its session owns the login's state and its
-// refresher keeps it fresh. Every other account has its own session and refresher on its own
-// file (accounts.ts, account-files.ts). Logins (./logins.ts) start new ones; this answers from
-// them, moves logins between auth.json and the account files, and announces every change.
+// refresher keeps it fresh. Every other account, and every account's name, is the registry's
+// (./account-registry.ts). Logins (./logins.ts) start new ones; this answers from them, moves
+// logins between auth.json and the account files, and announces every change.
 import { EventEmitter } from 'node:events';
 import { loggedOutStatus, type AccountSummary, type LoginCompleted, type LogoutParams, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
 import type { InactiveStore } from './account-files.js';
-import { accountKey, assignNames, InactiveAccount, stateOf, summarize } from './accounts.js';
-import { AccountNotFound, CredentialStoreUnavailable, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, saveFailure, StorageFailed } from './errors.js';
+import { AccountRegistry } from './account-registry.js';
+import { accountKey, loginIn, stateOf } from './accounts.js';
+import { CredentialStoreUnavailable, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, saveFailure, StorageFailed } from './errors.js';
 import type { IssuerClient } from './issuer.js';
-import { expiryMs, identityOf } from './jwt.js';
+import { expiryMs, identityOf, isoTime } from './jwt.js';
 import type { Logger } from './log.js';
 import { Logins } from './logins.js';
 import { Mutex } from './mutex.js';
-import { Refresher, STALE_AFTER_DAYS, type RefresherOptions } from './refresher.js';
-import { chatgptOf, Session, type HeldChatgpt } from './session.js';
+import { Refresher, STALE_AFTER_DAYS } from './refresher.js';
+import { chatgptOf, mirroredSession, Session, type HeldChatgpt } from './session.js';
 import type { Settings } from './settings.js';
 import type { AuthRecord, AuthStore, Loaded } from './store.js';
 
@@ -25,10 +26,6 @@ export interface AccountEvents {
 
 const EXPIRY_UNKNOWN = `the access token carries no valid expiry time (exp), so it is refreshed ${STALE_AFTER_DAYS} days after the last refresh, as Codex does`;
 
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
 export class AccountService extends EventEmitter<AccountEvents> {
   private lastAnnounced = '';
   /** Set while a logout runs: no token is handed out until it has finished. */
@@ -36,41 +33,36 @@ export class AccountService extends EventEmitter<AccountEvents> {
   /** The active account: the login auth.json holds. */
   private readonly session: Session;
   private readonly refresher: Refresher;
-  private readonly refresherOptions: RefresherOptions;
-  /** Every other account, by key. */
-  private readonly inactive = new Map<string, InactiveAccount>();
-  /** Account names by key, as in names.json. */
-  private storedNames: Record<string, string> = {};
+  /** Every other account, and the names of all. */
+  private readonly accounts: AccountRegistry;
   /** Switches, saved logins, logouts and re-reads of auth.json move logins around: one at a time. */
   private readonly changes = new Mutex();
   readonly logins: Logins;
 
   constructor(
     private readonly store: AuthStore,
-    private readonly files: InactiveStore,
+    files: InactiveStore,
     private readonly issuer: IssuerClient,
     settings: Settings,
     private readonly log: Logger,
   ) {
     super();
-    this.refresherOptions = {
+    const refresherOptions = {
       marginMs: settings.refreshMarginS * 1000,
       backoffBaseMs: settings.refreshBackoffBaseMs,
       backoffMaxMs: settings.refreshBackoffMaxMs,
       tickMs: settings.tickS * 1000,
     };
     this.session = new Session(log);
-    this.refresher = new Refresher(store, issuer, this.session, this.refresherOptions, log);
+    this.refresher = new Refresher(store, issuer, this.session, refresherOptions, log);
+    this.accounts = new AccountRegistry(this.session, files, issuer, refresherOptions, log, () => this.announce());
     this.logins = new Logins(store, issuer, (record, name) => this.saveLogin(record, name), settings, log);
     this.session.on('changed', () => this.announce());
     this.logins.on('completed', (event) => this.emit('loginCompleted', event));
     this.logins.on('changed', () => this.announce());
   }
 
-  /**
-   * Reads auth.json and the account files. An account file that holds the login auth.json holds
-   * too is what a switch killed before its last step leaves: auth.json wins, the file goes.
-   */
+  /** Reads auth.json, then the account files (AccountRegistry.load, which keeps auth.json's login over their copy of it). */
   async start(): Promise<void> {
     const readOnly = await this.store.readOnlyReason();
     if (readOnly) this.log.warn(readOnly);
@@ -80,34 +72,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
       // The keyring cannot be read now: status says why, and the next poll tries again.
       this.log.warn((error as Error).message);
     }
-    if (!readOnly) {
-      const removed = this.files.removeLeftoverTempFiles();
-      if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write of an account file');
-    }
-    this.storedNames = await this.files.loadNames();
-    const active = this.activeKey();
-    let stored: Array<{ key: string; loaded: Loaded }> = [];
-    try {
-      stored = await this.files.scan();
-    } catch (error) {
-      this.log.warn(`could not read the inactive accounts in ${this.files.location}: ${(error as Error).message}`);
-    }
-    for (const { key, loaded } of stored) {
-      if (loaded.kind !== 'ok' || accountKey(loaded.record) !== key) {
-        const why = loaded.kind === 'ok' ? 'it holds another account than its name says' : loaded.kind === 'unusable' ? loaded.reason : 'it is gone';
-        this.log.warn({ account: key }, `an account file in ${this.files.location} cannot be used (${why}); leaving it as it is`);
-      } else if (key === active) {
-        if (!readOnly) await this.removeStoredCopy(key);
-      } else {
-        this.addInactive(key, loaded, null);
-      }
-    }
+    await this.accounts.load(readOnly);
   }
 
   stop(): void {
     this.refresher.stop();
     this.logins.stop();
-    for (const account of this.inactive.values()) account.refresher.stop();
+    this.accounts.stop();
   }
 
   /** Re-reads the login; called when auth.json or the keyring entry may have changed under us. */
@@ -128,19 +99,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
       this.log.info(`the login changed in ${this.storeName()}`);
       this.session.adopt(loaded);
       // Another writer logged in to an account that is also kept inactive: auth.json wins.
-      const key = this.activeKey();
-      const copy = key === null ? undefined : this.inactive.get(key);
-      if (!copy) return;
-      copy.dispose();
-      this.inactive.delete(key!);
-      await this.removeStoredCopy(key!);
-      this.announce();
+      if (await this.accounts.dropCopyOfActive()) this.announce();
     });
   }
 
   status(): Status {
     const loaded = this.session.loaded;
-    const base = loggedOutStatus({ login: this.logins.pending, upstream: null, accounts: this.list(), credentialStore: this.store.credentialStore() });
+    const base = loggedOutStatus({ login: this.logins.pending, upstream: null, accounts: this.accounts.list(), credentialStore: this.store.credentialStore() });
     if (loaded.kind === 'missing') return { ...base, reauthReason: this.storeProblem() };
     if (loaded.kind === 'unusable') return { ...base, reauthReason: `${this.storeName()} cannot be used: ${loaded.reason}` };
     const { record } = loaded;
@@ -153,22 +118,18 @@ export class AccountService extends EventEmitter<AccountEvents> {
       ...base,
       account: { type: 'chatgpt', email: identity.email, planType: identity.planType, accountId: tokens.account_id ?? identity.accountId },
       state: stateOf(this.session),
-      accessTokenExpiresAt: iso(expiresAt),
+      accessTokenExpiresAt: isoTime(expiresAt),
       accessTokenExpiryNote: expiresAt === null ? EXPIRY_UNKNOWN : null,
       lastRefresh: record.last_refresh ?? null,
       reauthReason,
       lastRefreshError: this.session.lastError,
-      nextRefreshAt: iso(this.refresher.nextAttemptAt()),
+      nextRefreshAt: isoTime(this.refresher.nextAttemptAt()),
     };
   }
 
   /** Every account, the active one first, then by name. */
   list(): AccountSummary[] {
-    const names = this.names();
-    const active = this.activeKey();
-    return this.records()
-      .map(([key, record]) => summarize(names.get(key)!, record, key === active, stateOf(key === active ? this.session : this.inactive.get(key)!.session)))
-      .sort((a, b) => Number(b.active) - Number(a.active) || a.name.localeCompare(b.name));
+    return this.accounts.list();
   }
 
   async read(refreshToken: boolean): Promise<Status> {
@@ -181,25 +142,22 @@ export class AccountService extends EventEmitter<AccountEvents> {
     const login = await this.freshLogin(forceRefresh, name);
     if (login.auth_mode === 'apikey') return { type: 'apiKey', apiKey: login.OPENAI_API_KEY! };
     const { access_token: accessToken, account_id: accountId } = login.tokens!;
-    return { type: 'chatgpt', accessToken, accountId, expiresAt: iso(expiryMs(accessToken)) };
+    return { type: 'chatgpt', accessToken, accountId, expiresAt: isoTime(expiryMs(accessToken)) };
   }
 
   /** What a follower mirrors: the fresh login without its refresh token. */
   async sessionForFollower(): Promise<SessionResult> {
-    const login = await this.freshLogin(false);
-    if (login.auth_mode === 'apikey') return { authMode: 'apikey', apiKey: login.OPENAI_API_KEY! };
-    const { access_token: accessToken, id_token: idToken, account_id: accountId } = login.tokens!;
-    return { authMode: 'chatgpt', accessToken, idToken, accountId, expiresAt: iso(expiryMs(accessToken)), lastRefresh: login.last_refresh ?? null };
+    return mirroredSession(await this.freshLogin(false));
   }
 
   /** Makes the account `name` the one auth.json holds, the one Codex uses. */
   async switchTo(name: string): Promise<AccountSummary> {
     await this.changes.run(async () => {
-      const key = this.keyNamed(name);
-      if (key === this.activeKey()) return;
+      const key = this.accounts.keyNamed(name);
+      if (key === this.accounts.activeKey()) return;
       const readOnly = await this.store.readOnlyReason();
       if (readOnly) throw new StorageFailed(`Cannot switch accounts: ${readOnly}.`);
-      this.freezeNames();
+      this.accounts.freezeNames();
       try {
         await this.activate(key, null);
       } catch (error) {
@@ -207,7 +165,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       }
       this.log.info({ account: key }, 'switched accounts');
     });
-    return this.list().find((account) => account.name === name)!;
+    return this.accounts.list().find((account) => account.name === name)!;
   }
 
   /** The login held by the account `name` (default: the active one), refreshed first when due (or when forced); throws when there is none to serve. */
@@ -219,7 +177,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     if (loaded.kind === 'missing') {
       const problem = name === undefined ? this.storeProblem() : null;
       if (problem) throw new CredentialStoreUnavailable(`Cannot read the login: ${problem}`);
-      throw new NotLoggedIn(`Not logged in. Run \`codex-auth login\`${this.inactive.size > 0 ? ', or `codex-auth switch NAME` to one of your accounts (`codex-auth accounts` lists them)' : ''}.`);
+      throw new NotLoggedIn(`Not logged in. Run \`codex-auth login\`${this.accounts.inactiveCount > 0 ? ', or `codex-auth switch NAME` to one of your accounts (`codex-auth accounts` lists them)' : ''}.`);
     }
     if (loaded.kind === 'unusable') {
       throw new NotLoggedIn(`Not logged in: ${name === undefined ? this.storeName() : 'its account file'} cannot be used (${loaded.reason}). Run \`codex-auth login\`.`);
@@ -247,7 +205,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
 
   /** The session and refresher of the account `name`; the active one's when `name` is not given. */
   private target(name: string | undefined): { session: Session; refresher: Refresher } {
-    const inactive = name === undefined ? undefined : this.inactive.get(this.keyNamed(name));
+    const inactive = name === undefined ? undefined : this.accounts.inactive(this.accounts.keyNamed(name));
     return inactive ?? { session: this.session, refresher: this.refresher };
   }
 
@@ -258,19 +216,19 @@ export class AccountService extends EventEmitter<AccountEvents> {
   private async saveLogin(record: AuthRecord, name: string | undefined): Promise<void> {
     await this.changes.run(async () => {
       const key = accountKey(record);
-      this.freezeNames();
-      const owner = Object.entries(this.storedNames).find(([, taken]) => taken === name)?.[0];
-      if (name !== undefined && owner !== undefined && owner !== key) {
+      this.accounts.freezeNames();
+      const owner = name === undefined ? undefined : this.accounts.ownerOfName(name);
+      if (owner !== undefined && owner !== key) {
         throw new LoginFailed(`The name "${name}" belongs to another account; choose another name, or log out of that account first.`);
       }
-      const replaced = key === this.activeKey() ? this.activeRecord() : (this.inactive.get(key)?.record() ?? null);
+      const replaced = key === this.accounts.activeKey() ? loginIn(this.session) : (this.accounts.inactive(key)?.record() ?? null);
       try {
         await this.activate(key, record);
       } catch (error) {
         throw saveFailure(error);
       }
-      if (name !== undefined) this.storedNames[key] = name;
-      await this.saveNames();
+      if (name !== undefined) this.accounts.giveName(key, name);
+      await this.accounts.saveNames();
       this.announce();
       const previous = replaced?.tokens?.refresh_token;
       if (previous && previous !== record.tokens?.refresh_token) {
@@ -285,13 +243,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
    * Makes `key` the active account, with `incoming` (a login just made) or the login its file
    * holds. Under that account's lock (its refresh settled, none starting) and Codex's locks, in
    * an order that leaves every account on disk at least once whenever the daemon is killed, the
-   * copy too many being removed by start(): (1) the login auth.json holds, with whatever Codex
-   * wrote into it, goes to its account's file; (2) auth.json is replaced; (3) the incoming
-   * account's file is removed.
+   * copy too many being removed at the next start (AccountRegistry.load): (1) the login
+   * auth.json holds, with whatever Codex wrote into it, goes to its account's file; (2) auth.json
+   * is replaced; (3) the incoming account's file is removed.
    */
   private async activate(key: string, incoming: AuthRecord | null): Promise<void> {
-    const target = this.inactive.get(key);
-    await this.files.slot(key).withAuthLock(async (file) => {
+    const target = this.accounts.inactive(key);
+    await this.accounts.slot(key).withAuthLock(async (file) => {
       const record = incoming ?? target?.record();
       if (!record) throw new Error('the account has no usable login; log in to it again');
       const reauth = incoming ? null : (target?.session.reauthReason ?? null);
@@ -302,7 +260,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
         const outReauth = this.session.reauthReason;
         let moved: Loaded | null = null;
         if (outgoing && outKey !== key) {
-          moved = await this.files.slot(outKey!).withAuthLock(async (out) => {
+          moved = await this.accounts.slot(outKey!).withAuthLock(async (out) => {
             await out.save(outgoing);
             return out.load();
           });
@@ -312,7 +270,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
           aside = await writer.save(record);
         } catch (error) {
           // auth.json still holds the outgoing login: its copy would be one too many.
-          if (moved) await this.files.slot(outKey!).withAuthLock((out) => out.save(null)).catch(() => undefined);
+          if (moved) await this.accounts.slot(outKey!).withAuthLock((out) => out.save(null)).catch(() => undefined);
           throw error;
         }
         if (aside) this.log.warn({ aside }, 'kept the unusable auth.json aside');
@@ -321,9 +279,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
         }
         // In memory as on disk, at once (no await in between: a request always finds the account), before anyone hears of it.
         const now = await writer.load();
-        target?.dispose();
-        this.inactive.delete(key);
-        if (moved) this.addInactive(outKey!, moved, outReauth);
+        this.accounts.drop(key);
+        if (moved) this.accounts.add(outKey!, moved, outReauth);
         this.session.replace(now);
         if (reauth && now.kind === 'ok') {
           this.session.failedForGood(reauth, now.raw);
@@ -346,12 +303,12 @@ export class AccountService extends EventEmitter<AccountEvents> {
 
   /** No params: the active account. `name`: that account. `all`: every account. */
   private async logoutOnce({ name, all }: LogoutParams): Promise<LogoutResult> {
-    const keys = all ? [...this.inactive.keys()] : name === undefined ? [] : [this.keyNamed(name)];
+    const keys = all ? this.accounts.inactiveKeys() : name === undefined ? [] : [this.accounts.keyNamed(name)];
     // Before revoking: a revoked login left on a disk we cannot change would be worse than none.
     const readOnly = await this.store.readOnlyReason();
     if (readOnly) throw new StorageFailed(`Cannot log out: ${readOnly}.`);
-    this.freezeNames();
-    const active = this.activeKey();
+    this.accounts.freezeNames();
+    const active = this.accounts.activeKey();
     const warnings: string[] = [];
     for (const key of keys.filter((key) => key !== active)) {
       const warning = await this.logoutInactive(key);
@@ -363,7 +320,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       if (result.warning) warnings.push(result.warning);
       movedAside = result.movedAside ?? null;
     }
-    await this.saveNames();
+    await this.accounts.saveNames();
     return { ...(warnings.length > 0 ? { warning: warnings.join(' ') } : {}), ...(movedAside ? { movedAside } : {}) };
   }
 
@@ -394,7 +351,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
 
   /** Under the account's lock, so that no refresh of it is in flight: revoke, then remove its file. */
   private async logoutInactive(key: string): Promise<string | undefined> {
-    const account = this.inactive.get(key)!;
+    const account = this.accounts.inactive(key)!;
     let warning: string | undefined;
     try {
       await account.slot.withAuthLock(async (file) => {
@@ -405,8 +362,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     } catch (error) {
       throw new StorageFailed(`Could not remove the account: ${(error as Error).message}`);
     }
-    account.dispose();
-    this.inactive.delete(key);
+    this.accounts.drop(key);
     this.log.info({ account: key }, 'logged out of an inactive account');
     this.announce();
     return warning;
@@ -425,13 +381,6 @@ export class AccountService extends EventEmitter<AccountEvents> {
     }
   }
 
-  private addInactive(key: string, loaded: Loaded, reauth: string | null): void {
-    this.inactive.get(key)?.dispose();
-    const account = new InactiveAccount(key, this.files.slot(key), loaded, this.issuer, this.refresherOptions, this.log.child({ account: key }), () => this.announce());
-    if (reauth && loaded.kind === 'ok') account.session.failedForGood(reauth, loaded.raw);
-    this.inactive.set(key, account);
-  }
-
   /** Why the keyring (where config.toml keeps the login) cannot be read now, or null. */
   private storeProblem(): string | null {
     const store = this.store.credentialStore();
@@ -440,62 +389,6 @@ export class AccountService extends EventEmitter<AccountEvents> {
 
   private storeName(): string {
     return this.store.credentialStore().using === 'keyring' ? 'the OS keyring entry' : 'auth.json';
-  }
-
-  /** auth.json holds this account too: auth.json wins, the file goes. */
-  private async removeStoredCopy(key: string): Promise<void> {
-    try {
-      await this.files.slot(key).withAuthLock((file) => file.save(null));
-      this.log.info({ account: key }, 'removed the account file of the active account: auth.json holds its login');
-    } catch (error) {
-      this.log.warn(`${(error as Error).message}; tried again at the next start`);
-    }
-  }
-
-  private activeRecord(): AuthRecord | null {
-    const loaded = this.session.loaded;
-    return loaded.kind === 'ok' ? loaded.record : null;
-  }
-
-  private activeKey(): string | null {
-    const record = this.activeRecord();
-    return record === null ? null : accountKey(record);
-  }
-
-  /** Every account's login, the active one first, then by key. */
-  private records(): Array<[string, AuthRecord]> {
-    const active = this.activeRecord();
-    const activeKey = active === null ? null : accountKey(active);
-    const records: Array<[string, AuthRecord]> = active === null ? [] : [[activeKey!, active]];
-    for (const key of [...this.inactive.keys()].sort()) {
-      const record = this.inactive.get(key)!.record();
-      if (record && key !== activeKey) records.push([key, record]);
-    }
-    return records;
-  }
-
-  private names(): Map<string, string> {
-    return assignNames(this.records(), this.storedNames);
-  }
-
-  private keyNamed(name: string): string {
-    for (const [key, taken] of this.names()) if (taken === name) return key;
-    throw new AccountNotFound(`No account is named "${name}"; \`codex-auth accounts\` lists them.`);
-  }
-
-  /** Every account keeps the name it has now, whatever comes and goes next. */
-  private freezeNames(): void {
-    this.storedNames = Object.fromEntries(this.names());
-  }
-
-  /** Writes the names of the accounts there are now (a name given at login, or the default first shown). */
-  private async saveNames(): Promise<void> {
-    this.storedNames = Object.fromEntries(this.names());
-    try {
-      await this.files.saveNames(this.storedNames);
-    } catch (error) {
-      this.log.warn(`could not save the account names: ${(error as Error).message}`);
-    }
   }
 
   /** Sends `account/updated` when anything a client can see has changed since the last one. */

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { AccountState, AccountSummary } from '../shared/protocol.js';
 import type { IssuerClient } from './issuer.js';
-import { expiryMs, identityOf } from './jwt.js';
+import { expiryMs, identityOf, isoTime } from './jwt.js';
 import type { Logger } from './log.js';
 import { Refresher, type LoginSlot, type RefresherOptions } from './refresher.js';
 import { releaseSecrets } from './secrets.js';
@@ -69,20 +69,25 @@ export function assignNames(records: Array<[string, AuthRecord]>, stored: Record
 export function summarize(name: string, record: AuthRecord, active: boolean, state: AccountSummary['state']): AccountSummary {
   if (record.auth_mode === 'apikey') return { name, type: 'apiKey', email: null, planType: null, active, accessTokenExpiresAt: null, state };
   const identity = identityOf(record.tokens!.id_token);
-  const expiresAt = expiryMs(record.tokens!.access_token);
   return {
     name,
     type: 'chatgpt',
     email: identity.email,
     planType: identity.planType,
     active,
-    accessTokenExpiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+    accessTokenExpiresAt: isoTime(expiryMs(record.tokens!.access_token)),
     state,
   };
 }
 
 export function stateOf(session: Session): Exclude<AccountState, 'loggedOut'> {
   return session.reauthReason ? 'reauthRequired' : session.refreshing ? 'refreshing' : 'ok';
+}
+
+/** The login `session` holds: as stored, or, when its refreshed tokens could not be written yet, as held. */
+export function loginIn(session: Session): AuthRecord | null {
+  const { loaded } = session;
+  return loaded.kind === 'ok' ? loaded.record : null;
 }
 
 /** An account that is not in auth.json: its own session and refresher, on its own file. */
@@ -105,10 +110,8 @@ export class InactiveAccount {
     this.session.on('changed', onChange);
   }
 
-  /** The login: as stored, or, when its refreshed tokens could not be written yet, as held. */
   record(): AuthRecord | null {
-    const { loaded } = this.session;
-    return loaded.kind === 'ok' ? loaded.record : null;
+    return loginIn(this.session);
   }
 
   /** It became active or was logged out: no more refreshes by schedule, no more secrets held. */

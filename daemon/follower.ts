@@ -10,9 +10,10 @@ import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
 import { ErrorCodes, loggedOutStatus, Requests, type AccountSummary, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
 import type { AccountEvents } from './account.js';
 import { IssuerUnavailable, LoginUpstream, NotLoggedIn, ReauthRequired } from './errors.js';
-import { expiryMs, identityOf } from './jwt.js';
+import { expiryMs, identityOf, isoTime } from './jwt.js';
 import type { Logger } from './log.js';
 import { holdSecrets } from './secrets.js';
+import { mirroredSession } from './session.js';
 import { StartupError } from './socket.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore } from './store.js';
 import { LinkDown, UpstreamLink } from './upstream.js';
@@ -22,10 +23,6 @@ const FIRST_ANSWER_WAIT_MS = 3000;
 
 /** Longest delay a Node timer honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
 
 /** `text` ending in one full stop (the upstream's messages bring their own). */
 function sentence(text: string): string {
@@ -42,12 +39,6 @@ function recordOf(session: SessionResult): AuthRecord {
     // Codex counts tokens without last_refresh as unavailable.
     last_refresh: session.lastRefresh ?? timestamp(),
   };
-}
-
-function sessionOf(record: AuthRecord): SessionResult {
-  if (record.auth_mode === 'apikey') return { authMode: 'apikey', apiKey: record.OPENAI_API_KEY! };
-  const { access_token: accessToken, id_token: idToken, account_id: accountId } = record.tokens!;
-  return { authMode: 'chatgpt', accessToken, idToken, accountId, expiresAt: iso(expiryMs(accessToken)), lastRefresh: record.last_refresh ?? null };
 }
 
 export class Follower extends EventEmitter<AccountEvents> {
@@ -105,7 +96,7 @@ export class Follower extends EventEmitter<AccountEvents> {
           `${this.store.file} holds a login of its own, with a refresh token, which following ${this.link.path} would overwrite; log it out first (codex-auth logout, without --upstream), or follow into another CODEX_HOME`,
         );
       }
-      this.hold(sessionOf(record));
+      this.hold(mirroredSession(record));
     }
     const answered = new Promise<void>((resolve) => {
       this.firstSynced = resolve;
@@ -125,7 +116,7 @@ export class Follower extends EventEmitter<AccountEvents> {
     const base = loggedOutStatus({
       login: null,
       credentialStore: this.store.credentialStore(),
-      upstream: { path: this.link.path, state: this.linkState.state, since: iso(this.linkState.since)! },
+      upstream: { path: this.link.path, state: this.linkState.state, since: isoTime(this.linkState.since)! },
       accounts: [],
     });
     const { mirror } = this;
@@ -138,7 +129,7 @@ export class Follower extends EventEmitter<AccountEvents> {
       ...base,
       account: { type: 'chatgpt', email: identity.email, planType: identity.planType, accountId: mirror.accountId ?? identity.accountId },
       state: reauthReason ? 'reauthRequired' : 'ok',
-      accessTokenExpiresAt: iso(expiresAt),
+      accessTokenExpiresAt: isoTime(expiresAt),
       accessTokenExpiryNote: expiresAt === null ? 'the access token carries no valid expiry time (exp); the upstream codexd decides when it is refreshed' : null,
       lastRefresh: mirror.lastRefresh,
       reauthReason,
@@ -156,7 +147,7 @@ export class Follower extends EventEmitter<AccountEvents> {
     if (name !== undefined) throw new LoginUpstream(this.livesUpstream(`token --account ${name}`));
     const session = await this.current(forceRefresh);
     if (session.authMode === 'apikey') return { type: 'apiKey', apiKey: session.apiKey };
-    return { type: 'chatgpt', accessToken: session.accessToken, accountId: session.accountId, expiresAt: iso(expiryMs(session.accessToken)) };
+    return { type: 'chatgpt', accessToken: session.accessToken, accountId: session.accountId, expiresAt: isoTime(expiryMs(session.accessToken)) };
   }
 
   /** A follower can be another follower's upstream. */
@@ -190,7 +181,7 @@ export class Follower extends EventEmitter<AccountEvents> {
   }
 
   private linkDown(): string {
-    return `the link to ${this.upstreamName} is down since ${iso(this.linkState.since)}`;
+    return `the link to ${this.upstreamName} is down since ${isoTime(this.linkState.since)}`;
   }
 
   private refusalReason(): string | null {
@@ -199,7 +190,7 @@ export class Follower extends EventEmitter<AccountEvents> {
 
   private reauthReason(expiresAt: number | null): string | null {
     if (this.refusal?.code === ErrorCodes.reauthRequired) return this.refusalReason();
-    if (!this.connected && expiresAt !== null && expiresAt <= Date.now()) return `${this.linkDown()}, and the access token expired at ${iso(expiresAt)}`;
+    if (!this.connected && expiresAt !== null && expiresAt <= Date.now()) return `${this.linkDown()}, and the access token expired at ${isoTime(expiresAt)}`;
     return null;
   }
 

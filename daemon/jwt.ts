@@ -71,3 +71,8 @@ export function expiryMs(token: string): number | null {
   }
   return cachedExpiry;
 }
+
+/** `ms` as an ISO 8601 time, as the protocol gives times; null stays null. */
+export function isoTime(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

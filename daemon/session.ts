@@ -2,6 +2,8 @@
 // auth.json, the rotated tokens not yet written (the unsaved overlay), whether a refresh is in
 // flight and why the last one failed. Every change emits `changed`.
 import { EventEmitter } from 'node:events';
+import type { SessionResult } from '../shared/protocol.js';
+import { expiryMs, isoTime } from './jwt.js';
 import type { Logger } from './log.js';
 import { holdSecrets } from './secrets.js';
 import { secretsOf, serialize, type AuthRecord, type Loaded } from './store.js';
@@ -136,4 +138,11 @@ export class Session extends EventEmitter<{ changed: [] }> {
 export function chatgptOf(loaded: Loaded): HeldChatgpt | null {
   if (loaded.kind !== 'ok' || loaded.record.auth_mode !== 'chatgpt' || !loaded.record.tokens) return null;
   return { record: loaded.record as HeldChatgpt['record'], raw: loaded.raw };
+}
+
+/** What a follower mirrors of a login: all of it but the refresh token. */
+export function mirroredSession(record: AuthRecord): SessionResult {
+  if (record.auth_mode === 'apikey') return { authMode: 'apikey', apiKey: record.OPENAI_API_KEY! };
+  const { access_token: accessToken, id_token: idToken, account_id: accountId } = record.tokens!;
+  return { authMode: 'chatgpt', accessToken, idToken, accountId, expiresAt: isoTime(expiryMs(accessToken)), lastRefresh: record.last_refresh ?? null };
 }
