@@ -1,6 +1,6 @@
-// What can go wrong for a client, as plain classes. The RPC layer (server.ts) is the one place
+// What can go wrong for a client, as plain classes. The RPC layer (rpc/server.ts) is the one place
 // that turns them into JSON-RPC errors; anything else thrown by a handler is a bug (-32603).
-import { KeyringUnavailable } from './keyring.js';
+import { KeyringUnavailable } from './keyring/client.js';
 
 export class DomainError extends Error {}
 

@@ -1,21 +1,21 @@
 #!/usr/bin/env node
 // codexd: the daemon. Wires settings, logging, the socket, the auth store and the account
-// service together; lifecycle.ts shuts them down in order.
+// service together; runtime/lifecycle.ts shuts them down in order.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configDir } from '../shared/paths.js';
 import { exitOnHelpOrVersion, VERSION } from '../shared/version.js';
 import { daemonLockPath } from '../shared/paths.js';
 import { defaultLimits } from '../shared/transport.js';
-import { AccountService } from './account.js';
-import { AccountFiles } from './account-files.js';
+import { AccountService } from './accounts/service.js';
+import { AccountFiles } from './accounts/files.js';
 import { createHandlers } from './rpc/handlers.js';
-import { IssuerClient } from './issuer.js';
-import { Lifecycle, type Listener } from './lifecycle.js';
-import { createLogger, prettyStderr, type Logger } from './log.js';
-import { RpcServer } from './server.js';
+import { IssuerClient } from './auth/issuer.js';
+import { Lifecycle, type Listener } from './runtime/lifecycle.js';
+import { createLogger, prettyStderr, type Logger } from './runtime/log.js';
+import { RpcServer } from './rpc/server.js';
 import { SettingsError } from '../shared/errors.js';
-import { loadSettings, type Settings } from './settings.js';
+import { loadSettings, type Settings } from './runtime/settings.js';
 import {
   bindSocket,
   checkSocketPathLength,
@@ -28,14 +28,14 @@ import {
   StartupError,
   unlinkIfOurs,
   type Activation,
-} from './socket.js';
-import { CodexConfig } from './codex-config.js';
-import { AccountsByMode } from './keyring-accounts.js';
-import { KeyringPoll } from './keyring-poll.js';
-import { KeyringClient } from './keyring.js';
-import { AuthStore } from './store.js';
-import { Follower } from './follower.js';
-import { FileWatcher } from './watcher.js';
+} from './runtime/socket.js';
+import { CodexConfig } from './auth/codex-config.js';
+import { AccountsByMode } from './keyring/accounts.js';
+import { KeyringPoll } from './keyring/poll.js';
+import { KeyringClient } from './keyring/client.js';
+import { AuthStore } from './auth/store.js';
+import { Follower } from './follower/follower.js';
+import { FileWatcher } from './runtime/watcher.js';
 
 const HELP = `codexd ${VERSION} - one daemon that owns Codex's auth.json for every tool
 

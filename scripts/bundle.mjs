@@ -134,9 +134,9 @@ await Promise.all([
   // @napi-rs/keyring loads from node_modules.
   build({
     ...common,
-    entryPoints: [join(root, 'daemon', 'keyring-helper.ts')],
+    entryPoints: [join(root, 'daemon', 'keyring', 'helper.ts')],
     outfile: join(root, 'dist', 'daemon', 'keyring-helper.cjs'),
-    banner: { js: '// codexd keyring helper: daemon/keyring-helper.ts, bundled by scripts/bundle.mjs' },
+    banner: { js: '// codexd keyring helper: daemon/keyring/helper.ts, bundled by scripts/bundle.mjs' },
     external: ['@napi-rs/keyring'],
   }),
 ]);

@@ -51,7 +51,7 @@ export function defaultUpstreamPath(env: Env = process.env): string {
 }
 
 /**
- * The refresh token in a follower's auth.json (daemon/follower.ts): the real one never leaves the
+ * The refresh token in a follower's auth.json (daemon/follower/follower.ts): the real one never leaves the
  * upstream machine. Codex 0.169 sends whatever is there when it refreshes (within 5 minutes of
  * expiry, or after a 401) and stops at the issuer's refusal with "Your access token could not be
  * refreshed. Please log out and sign in again." An empty string fails the same way, but then

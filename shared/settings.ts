@@ -1,5 +1,5 @@
 // The one table of codexd's settings, with each setting's type and range. The daemon loads its
-// settings by it (daemon/settings.ts) and `codex-auth config` edits the settings file by it.
+// settings by it (daemon/runtime/settings.ts) and `codex-auth config` edits the settings file by it.
 // Precedence (README, "Settings"): command-line flag, then environment variable, then the
 // settings file (`config.json` in the config folder), then the default. In the file, keys are
 // the variable names without the `CODEXD_` prefix (`LOGIN_PORT`, …).

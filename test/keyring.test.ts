@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCodes } from '../client/index.js';
-import { keyringAccount } from '../daemon/keyring.js';
+import { keyringAccount } from '../daemon/keyring/client.js';
 import { cli, client, hasAuth, readAuth, rpcError, startDaemon, waitFor } from './helpers.js';
 import { secretServiceMissing, startSecretService, type SecretService } from './keyring-support.js';
 import { consent, finishWorlds, httpGet, world, type World } from './login-support.js';

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { frame, FrameParser, FramingError, parseContentLength } from '../shared/framing.js';
-import { classifyRefreshFailure, REFRESH_MESSAGES, type Reply } from '../daemon/issuer.js';
-import { decodeJwt, expiryMs, identityOf } from '../daemon/jwt.js';
-import { parse, serialize } from '../daemon/store.js';
+import { classifyRefreshFailure, REFRESH_MESSAGES, type Reply } from '../daemon/auth/issuer.js';
+import { decodeJwt, expiryMs, identityOf } from '../daemon/auth/jwt.js';
+import { parse, serialize } from '../daemon/auth/store.js';
 
 const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const jwt = (payload: unknown): string => `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(payload)}.c2lnbmF0dXJl`;

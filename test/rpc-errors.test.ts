@@ -11,12 +11,12 @@ import { ErrorCodes } from '../shared/errors.js';
 import { frame } from '../shared/framing.js';
 import { defaultLimits } from '../shared/transport.js';
 import { AccountNotFound, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, StorageFailed } from '../daemon/errors.js';
-import { IssuerError, type IssuerClient } from '../daemon/issuer.js';
-import { createLogger } from '../daemon/log.js';
-import { Logins } from '../daemon/logins.js';
-import { RpcServer, type Handler } from '../daemon/server.js';
-import type { Settings } from '../daemon/settings.js';
-import { AuthStore } from '../daemon/store.js';
+import { IssuerError, type IssuerClient } from '../daemon/auth/issuer.js';
+import { createLogger } from '../daemon/runtime/log.js';
+import { Logins } from '../daemon/login/logins.js';
+import { RpcServer, type Handler } from '../daemon/rpc/server.js';
+import type { Settings } from '../daemon/runtime/settings.js';
+import { AuthStore } from '../daemon/auth/store.js';
 
 /** Sends one request on a fresh connection and resolves with the error of its response. */
 function errorOf(socket: string, method: string): Promise<{ code: number; message: string }> {

@@ -2,7 +2,7 @@
 // otherwise in the log file of the daemon that serves this CODEX_HOME. Loaded only by that command.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { PRETTY_OPTIONS } from '../../daemon/log.js';
+import { PRETTY_OPTIONS } from '../../daemon/runtime/log.js';
 import { escapeC1, printable } from './format.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 

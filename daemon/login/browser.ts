@@ -2,8 +2,8 @@
 // §2); the callback server itself, on 127.0.0.1 and ::1, is callback-server.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { registerSecret } from '../secrets.js';
-import type { Settings } from '../settings.js';
+import { registerSecret } from '../runtime/secrets.js';
+import type { Settings } from '../runtime/settings.js';
 import { sendHtml, startCallbackServer } from './callback-server.js';
 import type { LoginContext, LoginFlow } from './flow.js';
 import { errorPage } from './pages.js';

@@ -4,8 +4,8 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../log.js';
-import { scrub } from '../secrets.js';
+import type { Logger } from '../runtime/log.js';
+import { scrub } from '../runtime/secrets.js';
 import { LoginError } from './flow.js';
 import { successPage } from './pages.js';
 

@@ -1,5 +1,5 @@
 // ChatGPT device-code login for headless and SSH machines (docs/codex-auth.md §3).
-import type { Settings } from '../settings.js';
+import type { Settings } from '../runtime/settings.js';
 import type { LoginContext, LoginFlow } from './flow.js';
 
 /** The issuer may say 0; polling that fast helps nobody. */

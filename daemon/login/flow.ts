@@ -1,7 +1,7 @@
 // What a login flow (browser or device code) needs from the daemon, and what it gives back.
 import type { LoginType } from '../../shared/protocol.js';
-import type { IssuerClient, TokenSet } from '../issuer.js';
-import type { Logger } from '../log.js';
+import type { IssuerClient, TokenSet } from '../auth/issuer.js';
+import type { Logger } from '../runtime/log.js';
 
 export interface LoginContext {
   loginId: string;

@@ -1,5 +1,5 @@
 import { Requests, type TokenParams, type TokenResult } from '../../shared/protocol.js';
-import { restrictedError } from '../server.js';
+import { restrictedError } from './server.js';
 import type { Handler } from './handlers.js';
 import { optionalBoolean, optionalName, paramsObject } from './params.js';
 

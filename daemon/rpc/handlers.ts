@@ -3,8 +3,8 @@
 // `Requests`, so a request without a handler, or a handler whose params or result differ from
 // the protocol's, does not build.
 import { Requests, type AccountSummary, type DaemonStatus, type LogoutParams, type LogoutResult, type ParamsOf, type ResultOf, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
-import type { Logins } from '../logins.js';
-import type { Handler as Dispatch, Peer } from '../server.js';
+import type { Logins } from '../login/logins.js';
+import type { Handler as Dispatch, Peer } from './server.js';
 import { handleAccountList } from './handle-account-list.js';
 import { handleAccountRead } from './handle-account-read.js';
 import { handleAccountSession } from './handle-account-session.js';

@@ -1,4 +1,4 @@
-// Redaction, checked against the daemon's real logger (daemon/log.ts) writing a real file:
+// Redaction, checked against the daemon's real logger (daemon/runtime/log.ts) writing a real file:
 //  - every field name in SECRET_FIELDS is redacted at any depth, in objects and in arrays;
 //  - every secret-bearing field name the daemon handles (auth.json, the issuer's replies, the
 //    wire protocol) is in SECRET_FIELDS, so a new one cannot be logged by name unnoticed;
@@ -14,9 +14,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createLogger, SECRET_FIELDS, type Logger } from '../../daemon/log.js';
-import { registerSecret } from '../../daemon/secrets.js';
-import { serialize } from '../../daemon/store.js';
+import { createLogger, SECRET_FIELDS, type Logger } from '../../daemon/runtime/log.js';
+import { registerSecret } from '../../daemon/runtime/secrets.js';
+import { serialize } from '../../daemon/auth/store.js';
 import { ErrorCodes } from '../../client/index.js';
 import { writeAtomically } from '../refresh-support.js';
 import { rssKiB, suite } from './support.js';
@@ -75,7 +75,7 @@ describe('redaction', () => {
     const fromProtocol = ['apiKey', 'accessToken', 'userCode'];
     const missing = [...fromStore, ...fromIssuer, ...fromProtocol].filter((field) => !(SECRET_FIELDS as readonly string[]).includes(field));
     s.count({ cases: 1 });
-    assert.deepEqual(missing, [], `secret-bearing fields missing from daemon/log.ts SECRET_FIELDS: ${missing.join(', ')}`);
+    assert.deepEqual(missing, [], `secret-bearing fields missing from daemon/runtime/log.ts SECRET_FIELDS: ${missing.join(', ')}`);
     s.count({ faults: 1 });
   });
 

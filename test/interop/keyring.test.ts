@@ -10,7 +10,7 @@ import { startFakeIssuer, type FakeIssuer, type RecordedRequest } from '../../su
 import { cli, client, fileSandbox, hasAuth, sleep, startDaemon, waitFor, type Sandbox } from '../helpers.js';
 import { secretServiceMissing, startSecretService, type SecretService } from '../keyring-support.js';
 import { codexEnv, ensureCodex, runCodex, startCodex, startFakeBackend, withoutTmpWarning, writeCodexConfig, type FakeBackend } from './codex-cli.js';
-import { keyringAccount } from '../../daemon/keyring.js';
+import { keyringAccount } from '../../daemon/keyring/client.js';
 
 const KEY = 'sk-proj-interop-keyring-0123456789abcdefXYZ12';
 const OUTSIDE = 'sk-proj-interop-keyring-outside-fedcba987654';

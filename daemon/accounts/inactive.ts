@@ -1,14 +1,14 @@
 // Several accounts: who a login is (its key), what it is called, and an inactive account kept
 // fresh on its own schedule, in its own file (see "Several accounts" in the README).
 import { createHash } from 'node:crypto';
-import type { AccountState, AccountSummary } from '../shared/protocol.js';
-import type { IssuerClient } from './issuer.js';
-import { expiryMs, identityOf, isoTime } from './jwt.js';
-import type { Logger } from './log.js';
-import { Refresher, type LoginSlot, type RefresherOptions } from './refresher.js';
-import { releaseSecrets } from './secrets.js';
-import { Session } from './session.js';
-import type { AuthRecord, Loaded } from './store.js';
+import type { AccountState, AccountSummary } from '../../shared/protocol.js';
+import type { IssuerClient } from '../auth/issuer.js';
+import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
+import type { Logger } from '../runtime/log.js';
+import { Refresher, type LoginSlot, type RefresherOptions } from '../auth/refresher.js';
+import { releaseSecrets } from '../runtime/secrets.js';
+import { Session } from '../auth/session.js';
+import type { AuthRecord, Loaded } from '../auth/store.js';
 
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);

@@ -1,16 +1,16 @@
 // Login orchestration: starts browser and device-code logins (and API-key ones), keeps the one
 // pending login, cancels it when superseded, cancelled or when the client that started it
-// disconnects, and hands what a login brings to be saved as an account (account.ts).
+// disconnects, and hands what a login brings to be saved as an account (../accounts/service.ts).
 import { EventEmitter } from 'node:events';
-import type { LoginCompleted, LoginStartParams, LoginStartResult, LoginType } from '../shared/protocol.js';
-import { LoginFailed } from './errors.js';
-import { IssuerError, type IssuerClient } from './issuer.js';
-import { identityOf } from './jwt.js';
-import type { Logger } from './log.js';
-import { LoginError, type LoginContext, type LoginFlow } from './login/flow.js';
-import type { Peer } from './server.js';
-import type { Settings } from './settings.js';
-import { timestamp, type AuthRecord, type AuthStore } from './store.js';
+import type { LoginCompleted, LoginStartParams, LoginStartResult, LoginType } from '../../shared/protocol.js';
+import { LoginFailed } from '../errors.js';
+import { IssuerError, type IssuerClient } from '../auth/issuer.js';
+import { identityOf } from '../auth/jwt.js';
+import type { Logger } from '../runtime/log.js';
+import { LoginError, type LoginContext, type LoginFlow } from './flow.js';
+import type { Peer } from '../rpc/server.js';
+import type { Settings } from '../runtime/settings.js';
+import { timestamp, type AuthRecord, type AuthStore } from '../auth/store.js';
 
 export interface LoginsEvents {
   completed: [LoginCompleted];
@@ -60,14 +60,14 @@ export class Logins extends EventEmitter<LoginsEvents> {
     try {
       if (params.type === 'chatgpt') {
         // The flows load on first use: the browser's pulls in node:http, which start-up need not pay for.
-        const { startBrowserLogin } = await import('./login/browser.js');
+        const { startBrowserLogin } = await import('./browser.js');
         const { flow, authUrl, busyPort } = await startBrowserLogin(context, this.settings);
         this.track(flow, generation);
         if (!params.keepAfterDisconnect) this.cancelOnDisconnect(flow, peer);
         if (params.openBrowser) this.openBrowser(authUrl);
         return { type: 'chatgpt', loginId: flow.loginId, authUrl, ...(busyPort === null ? {} : { busyPort }) };
       }
-      const { startDeviceLogin } = await import('./login/device.js');
+      const { startDeviceLogin } = await import('./device.js');
       const { flow, verificationUrl, userCode, expiresAt } = await startDeviceLogin(context, this.settings);
       this.track(flow, generation);
       if (!params.keepAfterDisconnect) this.cancelOnDisconnect(flow, peer);

@@ -1,11 +1,11 @@
-// Codex's keyring entry, reached through a child process (daemon/keyring-helper.ts) that codexd
+// Codex's keyring entry, reached through a child process (daemon/keyring/helper.ts) that codexd
 // starts on the first keyring call and kills when a call outlives its timeout: a native call that
 // never returns (openai/codex#41031, a locked keyring) then costs neither the event loop nor a
 // libuv thread, so every other client is served meanwhile. File-only users never start it.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { codexHomeKey } from '../shared/paths.js';
-import type { KeyringReply, KeyringRequest } from './keyring-helper.js';
+import { codexHomeKey } from '../../shared/paths.js';
+import type { KeyringReply, KeyringRequest } from './helper.js';
 
 /** The service Codex stores its login under. */
 export const KEYRING_SERVICE = 'Codex Auth';

@@ -1,8 +1,8 @@
 // The daemon's settings: each from its flag, variable, settings-file value or default, by the
 // table in shared/settings.ts (README, "Settings").
 import { isAbsolute, resolve } from 'node:path';
-import { defaultCodexHome, defaultSocketPath, readSettingsFile, restrictedSocketPath } from '../shared/paths.js';
-import { checkText, envName, SETTINGS, type IntegerName, type Name } from '../shared/settings.js';
+import { defaultCodexHome, defaultSocketPath, readSettingsFile, restrictedSocketPath } from '../../shared/paths.js';
+import { checkText, envName, SETTINGS, type IntegerName, type Name } from '../../shared/settings.js';
 
 export interface Settings {
   socket: string;
@@ -42,7 +42,7 @@ export interface Flags {
 async function readFile(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const plain = readSettingsFile(env);
   if (Object.keys(plain).length === 0) return plain;
-  const { openSettingsFile } = await import('../shared/conf.js');
+  const { openSettingsFile } = await import('../../shared/conf.js');
   return (await openSettingsFile(env)).store;
 }
 

@@ -1,4 +1,4 @@
-// The OS keyring calls, in a child process of their own (started by daemon/keyring.ts). A native
+// The OS keyring calls, in a child process of their own (started by daemon/keyring/client.ts). A native
 // call can block for good (a locked keyring waiting for an unlock prompt nobody answers); then
 // only this process hangs, and codexd kills it when the call's timeout passes. Nothing here
 // logs: values travel only over the IPC channel, never in arguments or output.

@@ -3,14 +3,14 @@
 // Output nobody reads is bounded per connection (the transport) and across all of them (here).
 import { createServer, type Server, type Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Logger as RpcLogger, type MessageConnection } from 'vscode-jsonrpc/node';
-import { frame } from '../shared/framing.js';
-import { ErrorCodes, Notifications, Requests, type LoginCompleted, type NotificationDef, type Status } from '../shared/protocol.js';
-import { FrameReader, FrameWriter, type TransportLimits } from '../shared/transport.js';
-import type { Logger } from './log.js';
-import { peerUid } from '../shared/os.js';
-import { AccountNotFound, CredentialStoreUnavailable, DomainError, IssuerUnavailable, LoginFailed, LoginUpstream, NotLoggedIn, ReauthRequired, StorageFailed } from './errors.js';
-import { accountUpdated } from './rpc/codex-shapes.js';
-import { scrub, scrubStrings } from './secrets.js';
+import { frame } from '../../shared/framing.js';
+import { ErrorCodes, Notifications, Requests, type LoginCompleted, type NotificationDef, type Status } from '../../shared/protocol.js';
+import { FrameReader, FrameWriter, type TransportLimits } from '../../shared/transport.js';
+import type { Logger } from '../runtime/log.js';
+import { peerUid } from '../../shared/os.js';
+import { AccountNotFound, CredentialStoreUnavailable, DomainError, IssuerUnavailable, LoginFailed, LoginUpstream, NotLoggedIn, ReauthRequired, StorageFailed } from '../errors.js';
+import { accountUpdated } from './codex-shapes.js';
+import { scrub, scrubStrings } from '../runtime/secrets.js';
 
 /** The connection a request came on. */
 export interface Peer {

@@ -1,5 +1,5 @@
 // Where inactive accounts are kept: `$CODEX_HOME/codexd/accounts/`, a 0700 folder with one 0600
-// file per account in auth.json's format, each written as auth.json is (atomic-file.ts). Only
+// file per account in auth.json's format, each written as auth.json is (../auth/atomic-file.ts). Only
 // codexd writes there, and one codexd runs per CODEX_HOME, so an in-process lock per account
 // is the lock every writer of that file takes. The names of all accounts, the active one too,
 // are in `$CODEX_HOME/codexd/names.json`. Behind `InactiveStore`, so that another backend (the OS
@@ -7,11 +7,11 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRecord } from '../shared/framing.js';
-import { fsyncDir, replaceFileAtomically } from './atomic-file.js';
-import { Mutex } from './mutex.js';
-import type { LoginSlot, SlotWriter } from './refresher.js';
-import { loadRecord, serialize, StoreError, type AuthRecord, type Loaded } from './store.js';
+import { isRecord } from '../../shared/framing.js';
+import { fsyncDir, replaceFileAtomically } from '../auth/atomic-file.js';
+import { Mutex } from '../runtime/mutex.js';
+import type { LoginSlot, SlotWriter } from '../auth/refresher.js';
+import { loadRecord, serialize, StoreError, type AuthRecord, type Loaded } from '../auth/store.js';
 
 /** What the accounts need from wherever inactive logins are kept. */
 export interface InactiveStore {
@@ -29,7 +29,7 @@ export interface InactiveStore {
 }
 
 const TEMP_PREFIX = '.account-';
-/** Keys are made by accounts.ts (a kind and hex digits); anything else in the folder is not ours. */
+/** Keys are made by inactive.ts (a kind and hex digits); anything else in the folder is not ours. */
 const KEY = /^(chatgpt|apikey)-[0-9a-f]{16}$/;
 
 export class AccountFiles implements InactiveStore {

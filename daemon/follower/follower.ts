@@ -6,16 +6,16 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ResponseError } from 'vscode-jsonrpc/node';
-import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
-import { ErrorCodes, loggedOutStatus, Requests, type AccountSummary, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
-import type { AccountEvents } from './account.js';
-import { IssuerUnavailable, LoginUpstream, NotLoggedIn, ReauthRequired } from './errors.js';
-import { expiryMs, identityOf, isoTime } from './jwt.js';
-import type { Logger } from './log.js';
-import { holdSecrets } from './secrets.js';
-import { mirroredSession } from './session.js';
-import { StartupError } from './socket.js';
-import { serialize, timestamp, type AuthRecord, type AuthStore } from './store.js';
+import { FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
+import { ErrorCodes, loggedOutStatus, Requests, type AccountSummary, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
+import type { AccountEvents } from '../accounts/service.js';
+import { IssuerUnavailable, LoginUpstream, NotLoggedIn, ReauthRequired } from '../errors.js';
+import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
+import type { Logger } from '../runtime/log.js';
+import { holdSecrets } from '../runtime/secrets.js';
+import { mirroredSession } from '../auth/session.js';
+import { StartupError } from '../runtime/socket.js';
+import { serialize, timestamp, type AuthRecord, type AuthStore } from '../auth/store.js';
 import { LinkDown, UpstreamLink } from './upstream.js';
 
 /** How long start-up waits for the upstream's first answer, so that a client that started the daemon finds the login. */

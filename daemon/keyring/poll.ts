@@ -3,8 +3,8 @@
 // the login in the keyring (keyring or auto mode) the entry is read every KEYRING_POLL_MS. What
 // that costs is in the README ("Where the login lives"). A read that fails is logged once, not
 // every poll, and once more when the keyring answers again.
-import type { CodexConfig } from './codex-config.js';
-import type { Logger } from './log.js';
+import type { CodexConfig } from '../auth/codex-config.js';
+import type { Logger } from '../runtime/log.js';
 
 export class KeyringPoll {
   private timer: NodeJS.Timeout | undefined;

@@ -2,12 +2,12 @@
 // Codex's endpoints, bodies and error classification (docs/codex-auth.md §2–§5), one
 // timeout per request, proxy and custom-CA support, and no retries of its own (the refresher
 // owns the only retry loop). Error messages name the step; a secret an issuer echoes in one is
-// scrubbed where the message leaves the daemon (see secrets.ts).
+// scrubbed where the message leaves the daemon (see runtime/secrets.ts).
 import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
-import { isRecord } from '../shared/framing.js';
+import { isRecord } from '../../shared/framing.js';
 import { decodeJwt } from './jwt.js';
-import { registerSecret } from './secrets.js';
+import { registerSecret } from '../runtime/secrets.js';
 
 export interface TokenSet {
   id_token: string;

@@ -1,6 +1,6 @@
 // Every secret the daemon has seen (tokens, keys, codes, verifiers, state) is registered here,
 // and everything that leaves the daemon passes through `scrub` where it leaves: every log line
-// (log.ts), every response and notification sent to a client (server.ts), every page of the
+// (runtime/log.ts), every response and notification sent to a client (rpc/server.ts), every page of the
 // login callback (login/callback-server.ts).
 // Field-based redaction in the logger catches known keys; this catches a secret that reached
 // a message by any other route (an issuer echoing a token in an error body, say).

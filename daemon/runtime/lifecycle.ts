@@ -1,11 +1,11 @@
 // The running daemon's lifecycle: its status, the socket guard, the signals, and the shutdown
 // order (stop watching, stop refreshing and logins, stop accepting on both sockets, let requests
 // in flight finish, close connections, remove the sockets, release CODEX_HOME).
-import type { HeldLock } from '../shared/os.js';
-import type { Activation, DaemonStatus } from '../shared/protocol.js';
-import { VERSION } from '../shared/version.js';
+import type { HeldLock } from '../../shared/os.js';
+import type { Activation, DaemonStatus } from '../../shared/protocol.js';
+import { VERSION } from '../../shared/version.js';
 import type { Logger } from './log.js';
-import type { RpcServer } from './server.js';
+import type { RpcServer } from '../rpc/server.js';
 import type { Settings } from './settings.js';
 import { socketIsOurs, unlinkIfOurs } from './socket.js';
 import { FileWatcher } from './watcher.js';

@@ -2,10 +2,10 @@
 // auth.json, the rotated tokens not yet written (the unsaved overlay), whether a refresh is in
 // flight and why the last one failed. Every change emits `changed`.
 import { EventEmitter } from 'node:events';
-import type { SessionResult } from '../shared/protocol.js';
+import type { SessionResult } from '../../shared/protocol.js';
 import { expiryMs, isoTime } from './jwt.js';
-import type { Logger } from './log.js';
-import { holdSecrets } from './secrets.js';
+import type { Logger } from '../runtime/log.js';
+import { holdSecrets } from '../runtime/secrets.js';
 import { secretsOf, serialize, type AuthRecord, type Loaded } from './store.js';
 
 export interface HeldChatgpt {

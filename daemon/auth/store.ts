@@ -1,19 +1,19 @@
 // The login, in Codex CLI's own format and with Codex CLI's own write protocol: flock auth.lock,
 // then auth.json.lock, then write. Where it lives follows `cli_auth_credentials_store`
 // (./codex-config.ts): auth.json (a 0600 temp file `.auth-XXXXXX`, fsync, rename), Codex's OS
-// keyring entry (./keyring.ts), or `auto`: the keyring, falling back to the file when it is empty
+// keyring entry (../keyring/client.ts), or `auto`: the keyring, falling back to the file when it is empty
 // or fails, for loads and saves alike, as Codex does.
 import { constants, existsSync, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { access, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRecord } from '../shared/framing.js';
-import type { CredentialStore } from '../shared/protocol.js';
+import { isRecord } from '../../shared/framing.js';
+import type { CredentialStore } from '../../shared/protocol.js';
 import { fsyncDir, replaceFileAtomically } from './atomic-file.js';
 import type { StoreMode } from './codex-config.js';
-import { KEYRING_SERVICE, KeyringClient, keyringAccount } from './keyring.js';
+import { KEYRING_SERVICE, KeyringClient, keyringAccount } from '../keyring/client.js';
 import { decodeJwt } from './jwt.js';
-import { lock, tryLock, type HeldLock } from '../shared/os.js';
-import { registerSecret } from './secrets.js';
+import { lock, tryLock, type HeldLock } from '../../shared/os.js';
+import { registerSecret } from '../runtime/secrets.js';
 
 export type AuthMode = 'apikey' | 'chatgpt';
 

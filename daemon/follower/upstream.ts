@@ -5,11 +5,11 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import { Notifications, Requests, type InitializeResult, type RequestDef } from '../shared/protocol.js';
-import { clientConnection } from '../shared/transport.js';
-import { openTrusted } from '../shared/trust.js';
-import { VERSION } from '../shared/version.js';
-import type { Logger } from './log.js';
+import { Notifications, Requests, type InitializeResult, type RequestDef } from '../../shared/protocol.js';
+import { clientConnection } from '../../shared/transport.js';
+import { openTrusted } from '../../shared/trust.js';
+import { VERSION } from '../../shared/version.js';
+import type { Logger } from '../runtime/log.js';
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;

@@ -1,23 +1,23 @@
 // What clients ask of the accounts the daemon holds: status, list, token, switch, logout. The
 // active account is the login auth.json holds: its session owns the login's state and its
 // refresher keeps it fresh. Every other account, and every account's name, is the registry's
-// (./account-registry.ts). Logins (./logins.ts) start new ones; this answers from them, moves
+// (./registry.ts). Logins (../login/logins.ts) start new ones; this answers from them, moves
 // logins between auth.json and the account files, and announces every change.
 import { EventEmitter } from 'node:events';
-import { loggedOutStatus, type AccountSummary, type LoginCompleted, type LogoutParams, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../shared/protocol.js';
-import type { InactiveStore } from './account-files.js';
-import { AccountRegistry } from './account-registry.js';
-import { accountKey, loginIn, stateOf } from './accounts.js';
-import { CredentialStoreUnavailable, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, saveFailure, StorageFailed } from './errors.js';
-import type { IssuerClient } from './issuer.js';
-import { expiryMs, identityOf, isoTime } from './jwt.js';
-import type { Logger } from './log.js';
-import { Logins } from './logins.js';
-import { Mutex } from './mutex.js';
-import { Refresher, STALE_AFTER_DAYS } from './refresher.js';
-import { chatgptOf, mirroredSession, Session, type HeldChatgpt } from './session.js';
-import type { Settings } from './settings.js';
-import type { AuthRecord, AuthStore, Loaded } from './store.js';
+import { loggedOutStatus, type AccountSummary, type LoginCompleted, type LogoutParams, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
+import type { InactiveStore } from './files.js';
+import { AccountRegistry } from './registry.js';
+import { accountKey, loginIn, stateOf } from './inactive.js';
+import { CredentialStoreUnavailable, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, saveFailure, StorageFailed } from '../errors.js';
+import type { IssuerClient } from '../auth/issuer.js';
+import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
+import type { Logger } from '../runtime/log.js';
+import { Logins } from '../login/logins.js';
+import { Mutex } from '../runtime/mutex.js';
+import { Refresher, STALE_AFTER_DAYS } from '../auth/refresher.js';
+import { chatgptOf, mirroredSession, Session, type HeldChatgpt } from '../auth/session.js';
+import type { Settings } from '../runtime/settings.js';
+import type { AuthRecord, AuthStore, Loaded } from '../auth/store.js';
 
 export interface AccountEvents {
   updated: [Status];

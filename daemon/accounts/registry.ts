@@ -1,17 +1,17 @@
 // The accounts besides the active one (see "Several accounts" in the README): each inactive
-// account with its own session and refresher on its own file (accounts.ts, account-files.ts),
+// account with its own session and refresher on its own file (inactive.ts, files.ts),
 // the names of every account, and the start-up scan that reconciles the account files with
-// auth.json. AccountService (./account.ts) owns the active account and moves logins between it
+// auth.json. AccountService (./service.ts) owns the active account and moves logins between it
 // and these.
-import type { AccountSummary } from '../shared/protocol.js';
-import type { InactiveStore } from './account-files.js';
-import { accountKey, assignNames, InactiveAccount, loginIn, stateOf, summarize } from './accounts.js';
-import { AccountNotFound } from './errors.js';
-import type { IssuerClient } from './issuer.js';
-import type { Logger } from './log.js';
-import type { LoginSlot, RefresherOptions } from './refresher.js';
-import type { Session } from './session.js';
-import type { AuthRecord, Loaded } from './store.js';
+import type { AccountSummary } from '../../shared/protocol.js';
+import type { InactiveStore } from './files.js';
+import { accountKey, assignNames, InactiveAccount, loginIn, stateOf, summarize } from './inactive.js';
+import { AccountNotFound } from '../errors.js';
+import type { IssuerClient } from '../auth/issuer.js';
+import type { Logger } from '../runtime/log.js';
+import type { LoginSlot, RefresherOptions } from '../auth/refresher.js';
+import type { Session } from '../auth/session.js';
+import type { AuthRecord, Loaded } from '../auth/store.js';
 
 export class AccountRegistry {
   /** Every account but the active one, by key. */

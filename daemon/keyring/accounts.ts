@@ -2,15 +2,15 @@
 // mode each in an OS keyring entry of codexd's own (service `codexd`, account
 // `cli|<home key>|<account key>`, the compact record) instead of a file; in auto mode in the
 // keyring when it answers and in the files when it does not, as the active login; in file mode in
-// the files (./account-files.ts). The mode is looked up at every call, so a switch in config.toml
+// the files (../accounts/files.ts). The mode is looked up at every call, so a switch in config.toml
 // takes effect at once. Account names are not secret and stay in names.json; each account keeps
 // the lock of its file slot, whichever place holds it.
-import { codexHomeKey } from '../shared/paths.js';
-import type { AccountFiles, InactiveStore } from './account-files.js';
-import type { StoreMode } from './codex-config.js';
-import type { KeyringClient } from './keyring.js';
-import type { LoginSlot, SlotWriter } from './refresher.js';
-import { loadedFrom, serialize, type AuthRecord, type Loaded } from './store.js';
+import { codexHomeKey } from '../../shared/paths.js';
+import type { AccountFiles, InactiveStore } from '../accounts/files.js';
+import type { StoreMode } from '../auth/codex-config.js';
+import type { KeyringClient } from './client.js';
+import type { LoginSlot, SlotWriter } from '../auth/refresher.js';
+import { loadedFrom, serialize, type AuthRecord, type Loaded } from '../auth/store.js';
 
 export const ACCOUNTS_SERVICE = 'codexd';
 

@@ -3,10 +3,10 @@
 // process, and keeps Codex CLI from needing to be: it refreshes earlier than Codex would
 // (exp − margin, Codex waits for exp − 5 min), under Codex's own auth.lock, and adopts
 // whatever another writer put on disk instead of spending a token that is already spent.
-import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
+import { FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
 import { expiryMs, identityOf, saneTimeMs } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../runtime/log.js';
 import type { HeldChatgpt, Session } from './session.js';
 import { timestamp, type AuthRecord, type Loaded } from './store.js';
 import { basename } from 'node:path';
@@ -28,7 +28,7 @@ const REUSE_GRACE_STEPS = [200, 400, 800, 1600];
 
 /**
  * Where the login a refresher keeps fresh is stored: auth.json (AuthStore, under Codex's locks)
- * for the active account, its own file for an inactive one (account-files.ts).
+ * for the active account, its own file for an inactive one (../accounts/files.ts).
  */
 export interface LoginSlot {
   /** The file, for messages. */

@@ -4,11 +4,11 @@
 import { ftruncateSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
-import { frame, FrameParser, isRecord, MAX_MESSAGE_BYTES } from '../shared/framing.js';
-import { tryLock, type HeldLock } from '../shared/os.js';
-import { isWindowsPipe, maxSocketPathBytes } from '../shared/paths.js';
-import { Requests } from '../shared/protocol.js';
-import { createSocketFolder, fileKind } from '../shared/trust.js';
+import { frame, FrameParser, isRecord, MAX_MESSAGE_BYTES } from '../../shared/framing.js';
+import { tryLock, type HeldLock } from '../../shared/os.js';
+import { isWindowsPipe, maxSocketPathBytes } from '../../shared/paths.js';
+import { Requests } from '../../shared/protocol.js';
+import { createSocketFolder, fileKind } from '../../shared/trust.js';
 
 const LISTEN_BACKLOG = 4096;
 
