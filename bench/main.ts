@@ -102,7 +102,7 @@ function format(value: number, unit: string): string {
   }
 }
 
-/** A Markdown table: readable in a terminal, and pasted as is into the README. */
+/** A Markdown table: readable in a terminal, and pasted as is into docs/performance.md. */
 function table(figures: Figure[]): string {
   const rows = [
     '| group | figure | median | min | max | goal | met |',

@@ -88,7 +88,7 @@ export class CodexdClient {
     return this.request(Requests.accountToken, params);
   }
 
-  /** The login without its refresh token, as a follower mirrors it (see account/session in the README). */
+  /** The login without its refresh token, as a follower mirrors it (see account/session in docs/protocol.md). */
   session(): Promise<SessionResult> {
     return this.request(Requests.accountSession, {});
   }

@@ -1,6 +1,6 @@
 // One request (after `initialize`) on a connection of its own, without the JSON-RPC library: what a short-lived
 // command such as `codex-auth token` needs, for a fraction of the start-up cost (loading
-// vscode-jsonrpc costs a CLI process more than everything else it does; see "Performance" in the README).
+// vscode-jsonrpc costs a CLI process more than everything else it does; see docs/performance.md).
 //
 // It behaves as CodexdClient does for one request: the same connection and autostart path,
 // the same frame limits, the same CodexdError for an error response, and the same error when

@@ -61,7 +61,7 @@ Options:
   --help              print this help and exit
 
 Settings are also read from the settings file, ${join(configDir(), 'config.json')}.
-See the README for every setting, the protocol and the security model.`;
+See the README and docs/ for every setting, the protocol and the security model.`;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`codexd: ${message}\n`);

@@ -11,7 +11,7 @@
 //    command.
 // One file starts much faster than ~25 ES modules (and vscode-jsonrpc's 15 CommonJS ones)
 // resolved, read and linked one by one, and CommonJS skips the ES module loader that Node starts
-// for the first ES module; see "Performance" in the README for the figures. Modules main.ts
+// for the first ES module; see docs/performance.md for the figures. Modules main.ts
 // imports dynamically (the client library with vscode-jsonrpc, the login flow) are in main.cjs
 // but run only when a command imports them.
 //

@@ -11,7 +11,7 @@ export const ErrorCodes = {
   reauthRequired: -32002,
   issuerUnavailable: -32003,
   loginFailed: -32004,
-  /** The method is not served on the restricted socket (README, "Remote machines and containers"). */
+  /** The method is not served on the restricted socket (docs/remote.md). */
   restricted: -32005,
   /** A follower (codexd --upstream) does not log in or out: the login lives on the upstream machine. */
   loginUpstream: -32006,

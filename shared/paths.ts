@@ -44,7 +44,7 @@ export function defaultSocketPath(env: Env = process.env, platform: NodeJS.Platf
 
 /**
  * Where a follower's upstream socket is forwarded to by convention: `upstream.sock` beside the
- * default socket (`$XDG_RUNTIME_DIR/codexd/upstream.sock`; README, "Remote machines and containers").
+ * default socket (`$XDG_RUNTIME_DIR/codexd/upstream.sock`; docs/remote.md).
  */
 export function defaultUpstreamPath(env: Env = process.env): string {
   return join(dirname(defaultSocketPath(env)), 'upstream.sock');
@@ -56,7 +56,7 @@ export function defaultUpstreamPath(env: Env = process.env): string {
  * expiry, or after a 401) and stops at the issuer's refusal with "Your access token could not be
  * refreshed. Please log out and sign in again." An empty string fails the same way, but then
  * `codex logout` revokes the access token instead, which is the upstream's own; this marker is
- * all it can revoke (README, "Remote machines and containers").
+ * all it can revoke (docs/remote.md).
  */
 export const FOLLOWER_REFRESH_TOKEN = 'codexd-follower:no-refresh-token';
 
@@ -144,7 +144,7 @@ function settingString(file: Record<string, unknown>, name: string): string | un
   return typeof value === 'string' && value ? value : undefined;
 }
 
-/** Socket path by the README's precedence ("Settings"): flag, then CODEXD_SOCKET, then the settings file, then the default for the home. */
+/** Socket path by the precedence in docs/settings.md: flag, then CODEXD_SOCKET, then the settings file, then the default for the home. */
 export function resolveSocketPath(flag: string | undefined, env: Env = process.env): string {
   return flag || env['CODEXD_SOCKET'] || settingString(readSettingsFile(env), 'SOCKET') || defaultSocketPath(env);
 }
@@ -167,7 +167,7 @@ export function restrictedSocketPath(socket: string, setting: string | undefined
   return setting ? resolve(setting) : defaultRestrictedSocketPath(socket);
 }
 
-/** The client's view, by the README's precedence: CODEXD_RESTRICTED_SOCKET, then the settings file, then the default beside `socket`. */
+/** The client's view, by the precedence in docs/settings.md: CODEXD_RESTRICTED_SOCKET, then the settings file, then the default beside `socket`. */
 export function resolveRestrictedSocketPath(socket: string, env: Env = process.env): string | null {
   return restrictedSocketPath(socket, env['CODEXD_RESTRICTED_SOCKET'] || settingString(readSettingsFile(env), 'RESTRICTED_SOCKET'));
 }

@@ -1,4 +1,4 @@
-// The codexd wire protocol: JSON-RPC 2.0 with LSP framing (see "Protocol" in the README).
+// The codexd wire protocol: JSON-RPC 2.0 with LSP framing (see docs/protocol.md).
 // Pure declarations, no imports of I/O or of a JSON-RPC library: the daemon, the client library
 // and the CLI's fast path all import this one module. Every request and notification is declared
 // once below, with its method, params and result; nothing else spells a method name.
@@ -21,7 +21,7 @@ export interface PendingLogin {
   type: LoginType;
 }
 
-/** A follower's link to its upstream codexd (see "Remote machines and containers" in the README). */
+/** A follower's link to its upstream codexd (see docs/remote.md). */
 export interface Upstream {
   /** The upstream socket the follower connects to. */
   path: string;
@@ -131,8 +131,8 @@ export type TokenResult =
   | { type: 'chatgpt'; accessToken: string; accountId: string | null; expiresAt: string | null };
 
 /**
- * `account/session`: what a follower needs to write a working auth.json for Codex (see "Remote
- * machines and containers" in the README). Never the refresh token.
+ * `account/session`: what a follower needs to write a working auth.json for Codex (see docs/remote.md).
+ * Never the refresh token.
  */
 export type SessionResult =
   | { authMode: 'apikey'; apiKey: string }
@@ -191,7 +191,7 @@ export interface DaemonStatus {
   version: string;
   uptimeS: number;
   socket: string;
-  /** The restricted socket (see "Remote machines and containers" in the README); null when it is off. */
+  /** The restricted socket (see docs/remote.md); null when it is off. */
   restrictedSocket: string | null;
   codexHome: string;
   connections: number;

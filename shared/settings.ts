@@ -1,6 +1,6 @@
 // The one table of codexd's settings, with each setting's type and range. The daemon loads its
 // settings by it (daemon/runtime/settings.ts) and `codex-auth config` edits the settings file by it.
-// Precedence (README, "Settings"): command-line flag, then environment variable, then the
+// Precedence (docs/settings.md): command-line flag, then environment variable, then the
 // settings file (`config.json` in the config folder), then the default. In the file, keys are
 // the variable names without the `CODEXD_` prefix (`LOGIN_PORT`, …).
 //
@@ -27,7 +27,7 @@ const DAY_S = 86_400;
 export const SETTINGS = {
   CODEX_HOME: { type: 'string' },
   SOCKET: { type: 'string' },
-  /** A path, or `off`; by default beside SOCKET (README, "Remote machines and containers"). */
+  /** A path, or `off`; by default beside SOCKET (docs/remote.md). */
   RESTRICTED_SOCKET: { type: 'string' },
   ISSUER: { type: 'string', default: DEFAULT_ISSUER, pattern: '^https?://[^/]', expect: 'an http(s) URL' },
   CLIENT_ID: { type: 'string', default: DEFAULT_CLIENT_ID },
@@ -44,7 +44,7 @@ export const SETTINGS = {
   /** How often wall-clock time is compared with the refresh schedule (catches laptop sleep). */
   TICK_S: { type: 'integer', min: 1, max: 3600, default: 30 },
   MAX_CONNECTIONS: { type: 'integer', min: 1, max: 100_000, default: 512 },
-  /** A follower's upstream socket (README, "Remote machines and containers"); unset = not a follower. */
+  /** A follower's upstream socket (docs/remote.md); unset = not a follower. */
   UPSTREAM: { type: 'string' },
   /** 0 = no limit. */
   FRAME_TIMEOUT_MS: { type: 'integer', min: 0, max: 3600_000, default: 10_000 },

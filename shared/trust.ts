@@ -3,9 +3,9 @@
 // whoever listens there would receive API keys and hand out tokens of their own. So the socket's
 // folder must be a real directory (not a symlink) that is ours and closed to group and others,
 // and the path must be a socket that we or root bound, which makes the process listening on it
-// run as us or root ("Security model" in the README says why this is SO_PEERCRED's answer). Then
-// the daemon must serve the CODEX_HOME, issuer and client id this client would use ("Which
-// daemon a client talks to" in the README).
+// run as us or root (docs/security.md, "Security model" says why this is SO_PEERCRED's answer). Then
+// the daemon must serve the CODEX_HOME, issuer and client id this client would use
+// (docs/cli.md, "Which daemon a client talks to").
 import { lstatSync, mkdirSync, readFileSync, type Stats } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';

@@ -33,7 +33,7 @@ describe('the codex-auth bin', () => {
     const token = await run(['token']);
     assert.equal(token.code, 0, token.stderr);
     assert.equal(token.stdout, `${fixture.tokens.access_token}\n`);
-    // Not even koffi: the socket's owner says who listens (README, "Security model").
+    // Not even koffi: the socket's owner says who listens (docs/security.md, "Security model").
     assert.deepEqual(token.files, [cliBin]);
 
     const json = await run(['token', '--json', '--no-autostart']);

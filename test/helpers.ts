@@ -311,7 +311,7 @@ export async function rpcError(call: Promise<unknown>): Promise<CodexdError> {
   }
 }
 
-/** The restricted socket of the sandbox's daemon: beside its socket (README, "Remote machines and containers"). */
+/** The restricted socket of the sandbox's daemon: beside its socket (docs/remote.md). */
 export function restrictedSocket(box: Sandbox): string {
   return defaultRestrictedSocketPath(box.socket);
 }

@@ -3,7 +3,7 @@
 // framing and the connection: it sits on the hot path of every tool that runs
 // `Authorization: Bearer $(codex-auth token)`. Every other command, and anything this does not
 // recognise as a plain `token` call (help, a parse error), goes to the full CLI in main.ts.
-// scripts/bundle.mjs bundles this file and main.ts separately; see "Performance" in the README.
+// scripts/bundle.mjs bundles this file and main.ts separately; see docs/performance.md.
 import { checkApplies, parseCommandLine, type CommandLine } from './args.js';
 import { exitWith, token } from './token.js';
 

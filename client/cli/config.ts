@@ -1,5 +1,5 @@
 // `codex-auth config get|set|unset|list`: edits the settings file through conf, so a value is
-// checked against the settings table before it is written (README, "Settings"). Loaded only by
+// checked against the settings table before it is written (docs/settings.md). Loaded only by
 // this command: conf and its schema compiler stay off every other command's start-up.
 import { openSettingsFile, schemaError } from '../../shared/conf.js';
 import { settingsFilePath } from '../../shared/paths.js';

@@ -1,6 +1,6 @@
 // `codex-auth remote ssh-config HOST` and `codex-auth remote container`: the lines that hand this
-// machine's restricted socket to a remote machine or a container (README, "Remote machines and
-// containers"). They only print; nothing is changed or contacted.
+// machine's restricted socket to a remote machine or a container (docs/remote.md).
+// They only print; nothing is changed or contacted.
 import { resolveRestrictedSocketPath, resolveSocketPath } from '../../shared/paths.js';
 import type { Flags } from './args.js';
 import { UsageError } from './usage.js';

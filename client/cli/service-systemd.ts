@@ -9,7 +9,7 @@ import { COMMAND_TIMEOUT_MS, DAEMON_MAIN, type Desired, type Env, type Io, lexis
 const TEMPLATES = new URL('../../../systemd/', import.meta.url);
 
 const SOCKET_UNIT = 'codexd.socket';
-/** The restricted socket's unit (README, "Remote machines and containers"); its fd goes to the same service. */
+/** The restricted socket's unit (docs/remote.md); its fd goes to the same service. */
 const RESTRICTED_SOCKET_UNIT = 'codexd-restricted.socket';
 const SOCKET_UNITS = [SOCKET_UNIT, RESTRICTED_SOCKET_UNIT];
 const SERVICE_UNIT = 'codexd.service';

@@ -1,5 +1,5 @@
 // Several accounts: who a login is (its key), what it is called, and an inactive account kept
-// fresh on its own schedule, in its own file (see "Several accounts" in the README).
+// fresh on its own schedule, in its own file (see docs/accounts.md).
 import { createHash } from 'node:crypto';
 import type { AccountState, AccountSummary } from '../../shared/protocol.js';
 import type { IssuerClient } from '../auth/issuer.js';

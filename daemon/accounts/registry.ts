@@ -1,4 +1,4 @@
-// The accounts besides the active one (see "Several accounts" in the README): each inactive
+// The accounts besides the active one (see docs/accounts.md): each inactive
 // account with its own session and refresher on its own file (inactive.ts, files.ts),
 // the names of every account, and the start-up scan that reconciles the account files with
 // auth.json. AccountService (./service.ts) owns the active account and moves logins between it

@@ -1,6 +1,6 @@
 // The one Codex setting codexd must respect: where Codex keeps its login,
 // `cli_auth_credentials_store` at the top level of $CODEX_HOME/config.toml (file, keyring or auto).
-// Re-read whenever config.toml changes, so a switch needs no restart (README, "Where the login lives").
+// Re-read whenever config.toml changes, so a switch needs no restart (docs/keyring.md).
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

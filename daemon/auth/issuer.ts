@@ -48,7 +48,7 @@ export const REFRESH_MESSAGES = {
   other: 'Your access token could not be refreshed. Please log out and sign in again.',
   accountMismatch:
     'Your access token could not be refreshed because you have since logged out or signed in to another account. Please sign in again.',
-  /** codexd's own: the file is a follower's copy of another machine's login (README, "Follower mode"). */
+  /** codexd's own: the file is a follower's copy of another machine's login (docs/remote.md, "Follower mode"). */
   followerMirror:
     'Your access token could not be refreshed because auth.json is a codexd follower\'s copy of another machine\'s login, whose refresh token stays there: follow that machine again (codexd --upstream), or sign in here.',
 } as const;

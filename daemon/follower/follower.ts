@@ -1,4 +1,4 @@
-// Follower mode (`codexd --upstream PATH`; README, "Remote machines and containers"). The login
+// Follower mode (`codexd --upstream PATH`; docs/remote.md). The login
 // lives in the upstream codexd, usually on another machine at the end of `ssh -R`. The follower
 // mirrors it into its own auth.json (Codex's format, under Codex's locks, without the refresh
 // token) whenever the upstream announces a change, and serves status and tokens from that

@@ -1,4 +1,4 @@
-// Inactive accounts (README, "Several accounts") where config.toml keeps the login: in keyring
+// Inactive accounts (docs/accounts.md) where config.toml keeps the login: in keyring
 // mode each in an OS keyring entry of codexd's own (service `codexd`, account
 // `cli|<home key>|<account key>`, the compact record) instead of a file; in auto mode in the
 // keyring when it answers and in the files when it does not, as the active login; in file mode in

@@ -1,7 +1,7 @@
 // Notices outside changes of the keyring entry (Codex logging in or refreshing, another tool):
 // the Secret Service has no change notice codexd could wait on cheaply, so while config.toml puts
 // the login in the keyring (keyring or auto mode) the entry is read every KEYRING_POLL_MS. What
-// that costs is in the README ("Where the login lives"). A read that fails is logged once, not
+// that costs is in the docs/keyring.md ("Where the login lives"). A read that fails is logged once, not
 // every poll, and once more when the keyring answers again.
 import type { CodexConfig } from '../auth/codex-config.js';
 import type { Logger } from '../runtime/log.js';

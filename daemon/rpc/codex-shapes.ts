@@ -1,5 +1,5 @@
 // Codex app-server (protocol v2) fields beside ours, so that a client written for Codex's account
-// methods works unchanged (see "Protocol" in the README for the mapping).
+// methods works unchanged (see docs/protocol.md for the mapping).
 import type { AccountUpdated, ReadResult, Status } from '../../shared/protocol.js';
 
 export function readResult(status: Status): ReadResult {

@@ -19,7 +19,7 @@ import { handleLogout } from './handle-logout.js';
 
 export interface DaemonInfo {
   version: string;
-  /** What this daemon serves; clients compare it with what they would use (see initialize in the README). */
+  /** What this daemon serves; clients compare it with what they would use (see initialize in docs/protocol.md). */
   serves: { codexHome: string; issuer: string; clientId: string };
   status(): DaemonStatus;
   shutdown(): void;

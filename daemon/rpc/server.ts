@@ -62,7 +62,7 @@ const SECRET_RESULTS = new Set<string>([Requests.accountToken.method, Requests.a
 /** What the restricted socket serves: the requests the protocol marks `restricted`. */
 const RESTRICTED_METHODS = new Set<string>(Object.values(Requests).flatMap((def) => (def.restricted ? [def.method] : [])));
 
-/** The answer to a request the restricted socket does not serve (README, "Remote machines and containers"). */
+/** The answer to a request the restricted socket does not serve (docs/remote.md). */
 export function restrictedError(what: string): ResponseError {
   return new ResponseError(ErrorCodes.restricted, `${what} is not served on the restricted socket, which is forwarded from the machine that holds the login; run it on that machine`);
 }

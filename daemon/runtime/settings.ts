@@ -1,5 +1,5 @@
 // The daemon's settings: each from its flag, variable, settings-file value or default, by the
-// table in shared/settings.ts (README, "Settings").
+// table in shared/settings.ts (docs/settings.md).
 import { isAbsolute, resolve } from 'node:path';
 import { defaultCodexHome, defaultSocketPath, readSettingsFile, restrictedSocketPath } from '../../shared/paths.js';
 import { checkText, envName, SETTINGS, type IntegerName, type Name } from '../../shared/settings.js';
