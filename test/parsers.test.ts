@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { frame, FrameParser, FramingError, parseContentLength } from '../shared/framing.js';
-import { classifyRefreshFailure, REFRESH_MESSAGES, type Reply } from '../daemon/auth/issuer.js';
+import { classifyRefreshFailure, REFRESH_MESSAGES } from '../daemon/auth/issuer.js';
+import type { Reply } from '../daemon/runtime/http.js';
 import { decodeJwt, expiryMs, identityOf } from '../daemon/auth/jwt.js';
 import { parse, serialize } from '../daemon/auth/store.js';
 

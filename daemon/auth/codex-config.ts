@@ -1,6 +1,7 @@
-// The one Codex setting codexd must respect: where Codex keeps its login,
-// `cli_auth_credentials_store` at the top level of $CODEX_HOME/config.toml (file, keyring or auto).
-// Re-read whenever config.toml changes, so a switch needs no restart (docs/keyring.md).
+// The Codex settings codexd must respect, from the top level of $CODEX_HOME/config.toml: where
+// Codex keeps its login, `cli_auth_credentials_store` (file, keyring or auto; docs/keyring.md),
+// and the ChatGPT backend Codex asks for usage, `chatgpt_base_url` (docs/usage.md). Re-read
+// whenever config.toml changes, so a switch needs no restart.
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,34 +10,42 @@ import { parse } from 'smol-toml';
 export type StoreMode = 'file' | 'keyring' | 'auto';
 
 const KEY = 'cli_auth_credentials_store';
+const BASE_URL_KEY = 'chatgpt_base_url';
 const MODES: readonly string[] = ['file', 'keyring', 'auto'];
+/** Codex's default `chatgpt_base_url`. */
+export const DEFAULT_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api/';
 
-export type ConfigRead = { mode: StoreMode; problem: string | null } | { unreadable: string };
+export type ConfigRead = { mode: StoreMode; problem: string | null; chatgptBaseUrl: string } | { unreadable: string };
 
 /** What config.toml says; `unreadable` when it is not valid TOML (Codex itself would refuse it). */
-export function readStoreMode(codexHome: string): ConfigRead {
+export function readCodexConfig(codexHome: string): ConfigRead {
+  const defaults = { mode: 'file' as const, problem: null, chatgptBaseUrl: DEFAULT_CHATGPT_BASE_URL };
   let text: string;
   try {
     text = readFileSync(join(codexHome, 'config.toml'), 'utf8');
   } catch {
-    return { mode: 'file', problem: null };
+    return defaults;
   }
-  if (!text.includes(KEY)) return { mode: 'file', problem: null }; // no need to parse the rest
-  let value: unknown;
+  if (!text.includes(KEY) && !text.includes(BASE_URL_KEY)) return defaults; // no need to parse the rest
+  let table: Record<string, unknown>;
   try {
-    value = parse(text)[KEY];
+    table = parse(text);
   } catch (error) {
     return { unreadable: `config.toml is not valid TOML (${(error as Error).message.split('\n')[0]})` };
   }
-  if (value === undefined) return { mode: 'file', problem: null };
-  if (typeof value === 'string' && MODES.includes(value)) return { mode: value as StoreMode, problem: null };
-  return { mode: 'file', problem: `${KEY} = ${JSON.stringify(value)} in config.toml is not one codexd knows (file, keyring or auto), so it uses auth.json` };
+  const baseUrl = table[BASE_URL_KEY];
+  const chatgptBaseUrl = typeof baseUrl === 'string' && /^https?:\/\/[^/]/.test(baseUrl) ? baseUrl : DEFAULT_CHATGPT_BASE_URL;
+  const value = table[KEY];
+  if (value === undefined) return { ...defaults, chatgptBaseUrl };
+  if (typeof value === 'string' && MODES.includes(value)) return { mode: value as StoreMode, problem: null, chatgptBaseUrl };
+  return { mode: 'file', problem: `${KEY} = ${JSON.stringify(value)} in config.toml is not one codexd knows (file, keyring or auto), so it uses auth.json`, chatgptBaseUrl };
 }
 
 /** The current mode, and `changed` when config.toml switches it. */
 export class CodexConfig extends EventEmitter<{ changed: [StoreMode] }> {
   private current: StoreMode = 'file';
   private why: string | null = null;
+  private baseUrl = DEFAULT_CHATGPT_BASE_URL;
 
   constructor(private readonly codexHome: string) {
     super();
@@ -47,6 +56,11 @@ export class CodexConfig extends EventEmitter<{ changed: [StoreMode] }> {
     return this.current;
   }
 
+  /** `chatgpt_base_url`: where Codex, and codexd, ask the ChatGPT backend for usage. */
+  get chatgptBaseUrl(): string {
+    return this.baseUrl;
+  }
+
   /** Why config.toml could not be followed as written, or null. */
   get problem(): string | null {
     return this.why;
@@ -54,12 +68,13 @@ export class CodexConfig extends EventEmitter<{ changed: [StoreMode] }> {
 
   /** A config.toml that does not parse (an editor half-way through a save) keeps the mode in force. */
   reread(): void {
-    const read = readStoreMode(this.codexHome);
+    const read = readCodexConfig(this.codexHome);
     if ('unreadable' in read) {
       this.why = `${read.unreadable}; codexd keeps using ${this.current === 'file' ? 'auth.json' : `the ${this.current} store`}`;
       return;
     }
     this.why = read.problem;
+    this.baseUrl = read.chatgptBaseUrl;
     if (read.mode === this.current) return;
     this.current = read.mode;
     this.emit('changed', read.mode);

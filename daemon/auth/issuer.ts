@@ -1,13 +1,13 @@
-// Every HTTP request codexd makes goes to the OAuth issuer, through this module:
-// Codex's endpoints, bodies and error classification (docs/codex-auth.md §2–§5), one
-// timeout per request, proxy and custom-CA support, and no retries of its own (the refresher
-// owns the only retry loop). Error messages name the step; a secret an issuer echoes in one is
-// scrubbed where the message leaves the daemon (see runtime/secrets.ts).
-import { readFileSync } from 'node:fs';
-import type { Dispatcher } from 'undici';
+// Every request codexd makes to the OAuth issuer goes through this module: Codex's endpoints,
+// bodies and error classification (docs/codex-auth.md §2–§5), one timeout per request, and no
+// retries of its own (the refresher owns the only retry loop). The HTTP itself (proxy, CA,
+// capped replies, the reason of a network failure) is runtime/http.ts. Error messages name the
+// step; a secret an issuer echoes in one is scrubbed where the message leaves the daemon (see
+// runtime/secrets.ts).
 import { isRecord } from '../../shared/framing.js';
 import { decodeJwt } from './jwt.js';
 import { registerSecret } from '../runtime/secrets.js';
+import { HttpClient, type Reply } from '../runtime/http.js';
 
 export interface TokenSet {
   id_token: string;
@@ -17,11 +17,6 @@ export interface TokenSet {
 
 /** A refresh answer: Codex treats every field as optional. */
 export type RefreshedTokens = Partial<TokenSet>;
-
-type Undici = typeof import('undici');
-
-/** The largest reply read from the issuer (token replies are a few KiB); the rest is never read. */
-const MAX_REPLY_BYTES = 1024 * 1024;
 
 export type FailureKind = 'permanent' | 'transient';
 
@@ -61,17 +56,11 @@ export interface IssuerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface Reply {
-  status: number;
-  body: unknown;
-  text: string;
-}
-
 export class IssuerClient {
-  /** undici (about 8 MiB resident) is loaded at the first request, not while the daemon idles. */
-  private http: Promise<{ fetch: Undici['fetch']; dispatcher: Dispatcher }> | null = null;
+  private readonly http: HttpClient;
 
   constructor(private readonly options: IssuerOptions) {
+    this.http = new HttpClient(options.env);
   }
 
   get issuer(): string {
@@ -218,105 +207,18 @@ export class IssuerClient {
     return { code, verifier };
   }
 
-  private httpClient(): Promise<{ fetch: Undici['fetch']; dispatcher: Dispatcher }> {
-    // Loaded at the first request: the daemon starts without undici and node:tls.
-    this.http ??= Promise.all([import('undici'), import('node:tls')])
-      .then(([undici, { rootCertificates }]) => ({ fetch: undici.fetch, dispatcher: createDispatcher(undici, rootCertificates, this.options.env ?? process.env) }))
-      .catch((error: unknown) => {
-        this.http = null; // a CA file fixed later is picked up at the next request
-        throw error;
-      });
-    return this.http;
-  }
-
   private async post(step: string, path: string, encoding: 'json' | 'form', fields: Record<string, string>, timeoutMs = this.options.timeoutMs): Promise<Reply> {
-    const url = `${this.options.issuer}${path}`;
     const body = encoding === 'json' ? JSON.stringify(fields) : new URLSearchParams(fields).toString();
-    let response;
-    try {
-      const { fetch, dispatcher } = await this.httpClient();
-      response = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': encoding === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-          originator: 'codex_cli_rs',
-          'user-agent': `codexd/${this.options.version}`,
-        },
-        body,
-        dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'manual',
-      });
-    } catch (error) {
-      throw new IssuerError(`${step} failed: ${networkReason(error, timeoutMs, new URL(url), this.options.env ?? process.env)}`, 'transient');
-    }
-    let text: string | null;
-    try {
-      text = await readCapped(response.body);
-    } catch (error) {
-      throw new IssuerError(`${step} failed while reading the reply: ${networkReason(error, timeoutMs, new URL(url), this.options.env ?? process.env)}`, 'transient', null, response.status);
-    }
-    if (text === null) throw new IssuerError(`${step} failed: the reply is larger than 1 MiB`, 'transient', null, response.status);
-    let parsed: unknown = undefined;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // Left undefined: callers decide whether a non-JSON body is an error.
-    }
-    return { status: response.status, body: parsed, text };
+    const headers = {
+      'content-type': encoding === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      originator: 'codex_cli_rs',
+      'user-agent': `codexd/${this.options.version}`,
+    };
+    const result = await this.http.request(`${this.options.issuer}${path}`, { method: 'POST', headers, body, timeoutMs });
+    if ('failure' in result) throw new IssuerError(`${step} failed${result.whileReading ? ' while reading the reply' : ''}: ${result.failure}`, 'transient', null, result.status);
+    return result;
   }
-}
-
-/** The body as text, or null (and the rest left unread) once it exceeds MAX_REPLY_BYTES. */
-async function readCapped(body: AsyncIterable<Uint8Array> | null): Promise<string | null> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body ?? []) {
-    size += chunk.byteLength;
-    if (size > MAX_REPLY_BYTES) return null; // leaving the loop cancels the stream
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-interface NetworkCause {
-  name?: string;
-  message?: string;
-  code?: unknown;
-  cause?: unknown;
-  hostname?: string;
-  address?: string;
-  port?: number;
-}
-
-/**
- * What went wrong, in words a person can act on, with the system's code. undici reports
- * everything as "fetch failed" and keeps the real reason in a chain of causes.
- */
-function networkReason(error: unknown, timeoutMs: number, target: URL, env: NodeJS.ProcessEnv): string {
-  const chain: NetworkCause[] = [];
-  for (let e = error as NetworkCause | undefined; e && typeof e === 'object' && chain.length < 5; e = e.cause as NetworkCause | undefined) chain.push(e);
-  if (chain[0]?.name === 'TimeoutError' || chain[0]?.name === 'AbortError') return `no answer from ${target.host} within ${Math.round(timeoutMs / 1000)} s`;
-  const tunnel = chain.map((e) => /^Proxy response \((\d+)\)/.exec(e.message ?? '')).find(Boolean);
-  if (tunnel) return `the proxy refused the connection to ${target.host} with HTTP ${tunnel[1]}; check HTTPS_PROXY/HTTP_PROXY and the proxy's credentials`;
-  const cause = chain.find((e) => typeof e.code === 'string' && e.code !== '');
-  if (!cause) return chain.at(-1)?.message || String(error);
-  const code = cause.code as string;
-  const targetPort = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
-  const proxySet = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => env[name]);
-  // The failing peer is not the issuer: then it can only be the proxy.
-  const viaProxy = proxySet && ((cause.hostname !== undefined && cause.hostname !== target.hostname) || (cause.port !== undefined && cause.port !== targetPort));
-  const peer = cause.hostname ?? (cause.address ? `${cause.address}:${cause.port}` : target.host);
-  const where = viaProxy ? `the proxy ${peer}` : peer;
-  if (code === 'ECONNREFUSED') return `connection refused by ${where} (ECONNREFUSED)`;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `cannot resolve ${viaProxy ? 'the proxy host' : 'host'} ${cause.hostname ?? target.hostname} (${code}); check the network and the address`;
-  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `connecting to ${where} timed out (${code})`;
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `the connection to ${where} was closed (${code})`;
-  if (/CERT|SSL|TLS/.test(code)) {
-    return `TLS error with ${target.host}: ${cause.message} (${code}); if a proxy or firewall inspects HTTPS, set CODEX_CA_CERTIFICATE to its CA certificate`;
-  }
-  return `${code}${cause.message ? ` (${cause.message})` : ''}`;
 }
 
 /** Codex's detail rule: error_description, error.message, error (string) or error.code, raw body, "unknown error". */
@@ -344,18 +246,4 @@ export function classifyRefreshFailure(reply: Reply): IssuerError {
   }
   if (reply.status === 401) return new IssuerError(REFRESH_MESSAGES.other, 'permanent', code, reply.status);
   return new IssuerError(`Failed to refresh token: ${reply.status}: ${errorDetail(reply)}`, 'transient', code, reply.status);
-}
-
-/** Honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY, and CODEX_CA_CERTIFICATE (else SSL_CERT_FILE) as extra trust. */
-function createDispatcher(undici: Undici, rootCertificates: readonly string[], env: NodeJS.ProcessEnv): Dispatcher {
-  const caFile = env['CODEX_CA_CERTIFICATE'] || env['SSL_CERT_FILE'];
-  let ca: string | undefined;
-  try {
-    ca = caFile ? readFileSync(caFile, 'utf8') : undefined;
-  } catch (error) {
-    throw new Error(`cannot read the CA certificate ${caFile}: ${(error as Error).message}`);
-  }
-  // Added to Node's roots rather than replacing them, so a corporate CA does not break the rest.
-  const tls = ca ? { ca: [...rootCertificates, ca] } : {};
-  return new undici.EnvHttpProxyAgent({ connect: tls, requestTls: tls, proxyTls: tls });
 }

@@ -1,11 +1,9 @@
 // The real Codex CLI for the interop tests: installed from the npm registry, pinned, into a cache
 // folder outside node_modules, and run with a private CODEX_HOME and HOME so nothing touches the
-// real user. Also a loopback stand-in for the model backend, so `codex exec` never leaves the
-// machine, and a sampler that proves auth.json parses at every moment two writers share it.
+// real user. Also the loopback stand-in for the backend (support/fake-backend.ts), so `codex exec`
+// never leaves the machine, and a sampler that proves auth.json parses at every moment two writers share it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Sandbox } from '../helpers.js';
@@ -13,14 +11,28 @@ import type { Sandbox } from '../helpers.js';
 /** The repository (this file is compiled to dist/test/interop/); not imported from helpers.ts, which registers test hooks. */
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** The pinned Codex the interop tests run by default. */
 export const CODEX_VERSION = '0.169.0';
-export const codexCache = join(root, '.cache', `codex-${CODEX_VERSION}`);
-/** npm's launcher (bin/codex.js), which runs the native binary of the platform package. */
-export const codexBin = join(codexCache, 'node_modules', '.bin', 'codex');
+/** The latest release on npm, for the tests that compare both (`version` options below). */
+export const CODEX_LATEST = '0.171.0';
+export const CODEX_VERSIONS = [CODEX_VERSION, CODEX_LATEST] as const;
 
-function installedVersion(): string | null {
+/** Where a version is installed: .cache/codex-<version>. */
+export function codexCacheOf(version: string): string {
+  return join(root, '.cache', `codex-${version}`);
+}
+
+/** npm's launcher (bin/codex.js) of a version, which runs the native binary of the platform package. */
+export function codexBinOf(version: string): string {
+  return join(codexCacheOf(version), 'node_modules', '.bin', 'codex');
+}
+
+export const codexCache = codexCacheOf(CODEX_VERSION);
+export const codexBin = codexBinOf(CODEX_VERSION);
+
+function installedVersion(version: string): string | null {
   try {
-    const manifest = JSON.parse(readFileSync(join(codexCache, 'node_modules', '@openai', 'codex', 'package.json'), 'utf8')) as { version?: unknown };
+    const manifest = JSON.parse(readFileSync(join(codexCacheOf(version), 'node_modules', '@openai', 'codex', 'package.json'), 'utf8')) as { version?: unknown };
     return typeof manifest.version === 'string' ? manifest.version : null;
   } catch {
     return null;
@@ -28,27 +40,30 @@ function installedVersion(): string | null {
 }
 
 /** `codex --version` of the cached install, or null when it does not run. */
-function runnableVersion(): string | null {
-  if (!existsSync(codexBin)) return null;
-  const result = spawnSync(codexBin, ['--version'], { encoding: 'utf8', env: { PATH: process.env['PATH'] }, timeout: 30_000 });
+function runnableVersion(version: string): string | null {
+  const bin = codexBinOf(version);
+  if (!existsSync(bin)) return null;
+  const result = spawnSync(bin, ['--version'], { encoding: 'utf8', env: { PATH: process.env['PATH'] }, timeout: 30_000 });
   return result.status === 0 ? result.stdout.trim() : null;
 }
 
 /**
- * Installs @openai/codex@0.169.0 into .cache/codex-0.169.0 unless it is already there and runs.
- * The native binary ships inside the registry package (optional dependency @openai/codex-linux-x64).
+ * Installs @openai/codex@<version> (default the pinned one) into .cache/codex-<version> unless it
+ * is already there and runs. The native binary ships inside the registry package (optional
+ * dependency @openai/codex-linux-x64).
  */
-export function ensureCodex(log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): string {
-  const expected = `codex-cli ${CODEX_VERSION}`;
-  if (installedVersion() === CODEX_VERSION && runnableVersion() === expected) return expected;
-  mkdirSync(codexCache, { recursive: true });
-  const args = ['install', '--prefix', codexCache, '--no-save', '--no-audit', '--no-fund', `@openai/codex@${CODEX_VERSION}`];
+export function ensureCodex(log: (line: string) => void = (line) => process.stderr.write(`${line}\n`), version: string = CODEX_VERSION): string {
+  const expected = `codex-cli ${version}`;
+  if (installedVersion(version) === version && runnableVersion(version) === expected) return expected;
+  const cache = codexCacheOf(version);
+  mkdirSync(cache, { recursive: true });
+  const args = ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', `@openai/codex@${version}`];
   log(`installing the real Codex CLI: npm ${args.join(' ')}`);
   const npm = spawnSync('npm', args, { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
-  if (npm.status !== 0) throw new Error(`npm install of @openai/codex@${CODEX_VERSION} failed (exit ${npm.status})`);
-  const version = runnableVersion();
-  if (version !== expected) throw new Error(`${codexBin} --version printed ${JSON.stringify(version)}, expected ${JSON.stringify(expected)}`);
-  return version;
+  if (npm.status !== 0) throw new Error(`npm install of @openai/codex@${version} failed (exit ${npm.status})`);
+  const got = runnableVersion(version);
+  if (got !== expected) throw new Error(`${codexBinOf(version)} --version printed ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
+  return got;
 }
 
 /** Codex 0.169 prints this on every command when CODEX_HOME is under /tmp (as every sandbox is). */
@@ -87,10 +102,15 @@ export interface RunningCodex {
   exited: Promise<CodexResult>;
 }
 
-/** Starts `codex ARGS` in its own process group (the npm launcher plus the native binary); as another user with `runAs` (setpriv: root only). */
-export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; cwd?: string; runAs?: { uid: number; gid: number } } = {}): RunningCodex {
+/**
+ * Starts `codex ARGS` in its own process group (the npm launcher plus the native binary); as
+ * another user with `runAs` (setpriv: root only); `version`: an installed one (ensureCodex)
+ * other than the pinned one.
+ */
+export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; cwd?: string; runAs?: { uid: number; gid: number }; version?: string } = {}): RunningCodex {
   const { runAs } = options;
-  const [command, argv] = runAs ? ['setpriv', [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', codexBin, ...args]] : [codexBin, args];
+  const bin = codexBinOf(options.version ?? CODEX_VERSION);
+  const [command, argv] = runAs ? ['setpriv', [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', bin, ...args]] : [bin, args];
   const proc = spawn(command, argv, { env, cwd: options.cwd ?? env['HOME'], stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
@@ -124,7 +144,7 @@ export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { in
 }
 
 /** Runs `codex ARGS` to completion (killed after timeoutMs). */
-export async function runCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; timeoutMs?: number; runAs?: { uid: number; gid: number } } = {}): Promise<CodexResult> {
+export async function runCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; timeoutMs?: number; runAs?: { uid: number; gid: number }; version?: string } = {}): Promise<CodexResult> {
   const running = startCodex(args, env, options);
   const timer = setTimeout(() => void running.stop(), options.timeoutMs ?? 30_000);
   const result = await running.exited;
@@ -132,64 +152,9 @@ export async function runCodex(args: string[], env: NodeJS.ProcessEnv, options: 
   return result;
 }
 
-export interface BackendRequest {
-  method: string;
-  url: string;
-  authorization: string | undefined;
-  accountId: string | undefined;
-  userAgent: string | undefined;
-}
-
-export interface FakeBackend {
-  url: string;
-  requests: BackendRequest[];
-  /** What every request is answered with: 503 (default), or 401 to make Codex run its 401 recovery. */
-  status: 503 | 401;
-  /** The bearer tokens Codex sent, without the `Bearer ` prefix. */
-  bearerTokens(): string[];
-  close(): Promise<void>;
-}
-
-/**
- * A loopback stand-in for chatgpt.com/backend-api and api.openai.com/v1: records who called with
- * which bearer token and answers 503 to everything, so Codex fails to reach a model (as it would
- * on a closed network) without any traffic leaving the machine, and without a 401 that would
- * make Codex run its own 401 recovery (a refresh) unless a test sets `status` to 401.
- */
-export async function startFakeBackend(): Promise<FakeBackend> {
-  const requests: BackendRequest[] = [];
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      requests.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        authorization: req.headers.authorization,
-        accountId: header(req.headers['chatgpt-account-id']),
-        userAgent: req.headers['user-agent'],
-      });
-      res.writeHead(backend.status, { 'content-type': 'application/json' }).end('{"error":{"message":"interop test backend: no model here"}}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const backend: FakeBackend = {
-    url,
-    requests,
-    status: 503,
-    bearerTokens: () => [...new Set(requests.map((r) => r.authorization).filter((a): a is string => a?.startsWith('Bearer ') === true).map((a) => a.slice(7)))],
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return backend;
-}
-
-function header(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
-}
+// The loopback backend lives with the fake issuer (support/fake-backend.ts), so that the daemon's
+// tests and these share one.
+export { startFakeBackend, type BackendRequest, type FakeBackend } from '../../support/fake-backend.js';
 
 /**
  * config.toml for a test's CODEX_HOME: `codex exec` talks only to the loopback backend (both the

@@ -1,11 +1,12 @@
-// `npm run test:interop`, step one: the real Codex CLI in .cache/codex-0.169.0, installed from the
-// npm registry only when it is not there yet. The tests call ensureCodex() too, so a single test
-// file can also be run on its own.
-import { codexBin, ensureCodex } from './codex-cli.js';
+// `npm run test:interop`, step one: the real Codex CLI, the pinned version and the latest one, in
+// .cache/codex-<version>, installed from the npm registry only when not there yet. The tests call
+// ensureCodex() too, so a single test file can also be run on its own.
+import { CODEX_VERSIONS, codexBinOf, ensureCodex } from './codex-cli.js';
 
 try {
-  const version = ensureCodex();
-  process.stdout.write(`interop: using ${version} at ${codexBin}\n`);
+  for (const version of CODEX_VERSIONS) {
+    process.stdout.write(`interop: using ${ensureCodex(undefined, version)} at ${codexBinOf(version)}\n`);
+  }
 } catch (error) {
   process.stderr.write(`interop: ${(error as Error).message}\n`);
   process.exit(1);
