@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { DaemonUnreachableError } from '../shared/errors.js';
 import { lock } from '../shared/os.js';
 import { conventionalUpstream, defaultCodexHome, defaultLogFile, defaultSocketPath, readSettingsFile, resolveCodexHome } from '../shared/paths.js';
-import { checkSocketPath, createSocketFolder, openTrusted } from '../shared/trust.js';
+import { openTrusted, transportFor } from '../shared/transports.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export { DaemonUnreachableError };
@@ -96,8 +96,9 @@ export async function connectOrStart(socketPath: string, autostart: boolean, env
 }
 
 async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket> {
-  createSocketFolder(socketPath);
-  checkSocketPath(socketPath); // whoever created the folder, it must pass before we put a lock file in it
+  const transport = transportFor(socketPath);
+  transport.prepare(socketPath);
+  transport.check(socketPath); // whoever created the folder, it must pass before we put a lock file in it
   const spawnLock = await lock(`${socketPath}.spawn.lock`, AUTOSTART_WAIT_MS * 2);
   try {
     try {
@@ -108,7 +109,7 @@ async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket
     }
     // Loaded here, not at start-up: only a client that actually starts the daemon needs it.
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env), ...followerArgs(env)], {
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env), '--autostarted', ...followerArgs(env)], {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
       env,

@@ -9,10 +9,8 @@
 // It reconnects by itself after a daemon restart and then re-reads the status, so listeners
 // never miss a change. It loads no logger or settings library: it stays cheap to import.
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
-import { ResponseError, type Disposable, type MessageConnection } from 'vscode-jsonrpc/node';
-import { connectOrStart, DaemonUnreachableError } from './autostart.js';
-import { CodexdError } from '../shared/errors.js';
+import { DaemonUnreachableError } from './autostart.js';
+import { openDaemon } from './connect.js';
 import { expectedDaemon, resolveSocketPath, type ExpectedDaemon } from '../shared/paths.js';
 import {
   Notifications,
@@ -26,7 +24,6 @@ import {
   type LoginStartResult,
   type LogoutParams,
   type LogoutResult,
-  type NotificationDef,
   type ReadParams,
   type ReadResult,
   type RequestDef,
@@ -35,12 +32,12 @@ import {
   type TokenParams,
   type TokenResult,
 } from '../shared/protocol.js';
-import { clientConnection } from '../shared/transport.js';
-import { checkServes } from '../shared/trust.js';
+import type { Disposable, RpcClient } from '../shared/rpc-client.js';
 
 export * from '../shared/protocol.js';
 export { DaemonUnreachableError } from './autostart.js';
-export { CodexdError, SocketRefusedError } from '../shared/errors.js';
+export { CodexdError, ConnectionLost, NoAnswer, SocketRefusedError } from '../shared/errors.js';
+export type { Disposable } from '../shared/rpc-client.js';
 
 export interface ConnectOptions {
   /** Socket path; default: CODEXD_SOCKET, the settings file, then the standard location. */
@@ -67,8 +64,8 @@ const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 2000;
 
 export class CodexdClient {
-  private connection: MessageConnection | null = null;
-  private connecting: Promise<MessageConnection> | null = null;
+  private connection: RpcClient | null = null;
+  private connecting: Promise<RpcClient> | null = null;
   private readonly events = new EventEmitter<ClientEvents>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -144,13 +141,13 @@ export class CodexdClient {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
-    this.connection?.dispose();
+    this.connection?.close();
     this.connection = null;
     this.events.removeAllListeners();
   }
 
   /** @internal */
-  async open(autostart: boolean): Promise<MessageConnection> {
+  async open(autostart: boolean): Promise<RpcClient> {
     if (this.connection) return this.connection;
     this.connecting ??= this.establish(autostart).finally(() => (this.connecting = null));
     return this.connecting;
@@ -165,46 +162,26 @@ export class CodexdClient {
   }
 
   private async request<P, R>(request: RequestDef<P, R>, params: P): Promise<R> {
-    return this.send(await this.open(this.options.autostart ?? true), request, params);
-  }
-
-  private async send<P, R>(connection: MessageConnection, { method }: RequestDef<P, R>, params: P): Promise<R> {
-    try {
-      return await connection.sendRequest<R>(method, params);
-    } catch (error) {
-      if (error instanceof ResponseError) throw new CodexdError(error.code, error.message);
-      throw error;
-    }
+    return (await this.open(this.options.autostart ?? true)).request(request, params);
   }
 
   /** Connects, then checks with `initialize` that the daemon serves what this client expects, before any request. */
-  private async establish(autostart: boolean): Promise<MessageConnection> {
-    const socket = await connectOrStart(this.socketPath, autostart);
-    const connection = this.wire(socket);
-    try {
-      const served = await this.send(connection, Requests.initialize, this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {});
-      checkServes(this.socketPath, served, this.options.expect ?? expectedDaemon());
-    } catch (error) {
-      connection.dispose();
-      throw error;
-    }
+  private async establish(autostart: boolean): Promise<RpcClient> {
+    const { connection } = await openDaemon(this.socketPath, {
+      autostart,
+      expect: this.options.expect ?? expectedDaemon(),
+      ...(this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {}),
+    });
+    connection.onNotification(Notifications.accountUpdated, (status) => void this.events.emit('accountUpdated', status));
+    connection.onNotification(Notifications.loginCompleted, (event) => void this.events.emit('loginCompleted', event));
+    connection.onClose(() => this.lost(connection));
     this.connection = connection;
     return connection;
   }
 
-  private wire(socket: Socket): MessageConnection {
-    const connection = clientConnection(socket);
-    listen(connection, Notifications.accountUpdated, (status) => void this.events.emit('accountUpdated', status));
-    listen(connection, Notifications.loginCompleted, (event) => void this.events.emit('loginCompleted', event));
-    connection.onClose(() => this.lost(connection));
-    connection.listen();
-    return connection;
-  }
-
-  private lost(connection: MessageConnection): void {
+  private lost(connection: RpcClient): void {
     if (this.connection !== connection) return;
     this.connection = null;
-    connection.dispose();
     if (this.closed) return;
     this.events.emit('disconnected');
     this.scheduleReconnect(RECONNECT_MIN_MS);
@@ -227,10 +204,6 @@ export class CodexdClient {
       }
     }, delayMs);
   }
-}
-
-function listen<P>(connection: MessageConnection, { method }: NotificationDef<P>, handler: (params: P) => void): void {
-  connection.onNotification(method, handler as (params: unknown) => void);
 }
 
 /** Connects to codexd (starting it when allowed) and returns a ready client. */

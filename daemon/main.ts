@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // codexd: the daemon. Wires settings, logging, the socket, the auth store and the account
 // service together; runtime/lifecycle.ts shuts them down in order.
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configDir } from '../shared/paths.js';
@@ -68,7 +69,8 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-function parseFlags(): Parameters<typeof loadSettings>[0] {
+/** The settings' flags, and whether a client's autostart started this daemon (`--autostarted`, not in the help). */
+function parseFlags(): Parameters<typeof loadSettings>[0] & { autostarted: boolean } {
   try {
     const { values } = parseArgs({
       options: {
@@ -77,13 +79,14 @@ function parseFlags(): Parameters<typeof loadSettings>[0] {
         'log-level': { type: 'string' },
         'log-file': { type: 'string' },
         upstream: { type: 'string' },
+        autostarted: { type: 'boolean' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     });
     exitOnHelpOrVersion(values, HELP);
-    return { socket: values.socket, codexHome: values['codex-home'], logLevel: values['log-level'], logFile: values['log-file'], upstream: values.upstream };
+    return { socket: values.socket, codexHome: values['codex-home'], logLevel: values['log-level'], logFile: values['log-file'], upstream: values.upstream, autostarted: values.autostarted === true };
   } catch (error) {
     return fail(`${(error as Error).message}\nRun \`codexd --help\` for usage.`, 2);
   }
@@ -110,7 +113,7 @@ async function main(): Promise<void> {
   const stream = settings.logFile === null && process.stderr.isTTY ? await prettyStderr() : undefined;
   const log = createLogger({ level: settings.logLevel, file: settings.logFile, stream });
   try {
-    await run(settings, log);
+    await run(settings, log, flags.autostarted);
   } catch (error) {
     if (error instanceof StartupError) {
       // Printed once: when the log is stderr, the plain line alone.
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(settings: Settings, log: Logger): Promise<void> {
+async function run(settings: Settings, log: Logger, autostarted: boolean): Promise<void> {
   const activation = readActivation();
   const activationName = activation.kind === 'systemd' ? 'systemd' : 'bind';
   if (activation.kind === 'none') {
@@ -144,7 +147,9 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   }
   const homeLock = lockCodexHome(settings.codexHome, settings.socket, daemonLockPath(settings.codexHome));
 
-  const { account, watcher } = settings.upstream ? follow(store, settings.upstream, log) : own(store, config, keyring, settings, log);
+  const instanceId = randomUUID();
+  const follower = settings.upstream ? new Follower(store, { path: settings.upstream, instanceId, timeoutMs: settings.upstreamTimeoutMs, retryMaxMs: settings.upstreamRetryMaxMs }, log) : null;
+  const { account, watcher } = follower ? { account: follower, watcher: null } : own(store, config, keyring, settings, log);
   // A switch of cli_auth_credentials_store takes effect at once: the login is read from, and written
   // to, the new place (nothing is moved there, as Codex moves nothing).
   new FileWatcher(join(settings.codexHome, 'config.toml'), () => config.reread());
@@ -152,6 +157,8 @@ async function run(settings: Settings, log: Logger): Promise<void> {
   const handlers = createHandlers(account, {
     version: VERSION,
     serves: { codexHome: settings.codexHome, issuer: settings.issuer, clientId: settings.clientId },
+    startedBy: activation.kind === 'systemd' ? 'systemd' : autostarted ? 'autostart' : 'user',
+    instanceIds: () => [instanceId, ...(follower?.upstreamInstanceIds ?? [])],
     status: () => lifecycle.status(),
     shutdown: () => void lifecycle.shutdown('daemon/shutdown request'),
   });
@@ -198,11 +205,6 @@ function own(store: AuthStore, config: CodexConfig, keyring: KeyringClient, sett
     reload();
   });
   return { account, watcher };
-}
-
-/** A follower mirrors its upstream's login and never talks to the issuer. */
-function follow(store: AuthStore, upstream: string, log: Logger): { account: Follower; watcher: null } {
-  return { account: new Follower(store, upstream, log), watcher: null };
 }
 
 /** Temp files of a write that died before its rename; never waits for a lock Codex holds. */

@@ -21,6 +21,11 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+/** An error code as a daemon speaking protocol `version` sends it, in this version's terms. */
+export function codeFromProtocol(_version: number, code: number): number {
+  return code;
+}
+
 /** A JSON-RPC error from the daemon; `code` is one of `ErrorCodes`. */
 export class CodexdError extends Error {
   override name = 'CodexdError';
@@ -35,6 +40,16 @@ export class CodexdError extends Error {
 /** The daemon cannot be reached, or must not be talked to; the CLI exits 2. */
 export class DaemonUnreachableError extends Error {
   override name = 'DaemonUnreachableError';
+}
+
+/** The connection closed (or the peer broke the framing) before the answer came. */
+export class ConnectionLost extends DaemonUnreachableError {
+  override name = 'ConnectionLost';
+}
+
+/** The peer did not answer within the time the request was given. */
+export class NoAnswer extends DaemonUnreachableError {
+  override name = 'NoAnswer';
 }
 
 /** The socket path is unusable or untrusted, or the daemon there serves another home: nothing was sent. */

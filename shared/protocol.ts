@@ -3,10 +3,13 @@
 // and the CLI's fast path all import this one module. Every request and notification is declared
 // once below, with its method, params and result; nothing else spells a method name.
 
-export { ErrorCodes, type ErrorCode } from './errors.js';
+export { codeFromProtocol, ErrorCodes, type ErrorCode } from './errors.js';
 export { MAX_MESSAGE_BYTES } from './framing.js';
 
 export const PROTOCOL_VERSION = 1;
+
+/** Longest list of instance ids an `initialize` answer carries (a chain of followers is cut there). */
+export const MAX_INSTANCE_IDS = 16;
 
 export type Account =
   | { type: 'apiKey' }
@@ -107,7 +110,16 @@ export interface InitializeResult {
   codexHome?: string;
   issuer?: string;
   clientId?: string;
+  /** How the daemon was started: by a client's autostart, by systemd, or by the user (older daemons leave it out). */
+  startedBy?: StartedBy;
+  /**
+   * This daemon's instance id (new at every start), then those of its upstreams as far as it
+   * knows them: a follower that finds its own id here follows itself (older daemons leave it out).
+   */
+  instanceIds?: string[];
 }
+
+export type StartedBy = 'autostart' | 'systemd' | 'user';
 
 export interface ReadParams {
   refreshToken?: boolean;

@@ -46,6 +46,10 @@ export const SETTINGS = {
   MAX_CONNECTIONS: { type: 'integer', min: 1, max: 100_000, default: 512 },
   /** A follower's upstream socket (docs/remote.md); unset = not a follower. */
   UPSTREAM: { type: 'string' },
+  /** A follower's time limit for each request to its upstream, and the period of its heartbeat there. */
+  UPSTREAM_TIMEOUT_MS: { type: 'integer', min: 100, max: 600_000, default: 10_000 },
+  /** The longest wait between a follower's attempts to reach its upstream (the backoff's ceiling). */
+  UPSTREAM_RETRY_MAX_MS: { type: 'integer', min: 100, max: 30_000, default: 30_000 },
   /** 0 = no limit. */
   FRAME_TIMEOUT_MS: { type: 'integer', min: 0, max: 3600_000, default: 10_000 },
   /** How long one OS keyring call may take before codexd gives up on it (keyring and auto mode). */

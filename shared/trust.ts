@@ -7,7 +7,6 @@
 // the daemon must serve the CODEX_HOME, issuer and client id this client would use
 // (docs/cli.md, "Which daemon a client talks to").
 import { lstatSync, mkdirSync, readFileSync, type Stats } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { SocketRefusedError } from './errors.js';
 import { isWindowsPipe, maxSocketPathBytes, sameCodexHome, type ExpectedDaemon } from './paths.js';
@@ -98,23 +97,6 @@ export function createSocketFolder(socketPath: string): void {
     if (code === 'EEXIST') return;
     throw new Error(code === 'ENOENT' ? `cannot create the socket folder ${dir}: its parent folder does not exist` : `cannot create the socket folder ${dir}: ${(error as Error).message}`);
   }
-}
-
-function openSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
-
-/** Connects after checking the path: the folder, and that the socket is ours or root's. */
-export function openTrusted(socketPath: string): Promise<Socket> {
-  checkSocketPath(socketPath);
-  return openSocket(socketPath);
 }
 
 /** Throws unless the daemon serves each value this client sets (an `initialize` result). */

@@ -166,7 +166,7 @@ describe('a follower on the same machine', () => {
     // The follower itself announces the expiry: no request is needed to see it.
     const expired = await updates.next((s) => s.state === 'reauthRequired', 20_000);
     assert.ok(Date.now() >= expiresAt);
-    assert.match(expired.reauthReason ?? '', /^the link to the upstream codexd on .* is down since \S+Z, and the access token expired at \S+Z$/);
+    assert.match(expired.reauthReason ?? '', /^the link to the upstream codexd on .* is down since \S+Z( \(.*\))?, and the access token expired at \S+Z$/);
     const refused = await rpcError(foClient.token());
     assert.equal(refused.code, ErrorCodes.reauthRequired);
     assert.match(refused.message, /is down since .*, and the access token expired at /);

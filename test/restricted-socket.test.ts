@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ErrorCodes, Requests, type ParamsOf } from '../shared/protocol.js';
+import { ErrorCodes, PROTOCOL_VERSION, Requests, type ParamsOf } from '../shared/protocol.js';
 import { cli, client, rawCall, restrictedSocket, startDaemon, watch } from './helpers.js';
 import { scene } from './refresh-support.js';
 
@@ -53,7 +53,7 @@ describe('the restricted socket', () => {
 
     // What it serves: the login's access token and session, never the refresh token, and no local path.
     const init = (await rawCall(restricted, Requests.initialize.method)).result as Record<string, unknown>;
-    assert.deepEqual(init, { serverInfo: init['serverInfo'], protocolVersion: 1, issuer: s.issuer.url, clientId: init['clientId'] });
+    assert.deepEqual(init, { serverInfo: init['serverInfo'], protocolVersion: PROTOCOL_VERSION, issuer: s.issuer.url, clientId: init['clientId'], startedBy: 'user', instanceIds: init['instanceIds'] });
     const token = (await rawCall(restricted, Requests.accountToken.method)).result as { accessToken: string };
     assert.equal(token.accessToken, login.tokens.access_token);
     const named = await rawCall(restricted, Requests.accountToken.method, { account: 'other' });

@@ -5,7 +5,7 @@
 // mirror. It never sends a request to the issuer: it does not refresh, log in or log out.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ResponseError } from 'vscode-jsonrpc/node';
+import { CodexdError } from '../../shared/errors.js';
 import { FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
 import { ErrorCodes, loggedOutStatus, Requests, type AccountSummary, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
 import type { AccountEvents } from '../accounts/service.js';
@@ -16,7 +16,7 @@ import { holdSecrets } from '../runtime/secrets.js';
 import { mirroredSession } from '../auth/session.js';
 import { StartupError } from '../runtime/socket.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore } from '../auth/store.js';
-import { LinkDown, UpstreamLink } from './upstream.js';
+import { LinkDown, UpstreamLink, type UpstreamOptions } from './upstream.js';
 
 /** How long start-up waits for the upstream's first answer, so that a client that started the daemon finds the login. */
 const FIRST_ANSWER_WAIT_MS = 3000;
@@ -46,6 +46,8 @@ export class Follower extends EventEmitter<AccountEvents> {
   private linkState: { state: 'connected' | 'disconnected'; since: number } = { state: 'disconnected', since: Date.now() };
   /** CODEX_HOME on the upstream machine, as its `initialize` says; for messages. */
   private upstreamHome: string | null = null;
+  /** Why the last attempt to connect failed, while the link is down. */
+  private linkFailure: string | null = null;
   /** The upstream's login as last received; null when there is none. */
   private mirror: SessionResult | null = null;
   /** The upstream's answer when it had no session to give (not logged in, sign-in needed). */
@@ -67,19 +69,24 @@ export class Follower extends EventEmitter<AccountEvents> {
 
   constructor(
     private readonly store: AuthStore,
-    upstreamPath: string,
+    link: Omit<UpstreamOptions, 'log'>,
     private readonly log: Logger,
   ) {
     super();
-    this.link = new UpstreamLink(upstreamPath, log);
+    this.link = new UpstreamLink({ ...link, log });
     this.link.on('connected', (served) => {
       this.upstreamHome = served.codexHome ?? null;
+      this.linkFailure = null;
       this.linkState = { state: 'connected', since: Date.now() };
       clearTimeout(this.expiryTimer);
       // Announced once the upstream's session is in: until then the old token may look usable.
       void this.sync();
     });
     this.link.on('disconnected', () => this.disconnected());
+    this.link.on('unreachable', (why) => {
+      this.linkFailure = why;
+      this.announce();
+    });
     this.link.on('changed', () => void this.sync());
   }
 
@@ -105,6 +112,11 @@ export class Follower extends EventEmitter<AccountEvents> {
     this.link.start();
     // Bounded: a link that hangs must not hold up start-up (autostart waits 5 s in all).
     await Promise.race([answered, sleep(FIRST_ANSWER_WAIT_MS, undefined, { ref: false })]);
+  }
+
+  /** The instance ids of the upstream chain, for this daemon's `initialize` (loop detection). */
+  get upstreamInstanceIds(): readonly string[] {
+    return this.link.upstreamInstanceIds;
   }
 
   stop(): void {
@@ -181,7 +193,7 @@ export class Follower extends EventEmitter<AccountEvents> {
   }
 
   private linkDown(): string {
-    return `the link to ${this.upstreamName} is down since ${isoTime(this.linkState.since)}`;
+    return `the link to ${this.upstreamName} is down since ${isoTime(this.linkState.since)}${this.linkFailure ? ` (${this.linkFailure})` : ''}`;
   }
 
   private refusalReason(): string | null {
@@ -199,7 +211,7 @@ export class Follower extends EventEmitter<AccountEvents> {
     if (forceRefresh) {
       // Only the upstream refreshes; it announces the new token, and the sync below fetches it.
       try {
-        await this.link.request(Requests.accountToken, { forceRefresh: true });
+        await this.link.request(Requests.accountToken, { forceRefresh: true }, true);
       } catch (error) {
         const why = error instanceof LinkDown ? this.linkDown() : `${this.upstreamName} answered: ${(error as Error).message}`;
         throw new IssuerUnavailable(`Could not refresh the access token: ${why}.`);
@@ -259,7 +271,7 @@ export class Follower extends EventEmitter<AccountEvents> {
     } catch (error) {
       if (error instanceof LinkDown || !this.connected) return; // the link dropped: status says so
       const message = (error as Error).message;
-      if (error instanceof ResponseError && (error.code === ErrorCodes.notLoggedIn || error.code === ErrorCodes.reauthRequired)) {
+      if (error instanceof CodexdError && (error.code === ErrorCodes.notLoggedIn || error.code === ErrorCodes.reauthRequired)) {
         this.refusal = { code: error.code, message };
         this.syncError = null;
         if (error.code === ErrorCodes.notLoggedIn) await this.mirrorToDisk(null);

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, type InitializeParams, type InitializeResult } from '../../shared/protocol.js';
+import { MAX_INSTANCE_IDS, PROTOCOL_VERSION, type InitializeParams, type InitializeResult } from '../../shared/protocol.js';
 import type { Handler } from './handlers.js';
 import { invalid, paramsObject, type Params } from './params.js';
 
@@ -14,6 +14,13 @@ export const handleInitialize: Handler<InitializeParams, InitializeResult> = {
   handle: (_params, { daemon }, peer) => {
     // CODEX_HOME is a path on this machine: the restricted socket, forwarded elsewhere, keeps it to itself.
     const { codexHome, ...served } = daemon.serves;
-    return { serverInfo: { name: 'codexd', version: daemon.version }, protocolVersion: PROTOCOL_VERSION, ...served, ...(peer.restricted ? {} : { codexHome }) };
+    return {
+      serverInfo: { name: 'codexd', version: daemon.version },
+      protocolVersion: PROTOCOL_VERSION,
+      ...served,
+      ...(peer.restricted ? {} : { codexHome }),
+      startedBy: daemon.startedBy,
+      instanceIds: daemon.instanceIds().slice(0, MAX_INSTANCE_IDS),
+    };
   },
 };

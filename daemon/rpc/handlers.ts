@@ -2,7 +2,7 @@
 // own handle-*.ts, checking its params and calling the account. The table is typed by
 // `Requests`, so a request without a handler, or a handler whose params or result differ from
 // the protocol's, does not build.
-import { Requests, type AccountSummary, type DaemonStatus, type LogoutParams, type LogoutResult, type ParamsOf, type ResultOf, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
+import { Requests, type AccountSummary, type DaemonStatus, type StartedBy, type LogoutParams, type LogoutResult, type ParamsOf, type ResultOf, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
 import type { Logins } from '../login/logins.js';
 import type { Handler as Dispatch, Peer } from './server.js';
 import { handleAccountList } from './handle-account-list.js';
@@ -21,6 +21,9 @@ export interface DaemonInfo {
   version: string;
   /** What this daemon serves; clients compare it with what they would use (see initialize in docs/protocol.md). */
   serves: { codexHome: string; issuer: string; clientId: string };
+  startedBy: StartedBy;
+  /** This daemon's instance id, then its upstreams' (a follower's), for loop detection. */
+  instanceIds(): string[];
   status(): DaemonStatus;
   shutdown(): void;
 }

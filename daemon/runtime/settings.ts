@@ -26,6 +26,8 @@ export interface Settings {
   frameTimeoutMs: number;
   /** The upstream socket of a follower; null = not a follower. */
   upstream: string | null;
+  upstreamTimeoutMs: number;
+  upstreamRetryMaxMs: number;
   keyringTimeoutMs: number;
   keyringPollMs: number;
 }
@@ -82,6 +84,8 @@ export async function loadSettings(flags: Flags, env: NodeJS.ProcessEnv = proces
     maxConnections: int('MAX_CONNECTIONS'),
     frameTimeoutMs: int('FRAME_TIMEOUT_MS'),
     upstream: upstream === undefined ? null : path(upstream),
+    upstreamTimeoutMs: int('UPSTREAM_TIMEOUT_MS'),
+    upstreamRetryMaxMs: int('UPSTREAM_RETRY_MAX_MS'),
     keyringTimeoutMs: int('KEYRING_TIMEOUT_MS'),
     keyringPollMs: int('KEYRING_POLL_MS'),
   };

@@ -2,12 +2,14 @@
 // The 0700 folder is the first wall (as in ssh-agent and git's credential-cache); the 0600
 // socket (bound under umask 077) and the peer-uid check on every accept are the second.
 import { ftruncateSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { connect, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { dirname } from 'node:path';
-import { frame, FrameParser, isRecord, MAX_MESSAGE_BYTES } from '../../shared/framing.js';
+import { isRecord } from '../../shared/framing.js';
 import { tryLock, type HeldLock } from '../../shared/os.js';
 import { isWindowsPipe, maxSocketPathBytes } from '../../shared/paths.js';
 import { Requests } from '../../shared/protocol.js';
+import { RpcClient } from '../../shared/rpc-client.js';
+import { netConnect } from '../../shared/unix-socket.js';
 import { createSocketFolder, fileKind } from '../../shared/trust.js';
 
 const LISTEN_BACKLOG = 4096;
@@ -74,45 +76,28 @@ export interface RunningDaemon {
   socket: string;
 }
 
-/** Asks whatever answers on `socketPath` for its pid. 'stale' = a socket file nobody listens on. */
-export function probe(socketPath: string, timeoutMs = 2000): Promise<RunningDaemon | 'stale' | 'absent'> {
-  return new Promise((resolve) => {
-    const socket = connect(socketPath);
-    const parser = new FrameParser(MAX_MESSAGE_BYTES);
-    const done = (result: RunningDaemon | 'stale' | 'absent'): void => {
-      socket.destroy();
-      clearTimeout(timer);
-      resolve(result);
-    };
-    const timer = setTimeout(() => done({ pid: null, socket: socketPath }), timeoutMs);
-    socket.on('connect', () => {
-      socket.write(frame({ jsonrpc: '2.0', id: 1, method: Requests.daemonStatus.method, params: {} }));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        parser.push(chunk, (body) => {
-          const message: unknown = JSON.parse(body.toString('utf8'));
-          // A restricted socket refuses daemon/status: any answer still means a live daemon.
-          if (isRecord(message) && message['id'] === 1) done({ pid: pidOf(message), socket: socketPath });
-        });
-      } catch {
-        done({ pid: null, socket: socketPath });
-      }
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') done('stale');
-      else if (error.code === 'ENOENT') done('absent');
-      else done({ pid: null, socket: socketPath });
-    });
-    socket.on('close', () => done({ pid: null, socket: socketPath }));
-  });
-}
-
-/** The pid in a `daemon/status` response, or null for any other answer. */
-function pidOf(message: Record<string, unknown>): number | null {
-  const result = message['result'];
-  const pid = isRecord(result) ? result['pid'] : undefined;
-  return Number.isSafeInteger(pid) && (pid as number) > 0 ? (pid as number) : null;
+/**
+ * Asks whatever answers on `socketPath` for its pid. 'stale' = a socket file nobody listens on.
+ * No trust check: the daemon probes a path in the folder it has just checked as its own.
+ */
+export async function probe(socketPath: string, timeoutMs = 2000): Promise<RunningDaemon | 'stale' | 'absent'> {
+  const unknown: RunningDaemon = { pid: null, socket: socketPath };
+  let connection: RpcClient;
+  try {
+    connection = new RpcClient(await netConnect(socketPath), `the codexd on ${socketPath}`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ECONNREFUSED' ? 'stale' : code === 'ENOENT' ? 'absent' : unknown;
+  }
+  try {
+    const status = await connection.request(Requests.daemonStatus, {}, timeoutMs);
+    return { pid: isRecord(status) && Number.isSafeInteger(status.pid) && status.pid > 0 ? status.pid : null, socket: socketPath };
+  } catch {
+    // A restricted socket refuses daemon/status, and something that does not answer still listens.
+    return unknown;
+  } finally {
+    connection.close();
+  }
 }
 
 export function describeRunning(running: RunningDaemon): string {
