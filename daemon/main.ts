@@ -69,6 +69,22 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
+/** The log once settings have said where it goes. */
+let daemonLog: Logger | null = null;
+
+/**
+ * Every promise in codexd has someone to catch its rejection. One without is a bug: it is said
+ * in the log and on stderr with this phrase, which the tests look for after each test
+ * (test/helpers.ts), and it ends the daemon (exit status 70), as Node would, but in one line.
+ */
+const UNHANDLED_REJECTION = 'a promise rejected with nobody to catch it';
+
+process.on('unhandledRejection', (reason) => {
+  const message = reason instanceof Error ? reason.message : String(reason);
+  daemonLog?.fatal({ err: reason }, `internal error (${UNHANDLED_REJECTION}): ${message}`);
+  fail(`internal error (${UNHANDLED_REJECTION}): ${message}; please report it, with the log`, 70);
+});
+
 /** The settings' flags, and whether a client's autostart started this daemon (`--autostarted`, not in the help). */
 function parseFlags(): Parameters<typeof loadSettings>[0] & { autostarted: boolean } {
   try {
@@ -112,6 +128,7 @@ async function main(): Promise<void> {
   }
   const stream = settings.logFile === null && process.stderr.isTTY ? await prettyStderr() : undefined;
   const log = createLogger({ level: settings.logLevel, file: settings.logFile, stream });
+  daemonLog = log;
   try {
     await run(settings, log, flags.autostarted);
   } catch (error) {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, afterEach } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { connect as netConnect } from 'node:net';
@@ -68,8 +68,31 @@ export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  boxes.push(box);
   return box;
 }
+
+/**
+ * The phrase codexd logs, and prints, when a promise rejects with nobody to catch it
+ * (daemon/main.ts). Every daemon a test starts, or autostarts, is checked for it after each test.
+ */
+const UNHANDLED_REJECTION = 'a promise rejected with nobody to catch it';
+const boxes: Sandbox[] = [];
+const daemonOutputs: Array<() => string> = [];
+
+/** Fails the test in which a daemon said it had a promise rejected with nobody to catch it (each daemon once). */
+function checkNoUnhandledRejection(): void {
+  const outputs = [...daemonOutputs, ...boxes.map((box) => () => readLog(box))];
+  for (const [index, read] of outputs.entries()) {
+    const output = read();
+    const at = output.indexOf(UNHANDLED_REJECTION);
+    if (at < 0) continue;
+    if (index < daemonOutputs.length) daemonOutputs.splice(index, 1);
+    else boxes.splice(index - daemonOutputs.length, 1);
+    assert.fail(`codexd had ${UNHANDLED_REJECTION}: ${output.slice(Math.max(0, at - 200), at + 800)}`);
+  }
+}
+afterEach(checkNoUnhandledRejection);
 
 const fileSandboxes: Sandbox[] = [];
 after(() => {
@@ -146,6 +169,7 @@ export async function startDaemon(box: Sandbox, options: { env?: NodeJS.ProcessE
   let stderr = '';
   proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   proc.stdout!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  daemonOutputs.push(() => stderr);
   killAtEnd(proc);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.once('exit', (code, signal) => {

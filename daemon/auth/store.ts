@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { isRecord } from '../../shared/framing.js';
 import type { CredentialStore } from '../../shared/protocol.js';
 import { fsyncDir, replaceFileAtomically } from './atomic-file.js';
+import { asideName, pruneCopiesAside } from './kept-aside.js';
 import type { StoreMode } from './codex-config.js';
 import { KEYRING_SERVICE, KeyringClient, keyringAccount } from '../keyring/client.js';
 import { decodeJwt } from './jwt.js';
@@ -281,6 +282,9 @@ export class AuthStore {
 
   /** Used by LockedWriter, which guarantees `auth.lock` is held. */
   async writeLocked(record: AuthRecord | null): Promise<string | null> {
+    // Never write what the next read would refuse: that file would only be moved aside again.
+    const size = record ? Buffer.byteLength(serialize(record)) : 0;
+    if (size > MAX_AUTH_FILE_BYTES) throw new StoreError(`refusing to save a login of ${size} bytes: codexd reads back at most 1 MiB of auth.json, far more than a login takes`);
     const inner: HeldLock = await lock(this.innerLock, this.lockTimeoutMs);
     try {
       if (record) registerSecrets(record);
@@ -327,12 +331,13 @@ export class AuthStore {
   /**
    * A file we cannot use is never silently lost. Its exact bytes go to a new 0600
    * auth.json.corrupt-<time> (a copy would keep the old file's mode); one that cannot be read
-   * (not a regular file, too large, no permission) is moved there whole.
+   * (not a regular file, too large, no permission) is moved there whole. Only the newest few
+   * copies stay (./kept-aside.ts).
    */
   private async keepUnusableFileAside(): Promise<string | null> {
     const found = await readAuthFile(this.file);
     if (found.kind === 'missing' || (found.kind === 'read' && typeof parse(found.bytes.toString('utf8')) !== 'string')) return null;
-    const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const aside = asideName(this.file);
     if (found.kind === 'read') {
       try {
         await writeFile(aside, found.bytes, { flag: 'wx', mode: 0o600 });
@@ -341,6 +346,7 @@ export class AuthStore {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(aside).catch(() => undefined);
         throw error;
       }
+      await pruneCopiesAside(this.file);
       return aside;
     }
     await rename(this.file, aside);
@@ -351,6 +357,7 @@ export class AuthStore {
     } finally {
       await moved?.close();
     }
+    await pruneCopiesAside(this.file);
     return aside;
   }
 

@@ -16,6 +16,8 @@ import { holdSecrets } from '../runtime/secrets.js';
 import { mirroredSession } from '../auth/session.js';
 import { StartupError } from '../runtime/socket.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore } from '../auth/store.js';
+import { RepeatedFailure } from '../runtime/repeats.js';
+import { checkSession, foreignText, SessionRefused } from './session-check.js';
 import { LinkDown, UpstreamLink, type UpstreamOptions } from './upstream.js';
 
 /** How long start-up waits for the upstream's first answer, so that a client that started the daemon finds the login. */
@@ -54,6 +56,7 @@ export class Follower extends EventEmitter<AccountEvents> {
   private refusal: { code: number; message: string } | null = null;
   /** Why the last sync failed while the link was up (the upstream could not refresh, say). */
   private syncError: string | null = null;
+  private readonly syncFailures: RepeatedFailure;
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -73,21 +76,22 @@ export class Follower extends EventEmitter<AccountEvents> {
     private readonly log: Logger,
   ) {
     super();
+    this.syncFailures = new RepeatedFailure(log);
     this.link = new UpstreamLink({ ...link, log });
     this.link.on('connected', (served) => {
-      this.upstreamHome = served.codexHome ?? null;
+      this.upstreamHome = typeof served.codexHome === 'string' ? foreignText(served.codexHome) : null;
       this.linkFailure = null;
       this.linkState = { state: 'connected', since: Date.now() };
       clearTimeout(this.expiryTimer);
       // Announced once the upstream's session is in: until then the old token may look usable.
-      void this.sync();
+      this.syncInBackground();
     });
     this.link.on('disconnected', () => this.disconnected());
     this.link.on('unreachable', (why) => {
-      this.linkFailure = why;
+      this.linkFailure = foreignText(why);
       this.announce();
     });
-    this.link.on('changed', () => void this.sync());
+    this.link.on('changed', () => this.syncInBackground());
   }
 
   /** Serves what an earlier run mirrored until the upstream answers; refuses to overwrite a login of this home's own. */
@@ -132,7 +136,7 @@ export class Follower extends EventEmitter<AccountEvents> {
       accounts: [],
     });
     const { mirror } = this;
-    if (!mirror) return { ...base, reauthReason: this.refusalReason() ?? (this.connected ? null : `no login mirrored yet: ${this.linkDown()}`) };
+    if (!mirror) return { ...base, reauthReason: this.refusalReason() ?? this.syncError ?? (this.connected ? null : `no login mirrored yet: ${this.linkDown()}`) };
     if (mirror.authMode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };
     const identity = identityOf(mirror.idToken);
     const expiresAt = expiryMs(mirror.accessToken);
@@ -213,7 +217,7 @@ export class Follower extends EventEmitter<AccountEvents> {
       try {
         await this.link.request(Requests.accountToken, { forceRefresh: true }, true);
       } catch (error) {
-        const why = error instanceof LinkDown ? this.linkDown() : `${this.upstreamName} answered: ${(error as Error).message}`;
+        const why = error instanceof LinkDown ? this.linkDown() : `${this.upstreamName} answered: ${foreignText((error as Error).message)}`;
         throw new IssuerUnavailable(`Could not refresh the access token: ${why}.`);
       }
       await this.sync();
@@ -247,6 +251,11 @@ export class Follower extends EventEmitter<AccountEvents> {
     this.announce();
   }
 
+  /** For events, which nobody awaits: a sync that fails all the same is logged, never left unhandled. */
+  private syncInBackground(): void {
+    this.sync().catch((error: Error) => this.log.error(`could not mirror the upstream's login: ${error.message}`));
+  }
+
   /** Fetches the upstream's session and mirrors it; calls made while one runs share one more run after it. */
   private sync(): Promise<void> {
     if (this.syncing) {
@@ -264,20 +273,26 @@ export class Follower extends EventEmitter<AccountEvents> {
 
   private async syncOnce(): Promise<void> {
     try {
-      const session = await this.link.request(Requests.accountSession, {});
+      // Checked before it touches memory or disk: a bad session leaves the last good mirror in place.
+      const session = checkSession(await this.link.request<unknown, unknown>(Requests.accountSession, {}));
       this.refusal = null;
       this.syncError = null;
+      this.syncFailures.ended();
       await this.mirrorToDisk(session);
     } catch (error) {
       if (error instanceof LinkDown || !this.connected) return; // the link dropped: status says so
-      const message = (error as Error).message;
+      const message = foreignText((error as Error).message);
       if (error instanceof CodexdError && (error.code === ErrorCodes.notLoggedIn || error.code === ErrorCodes.reauthRequired)) {
         this.refusal = { code: error.code, message };
         this.syncError = null;
+        this.syncFailures.ended();
         if (error.code === ErrorCodes.notLoggedIn) await this.mirrorToDisk(null);
       } else {
-        this.syncError = `${this.upstreamName} answered: ${message}`;
-        this.log.warn(this.syncError);
+        this.syncError =
+          error instanceof SessionRefused
+            ? `refused the login ${this.upstreamName} sent: ${message}; ${this.mirror ? 'serving the last good one' : 'nothing to serve until it sends a good one'}`
+            : `${this.upstreamName} answered: ${message}`;
+        this.syncFailures.failed(this.syncError);
       }
     } finally {
       this.firstSynced();
