@@ -28,7 +28,7 @@ import {
   readActivation,
   StartupError,
   unlinkIfOurs,
-  type Activation,
+  type SocketActivation,
 } from './runtime/socket.js';
 import { CodexConfig } from './auth/codex-config.js';
 import { AccountsByMode } from './keyring/accounts.js';
@@ -248,7 +248,7 @@ async function namedByMainSocket(socket: string, error: unknown): Promise<never>
  * Serves on the sockets systemd passed, or binds them: the restricted one first, so that once the
  * main socket accepts (what clients wait for) both do.
  */
-async function listen(activation: Activation, settings: Settings, rpc: RpcServer, restrictedRpc: RpcServer, log: Logger): Promise<{ main: Listener; restricted: Listener | null }> {
+async function listen(activation: SocketActivation, settings: Settings, rpc: RpcServer, restrictedRpc: RpcServer, log: Logger): Promise<{ main: Listener; restricted: Listener | null }> {
   if (activation.kind === 'systemd') {
     await listenOnActivatedFd(rpc.server, activation.main);
     const main = { rpc, path: settings.socket, identity: null };

@@ -14,7 +14,7 @@ import { AccountNotFound, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthReq
 import { IssuerError, type IssuerClient } from '../daemon/auth/issuer.js';
 import { createLogger } from '../daemon/runtime/log.js';
 import { Logins } from '../daemon/login/logins.js';
-import { RpcServer, type Handler } from '../daemon/rpc/server.js';
+import { RpcServer, type RequestDispatch } from '../daemon/rpc/server.js';
 import type { Settings } from '../daemon/runtime/settings.js';
 import { AuthStore } from '../daemon/auth/store.js';
 
@@ -43,8 +43,8 @@ describe('domain errors become JSON-RPC errors in the RPC layer only', () => {
   const dir = mkdtempSync(join(tmpdir(), 'codexd-rpc-'));
   const socket = join(dir, 's.sock');
   const logFile = join(dir, 'log.json');
-  const throwing = (error: Error): Handler => () => Promise.reject(error);
-  const handlers = new Map<string, Handler>([
+  const throwing = (error: Error): RequestDispatch => () => Promise.reject(error);
+  const handlers = new Map<string, RequestDispatch>([
     ['bug', () => (undefined as unknown as { type: string }).type],
     ['notLoggedIn', throwing(new NotLoggedIn('Not logged in.'))],
     ['reauth', throwing(new ReauthRequired('Log in again.'))],

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { isRecord } from '../../shared/framing.js';
 import { fsyncDir, replaceFileAtomically } from '../auth/atomic-file.js';
 import { Mutex } from '../runtime/mutex.js';
-import type { LoginSlot, SlotWriter } from '../auth/refresher.js';
+import type { LoginStorage, StorageWriter } from '../auth/refresher.js';
 import { loadRecord, serialize, StoreError, type AuthRecord, type Loaded } from '../auth/store.js';
 
 /** What the accounts need from wherever inactive logins are kept. */
@@ -20,7 +20,7 @@ export interface InactiveStore {
   /** Every stored login, by the key it was saved under. */
   scan(): Promise<Array<{ key: string; loaded: Loaded }>>;
   /** One account's login: its lock, its load and save (save(null) removes it). */
-  slot(key: string): LoginSlot;
+  storage(key: string): LoginStorage;
   /** The name of every account, by key. */
   loadNames(): Promise<Record<string, string>>;
   saveNames(names: Record<string, string>): Promise<void>;
@@ -51,12 +51,12 @@ export class AccountFiles implements InactiveStore {
     return found;
   }
 
-  slot(key: string): LoginSlot {
+  storage(key: string): LoginStorage {
     if (!KEY.test(key)) throw new Error(`not an account key: ${key}`);
     const file = join(this.location, `${key}.json`);
     let lock = this.locks.get(key);
     if (!lock) this.locks.set(key, (lock = new Mutex()));
-    const writer: SlotWriter = {
+    const writer: StorageWriter = {
       load: () => loadRecord(file),
       save: async (record: AuthRecord | null) => {
         try {

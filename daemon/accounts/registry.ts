@@ -1,27 +1,26 @@
-// The accounts besides the active one (see docs/accounts.md): each inactive
-// account with its own session and refresher on its own file (inactive.ts, files.ts),
-// the names of every account, and the start-up scan that reconciles the account files with
-// auth.json. AccountService (./service.ts) owns the active account and moves logins between it
-// and these.
+// The accounts besides the active one (see docs/accounts.md): a slot for each inactive account
+// on its own file or keyring entry (./slot.ts, ./files.ts), and the names of every account.
+// AccountService (./service.ts) holds the active account's slot and moves logins between it and
+// these (./moves.ts).
 import type { AccountSummary } from '../../shared/protocol.js';
 import type { InactiveStore } from './files.js';
-import { accountKey, assignNames, InactiveAccount, loginIn, stateOf, summarize } from './inactive.js';
+import { accountKey, assignNames, summarize } from './identity.js';
 import { AccountNotFound } from '../errors.js';
 import type { IssuerClient } from '../auth/issuer.js';
 import type { Logger } from '../runtime/log.js';
-import type { LoginSlot, RefresherOptions } from '../auth/refresher.js';
-import type { Session } from '../auth/session.js';
+import type { LoginStorage, RefresherOptions } from '../auth/refresher.js';
+import { AccountSlot } from './slot.js';
 import type { AuthRecord, Loaded } from '../auth/store.js';
 
 export class AccountRegistry {
   /** Every account but the active one, by key. */
-  private readonly accounts = new Map<string, InactiveAccount>();
+  private readonly slots = new Map<string, AccountSlot>();
   /** Account names by key, as in names.json. */
   private storedNames: Record<string, string> = {};
 
   constructor(
-    /** The active account's session: named and listed with the others. */
-    private readonly active: Session,
+    /** The active account's slot: named and listed with the others. */
+    private readonly active: AccountSlot,
     private readonly files: InactiveStore,
     private readonly issuer: IssuerClient,
     private readonly refresherOptions: RefresherOptions,
@@ -30,11 +29,11 @@ export class AccountRegistry {
   ) {}
 
   /**
-   * Reads the names and the account files, once the active login is read. An account file that
-   * holds the login auth.json holds too is what a switch killed before its last step leaves:
-   * auth.json wins, the file goes. `readOnly`: why the files cannot be changed now, or null.
+   * Reads the names and the account files, once the active login is read. Returns the keys of
+   * account files that hold the login auth.json holds too: what a move killed before its last
+   * step leaves (./moves.ts finishes it). `readOnly`: why the files cannot be changed now, or null.
    */
-  async load(readOnly: string | null): Promise<void> {
+  async load(readOnly: string | null): Promise<string[]> {
     if (!readOnly) {
       const removed = this.files.removeLeftoverTempFiles();
       if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write of an account file');
@@ -47,66 +46,69 @@ export class AccountRegistry {
     } catch (error) {
       this.log.warn(`could not read the inactive accounts in ${this.files.location}: ${(error as Error).message}`);
     }
+    const copiesOfActive: string[] = [];
     for (const { key, loaded } of stored) {
       if (loaded.kind !== 'ok' || accountKey(loaded.record) !== key) {
         const why = loaded.kind === 'ok' ? 'it holds another account than its name says' : loaded.kind === 'unusable' ? loaded.reason : 'it is gone';
         this.log.warn({ account: key }, `an account file in ${this.files.location} cannot be used (${why}); leaving it as it is`);
       } else if (key === active) {
-        if (!readOnly) await this.removeCopyOfActive(key);
+        copiesOfActive.push(key);
       } else {
         this.add(key, loaded, null);
       }
     }
+    return copiesOfActive;
   }
 
   stop(): void {
-    for (const account of this.accounts.values()) account.refresher.stop();
+    for (const slot of this.slots.values()) slot.stop();
   }
 
   /** The key of the active account (the login auth.json holds), or null when there is none. */
   activeKey(): string | null {
-    const record = loginIn(this.active);
+    const record = this.active.login();
     return record === null ? null : accountKey(record);
   }
 
-  inactive(key: string): InactiveAccount | undefined {
-    return this.accounts.get(key);
+  /** The slot of the inactive account `key`. */
+  inactive(key: string): AccountSlot | undefined {
+    return this.slots.get(key);
   }
 
   inactiveKeys(): string[] {
-    return [...this.accounts.keys()];
+    return [...this.slots.keys()];
   }
 
   get inactiveCount(): number {
-    return this.accounts.size;
+    return this.slots.size;
   }
 
-  /** The file of the account `key`, whether it is inactive now or is about to be. */
-  slot(key: string): LoginSlot {
-    return this.files.slot(key);
+  /** Where the account `key` is kept while inactive, whether it is inactive now or is about to be. */
+  storage(key: string): LoginStorage {
+    return this.files.storage(key);
   }
 
-  /** Keeps the account `key` fresh on its own file; `reauth` carries over why it needs a new sign-in. */
+  /** A slot for the account `key`, kept fresh on its own storage; `reauth` carries over why it needs a new sign-in. */
   add(key: string, loaded: Loaded, reauth: string | null): void {
-    this.accounts.get(key)?.dispose();
-    const account = new InactiveAccount(key, this.files.slot(key), loaded, this.issuer, this.refresherOptions, this.log.child({ account: key }), this.onChange);
-    if (reauth && loaded.kind === 'ok') account.session.failedForGood(reauth, loaded.raw);
-    this.accounts.set(key, account);
+    this.slots.get(key)?.dispose();
+    const slot = new AccountSlot(this.files.storage(key), this.issuer, this.refresherOptions, this.log.child({ account: key }));
+    slot.replace(loaded, reauth);
+    slot.on('changed', this.onChange);
+    this.slots.set(key, slot);
   }
 
-  /** The account `key` became active or was logged out: forgotten here (its file is the caller's). */
+  /** The account `key` became active or was logged out: its slot goes (its storage is the caller's). */
   drop(key: string): void {
-    this.accounts.get(key)?.dispose();
-    this.accounts.delete(key);
+    this.slots.get(key)?.dispose();
+    this.slots.delete(key);
   }
 
-  /** Another writer put an inactive account in auth.json: auth.json wins, its copy here goes. False when there was none. */
-  async dropCopyOfActive(): Promise<boolean> {
+  /** When another writer put an inactive account in auth.json, its slot here goes: returns its key, or null. */
+  dropCopyOfActive(): string | null {
     const key = this.activeKey();
-    if (key === null || !this.accounts.has(key)) return false;
+    if (key === null || !this.slots.has(key)) return null;
     this.drop(key);
-    await this.removeCopyOfActive(key);
-    return true;
+    return key;
   }
 
   /** Every account, the active one first, then by name. */
@@ -114,7 +116,7 @@ export class AccountRegistry {
     const names = this.names();
     const active = this.activeKey();
     return this.records()
-      .map(([key, record]) => summarize(names.get(key)!, record, key === active, stateOf(key === active ? this.active : this.accounts.get(key)!.session)))
+      .map(([key, record]) => summarize(names.get(key)!, record, key === active, (key === active ? this.active : this.slots.get(key)!).accountState()))
       .sort((a, b) => Number(b.active) - Number(a.active) || a.name.localeCompare(b.name));
   }
 
@@ -147,23 +149,13 @@ export class AccountRegistry {
     }
   }
 
-  /** auth.json holds this account too: auth.json wins, the file goes. */
-  private async removeCopyOfActive(key: string): Promise<void> {
-    try {
-      await this.files.slot(key).withAuthLock((file) => file.save(null));
-      this.log.info({ account: key }, 'removed the account file of the active account: auth.json holds its login');
-    } catch (error) {
-      this.log.warn(`${(error as Error).message}; tried again at the next start`);
-    }
-  }
-
   /** Every account's login, the active one first, then by key. */
   private records(): Array<[string, AuthRecord]> {
-    const active = loginIn(this.active);
+    const active = this.active.login();
     const activeKey = active === null ? null : accountKey(active);
     const records: Array<[string, AuthRecord]> = active === null ? [] : [[activeKey!, active]];
-    for (const key of [...this.accounts.keys()].sort()) {
-      const record = this.accounts.get(key)!.record();
+    for (const key of [...this.slots.keys()].sort()) {
+      const record = this.slots.get(key)!.login();
       if (record && key !== activeKey) records.push([key, record]);
     }
     return records;

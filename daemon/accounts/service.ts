@@ -1,21 +1,23 @@
-// What clients ask of the accounts the daemon holds: status, list, token, switch, logout. The
-// active account is the login auth.json holds: its session owns the login's state and its
-// refresher keeps it fresh. Every other account, and every account's name, is the registry's
-// (./registry.ts). Logins (../login/logins.ts) start new ones; this answers from them, moves
-// logins between auth.json and the account files, and announces every change.
+// What clients ask of the accounts the daemon holds: status, list, token, switch, logout. Each
+// account is a slot (./slot.ts): the active one, on auth.json, is held here; every other account,
+// and every account's name, is the registry's (./registry.ts). Logins (../login/logins.ts) start
+// new ones; login, switch and logout are moves between slots (./moves.ts, where their lock order
+// and crash order are written down), one at a time; every change is announced.
 import { EventEmitter } from 'node:events';
 import { loggedOutStatus, type AccountSummary, type LoginCompleted, type LogoutParams, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
 import type { InactiveStore } from './files.js';
 import { AccountRegistry } from './registry.js';
-import { accountKey, loginIn, stateOf } from './inactive.js';
+import { accountKey } from './identity.js';
+import { AccountMoves } from './moves.js';
+import { AccountSlot } from './slot.js';
 import { CredentialStoreUnavailable, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, saveFailure, StorageFailed } from '../errors.js';
 import type { IssuerClient } from '../auth/issuer.js';
 import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
 import type { Logger } from '../runtime/log.js';
 import { Logins } from '../login/logins.js';
 import { Mutex } from '../runtime/mutex.js';
-import { Refresher, STALE_AFTER_DAYS } from '../auth/refresher.js';
-import { chatgptOf, mirroredSession, Session, type HeldChatgpt } from '../auth/session.js';
+import { STALE_AFTER_DAYS } from '../auth/refresher.js';
+import { mirroredSession } from '../auth/login-state.js';
 import type { Settings } from '../runtime/settings.js';
 import type { AuthRecord, AuthStore, Loaded } from '../auth/store.js';
 
@@ -31,11 +33,11 @@ export class AccountService extends EventEmitter<AccountEvents> {
   /** Set while a logout runs: no token is handed out until it has finished. */
   private loggingOut: Promise<void> | null = null;
   /** The active account: the login auth.json holds. */
-  private readonly session: Session;
-  private readonly refresher: Refresher;
+  private readonly active: AccountSlot;
   /** Every other account, and the names of all. */
   private readonly accounts: AccountRegistry;
-  /** Switches, saved logins, logouts and re-reads of auth.json move logins around: one at a time. */
+  private readonly moves: AccountMoves;
+  /** Switches, saved logins, logouts and re-reads of auth.json move logins around: one at a time (lock 1 in ./moves.ts). */
   private readonly changes = new Mutex();
   readonly logins: Logins;
 
@@ -53,30 +55,31 @@ export class AccountService extends EventEmitter<AccountEvents> {
       backoffMaxMs: settings.refreshBackoffMaxMs,
       tickMs: settings.tickS * 1000,
     };
-    this.session = new Session(log);
-    this.refresher = new Refresher(store, issuer, this.session, refresherOptions, log);
-    this.accounts = new AccountRegistry(this.session, files, issuer, refresherOptions, log, () => this.announce());
+    this.active = new AccountSlot(store, issuer, refresherOptions, log);
+    this.accounts = new AccountRegistry(this.active, files, issuer, refresherOptions, log, () => this.announce());
+    this.moves = new AccountMoves(store, this.active, this.accounts, issuer, log);
     this.logins = new Logins(store, issuer, (record, name) => this.saveLogin(record, name), settings, log);
-    this.session.on('changed', () => this.announce());
+    this.active.on('changed', () => this.announce());
     this.logins.on('completed', (event) => this.emit('loginCompleted', event));
     this.logins.on('changed', () => this.announce());
   }
 
-  /** Reads auth.json, then the account files (AccountRegistry.load, which keeps auth.json's login over their copy of it). */
+  /** Reads auth.json, then the account files; a copy of auth.json's login among them goes (see the crash order in ./moves.ts). */
   async start(): Promise<void> {
     const readOnly = await this.store.readOnlyReason();
     if (readOnly) this.log.warn(readOnly);
     try {
-      this.session.adopt(await this.store.load());
+      this.active.adopt(await this.store.load());
     } catch (error) {
       // The keyring cannot be read now: status says why, and the next poll tries again.
       this.log.warn((error as Error).message);
     }
-    await this.accounts.load(readOnly);
+    const copiesOfActive = await this.accounts.load(readOnly);
+    if (!readOnly) for (const key of copiesOfActive) await this.moves.removeCopyOfActive(key);
   }
 
   stop(): void {
-    this.refresher.stop();
+    this.active.stop();
     this.logins.stop();
     this.accounts.stop();
   }
@@ -91,20 +94,24 @@ export class AccountService extends EventEmitter<AccountEvents> {
         this.announce(); // a keyring that stopped answering is news too
         throw error;
       }
-      const held = this.session.loaded;
-      if ((loaded.kind === held.kind && rawOf(loaded) === rawOf(held)) || this.session.holdsNewerThan(loaded)) {
+      const held = this.active.loaded;
+      if ((loaded.kind === held.kind && rawOf(loaded) === rawOf(held)) || this.active.holdsNewerThan(loaded)) {
         this.announce(); // and so is one that answers again
         return;
       }
       this.log.info(`the login changed in ${this.storeName()}`);
-      this.session.adopt(loaded);
+      this.active.adopt(loaded);
       // Another writer logged in to an account that is also kept inactive: auth.json wins.
-      if (await this.accounts.dropCopyOfActive()) this.announce();
+      const copy = this.accounts.dropCopyOfActive();
+      if (copy !== null) {
+        await this.moves.removeCopyOfActive(copy);
+        this.announce();
+      }
     });
   }
 
   status(): Status {
-    const loaded = this.session.loaded;
+    const loaded = this.active.loaded;
     const base = loggedOutStatus({ login: this.logins.pending, upstream: null, accounts: this.accounts.list(), credentialStore: this.store.credentialStore() });
     if (loaded.kind === 'missing') return { ...base, reauthReason: this.storeProblem() };
     if (loaded.kind === 'unusable') return { ...base, reauthReason: `${this.storeName()} cannot be used: ${loaded.reason}` };
@@ -112,18 +119,18 @@ export class AccountService extends EventEmitter<AccountEvents> {
     if (record.auth_mode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };
     const tokens = record.tokens!;
     const identity = identityOf(tokens.id_token);
-    const reauthReason = this.session.reauthReason;
+    const reauthReason = this.active.reauthReason;
     const expiresAt = expiryMs(tokens.access_token);
     return {
       ...base,
       account: { type: 'chatgpt', email: identity.email, planType: identity.planType, accountId: tokens.account_id ?? identity.accountId },
-      state: stateOf(this.session),
+      state: this.active.accountState(),
       accessTokenExpiresAt: isoTime(expiresAt),
       accessTokenExpiryNote: expiresAt === null ? EXPIRY_UNKNOWN : null,
       lastRefresh: record.last_refresh ?? null,
       reauthReason,
-      lastRefreshError: this.session.lastError,
-      nextRefreshAt: isoTime(this.refresher.nextAttemptAt()),
+      lastRefreshError: this.active.lastError,
+      nextRefreshAt: isoTime(this.active.nextAttemptAt()),
     };
   }
 
@@ -133,7 +140,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   async read(refreshToken: boolean): Promise<Status> {
-    if (refreshToken && this.session.held()) await this.refresher.ensureFresh(true);
+    if (refreshToken && this.active.held()) await this.active.ensureFresh(true);
     return this.status();
   }
 
@@ -150,7 +157,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return mirroredSession(await this.freshLogin(false));
   }
 
-  /** Makes the account `name` the one auth.json holds, the one Codex uses. */
+  /** Makes the account `name` the one auth.json holds, the one Codex uses: the switch every trigger (a command, a limit) goes through. */
   async switchTo(name: string): Promise<AccountSummary> {
     await this.changes.run(async () => {
       const key = this.accounts.keyNamed(name);
@@ -159,7 +166,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
       if (readOnly) throw new StorageFailed(`Cannot switch accounts: ${readOnly}.`);
       this.accounts.freezeNames();
       try {
-        await this.activate(key, null);
+        await this.moves.activate(key, null);
       } catch (error) {
         throw saveFailure(error, 'Could not switch accounts');
       }
@@ -171,9 +178,9 @@ export class AccountService extends EventEmitter<AccountEvents> {
   /** The login held by the account `name` (default: the active one), refreshed first when due (or when forced); throws when there is none to serve. */
   private async freshLogin(forceRefresh: boolean, name?: string): Promise<AuthRecord> {
     if (this.loggingOut) await this.loggingOut;
-    const { session, refresher } = this.target(name);
+    const slot = this.target(name);
     const again = (): Promise<AuthRecord> => this.freshLogin(false, name);
-    const loaded = session.loaded;
+    const loaded = slot.loaded;
     if (loaded.kind === 'missing') {
       const problem = name === undefined ? this.storeProblem() : null;
       if (problem) throw new CredentialStoreUnavailable(`Cannot read the login: ${problem}`);
@@ -184,15 +191,15 @@ export class AccountService extends EventEmitter<AccountEvents> {
     }
     if (loaded.record.auth_mode === 'apikey') return loaded.record;
 
-    const failure = await refresher.ensureFresh(forceRefresh);
+    const failure = await slot.ensureFresh(forceRefresh);
     // A logout began while the token was refreshed, or a switch moved the account.
-    if (this.loggingOut || this.target(name).session !== session) return again();
-    const reauth = session.reauthReason;
+    if (this.loggingOut || this.target(name) !== slot) return again();
+    const reauth = slot.reauthReason;
     if (reauth) throw new ReauthRequired(`${reauth} Run \`codex-auth login${name === undefined ? '' : ` --name ${name}`}\`.`);
-    const held = session.held();
+    const held = slot.held();
     if (!held) return again(); // the refresh adopted a different kind of login from disk
     const exp = expiryMs(held.record.tokens.access_token);
-    const transient = session.transient?.reason;
+    const transient = slot.transient?.reason;
     if (transient && exp !== null && exp <= Date.now()) {
       throw new IssuerUnavailable(`The access token has expired and could not be refreshed: ${transient}`);
     }
@@ -203,10 +210,10 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return held.record;
   }
 
-  /** The session and refresher of the account `name`; the active one's when `name` is not given. */
-  private target(name: string | undefined): { session: Session; refresher: Refresher } {
+  /** The slot of the account `name`; the active one when `name` is not given. */
+  private target(name: string | undefined): AccountSlot {
     const inactive = name === undefined ? undefined : this.accounts.inactive(this.accounts.keyNamed(name));
-    return inactive ?? { session: this.session, refresher: this.refresher };
+    return inactive ?? this.active;
   }
 
   /**
@@ -221,9 +228,9 @@ export class AccountService extends EventEmitter<AccountEvents> {
       if (owner !== undefined && owner !== key) {
         throw new LoginFailed(`The name "${name}" belongs to another account; choose another name, or log out of that account first.`);
       }
-      const replaced = key === this.accounts.activeKey() ? loginIn(this.session) : (this.accounts.inactive(key)?.record() ?? null);
+      const replaced = (key === this.accounts.activeKey() ? this.active : this.accounts.inactive(key))?.login() ?? null;
       try {
-        await this.activate(key, record);
+        await this.moves.activate(key, record);
       } catch (error) {
         throw saveFailure(error);
       }
@@ -236,57 +243,6 @@ export class AccountService extends EventEmitter<AccountEvents> {
           this.log.warn(`could not revoke the replaced login's refresh token: ${error.message}`);
         });
       }
-    });
-  }
-
-  /**
-   * Makes `key` the active account, with `incoming` (a login just made) or the login its file
-   * holds. Under that account's lock (its refresh settled, none starting) and Codex's locks, in
-   * an order that leaves every account on disk at least once whenever the daemon is killed, the
-   * copy too many being removed at the next start (AccountRegistry.load): (1) the login
-   * auth.json holds, with whatever Codex wrote into it, goes to its account's file; (2) auth.json
-   * is replaced; (3) the incoming account's file is removed.
-   */
-  private async activate(key: string, incoming: AuthRecord | null): Promise<void> {
-    const target = this.accounts.inactive(key);
-    await this.accounts.slot(key).withAuthLock(async (file) => {
-      const record = incoming ?? target?.record();
-      if (!record) throw new Error('the account has no usable login; log in to it again');
-      const reauth = incoming ? null : (target?.session.reauthReason ?? null);
-      await this.store.withAuthLock(async (writer) => {
-        const disk = await writer.load();
-        const outgoing = this.session.holdsNewerThan(disk) ? this.session.held()!.record : disk.kind === 'ok' ? disk.record : null;
-        const outKey = outgoing === null ? null : accountKey(outgoing);
-        const outReauth = this.session.reauthReason;
-        let moved: Loaded | null = null;
-        if (outgoing && outKey !== key) {
-          moved = await this.accounts.slot(outKey!).withAuthLock(async (out) => {
-            await out.save(outgoing);
-            return out.load();
-          });
-        }
-        let aside: string | null;
-        try {
-          aside = await writer.save(record);
-        } catch (error) {
-          // auth.json still holds the outgoing login: its copy would be one too many.
-          if (moved) await this.accounts.slot(outKey!).withAuthLock((out) => out.save(null)).catch(() => undefined);
-          throw error;
-        }
-        if (aside) this.log.warn({ aside }, 'kept the unusable auth.json aside');
-        if (target) {
-          await file.save(null).catch((error: Error) => this.log.warn(`${error.message}; the copy is removed at the next start`));
-        }
-        // In memory as on disk, at once (no await in between: a request always finds the account), before anyone hears of it.
-        const now = await writer.load();
-        this.accounts.drop(key);
-        if (moved) this.accounts.add(outKey!, moved, outReauth);
-        this.session.replace(now);
-        if (reauth && now.kind === 'ok') {
-          this.session.failedForGood(reauth, now.raw);
-          this.announce();
-        }
-      });
     });
   }
 
@@ -324,61 +280,26 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return { ...(warnings.length > 0 ? { warning: warnings.join(' ') } : {}), ...(movedAside ? { movedAside } : {}) };
   }
 
-  /**
-   * A refresh in flight is spending the refresh token on disk: wait for it, then, under Codex's
-   * lock, revoke whatever is current (the rotated token) and delete the file.
-   */
+  /** A refresh in flight is spending the refresh token on disk: it settles first. */
   private async logoutActive(): Promise<LogoutResult> {
     this.logins.supersede('Login was cancelled because you logged out');
-    await this.refresher.settled();
-    let warning: string | undefined;
-    let movedAside: string | null;
+    await this.active.settled();
+    let result: LogoutResult;
     try {
-      movedAside = await this.store.withAuthLock(async (writer) => {
-        const disk = await writer.load();
-        const current = this.session.holdsNewerThan(disk) ? this.session.held() : chatgptOf(disk);
-        if (current) warning = await this.revoke(current.record.tokens);
-        return writer.save(null);
-      });
-      this.session.replace(await this.store.load());
+      result = await this.moves.logoutActive();
     } catch (error) {
       throw saveFailure(error);
     }
-    if (movedAside) this.log.warn({ aside: movedAside }, 'kept the unusable auth.json aside');
+    if (result.movedAside) this.log.warn({ aside: result.movedAside }, 'kept the unusable auth.json aside');
     this.log.info('logged out');
-    return { ...(warning ? { warning } : {}), ...(movedAside ? { movedAside } : {}) };
+    return result;
   }
 
-  /** Under the account's lock, so that no refresh of it is in flight: revoke, then remove its file. */
   private async logoutInactive(key: string): Promise<string | undefined> {
-    const account = this.accounts.inactive(key)!;
-    let warning: string | undefined;
-    try {
-      await account.slot.withAuthLock(async (file) => {
-        const held = account.session.held();
-        if (held) warning = await this.revoke(held.record.tokens);
-        await file.save(null);
-      });
-    } catch (error) {
-      throw new StorageFailed(`Could not remove the account: ${(error as Error).message}`);
-    }
-    this.accounts.drop(key);
+    const warning = await this.moves.logoutInactive(key);
     this.log.info({ account: key }, 'logged out of an inactive account');
     this.announce();
     return warning;
-  }
-
-  /** Revokes the refresh token (or, without one, the access token); a failure is only a warning. */
-  private async revoke(tokens: HeldChatgpt['record']['tokens']): Promise<string | undefined> {
-    const { refresh_token: refreshToken, access_token: accessToken } = tokens;
-    try {
-      await (refreshToken ? this.issuer.revoke(refreshToken, 'refresh_token') : this.issuer.revoke(accessToken, 'access_token'));
-      return undefined;
-    } catch (error) {
-      const warning = `Could not revoke the token at the issuer (${(error as Error).message}); logged out locally anyway.`;
-      this.log.warn(warning);
-      return warning;
-    }
   }
 
   /** Why the keyring (where config.toml keeps the login) cannot be read now, or null. */
@@ -394,7 +315,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   /** Sends `account/updated` when anything a client can see has changed since the last one. */
   private announce(): void {
     const status = this.status();
-    const key = `${rawOf(this.session.loaded)}\u0000${JSON.stringify(status)}`;
+    const key = `${rawOf(this.active.loaded)}\u0000${JSON.stringify(status)}`;
     if (key === this.lastAnnounced) return;
     this.lastAnnounced = key;
     this.emit('updated', status);

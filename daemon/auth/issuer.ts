@@ -9,14 +9,14 @@ import { decodeJwt } from './jwt.js';
 import { registerSecret } from '../runtime/secrets.js';
 import { HttpClient, type Reply } from '../runtime/http.js';
 
-export interface TokenSet {
+export interface IssuedTokens {
   id_token: string;
   access_token: string;
   refresh_token: string;
 }
 
 /** A refresh answer: Codex treats every field as optional. */
-export type RefreshedTokens = Partial<TokenSet>;
+export type RefreshedTokens = Partial<IssuedTokens>;
 
 export type FailureKind = 'permanent' | 'transient';
 
@@ -107,7 +107,7 @@ export class IssuerClient {
    * Authorization-code grant with PKCE (browser and device-code logins). Every error message
    * starts with `${step} failed: `, as Codex words them ("Token exchange failed: …").
    */
-  async exchangeCode(step: string, code: string, redirectUri: string, verifier: string): Promise<TokenSet> {
+  async exchangeCode(step: string, code: string, redirectUri: string, verifier: string): Promise<IssuedTokens> {
     const reply = await this.post(step, '/oauth/token', 'form', {
       grant_type: 'authorization_code',
       code,

@@ -7,7 +7,7 @@ import { FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
 import { expiryMs, identityOf, saneTimeMs } from './jwt.js';
 import { IssuerError, REFRESH_MESSAGES, type IssuerClient } from './issuer.js';
 import type { Logger } from '../runtime/log.js';
-import type { HeldChatgpt, Session } from './session.js';
+import type { HeldChatgpt, LoginState } from './login-state.js';
 import { timestamp, type AuthRecord, type Loaded } from './store.js';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,17 +28,18 @@ const REUSE_GRACE_STEPS = [200, 400, 800, 1600];
 
 /**
  * Where the login a refresher keeps fresh is stored: auth.json (AuthStore, under Codex's locks)
- * for the active account, its own file for an inactive one (../accounts/files.ts).
+ * for the active account, its own file or keyring entry for an inactive one (../accounts/files.ts,
+ * ../keyring/accounts.ts).
  */
-export interface LoginSlot {
+export interface LoginStorage {
   /** The file, for messages. */
   readonly file: string;
   load(): Promise<Loaded>;
   /** Runs `work` holding the lock every writer of this login takes. */
-  withAuthLock<T>(work: (writer: SlotWriter) => Promise<T>): Promise<T>;
+  withAuthLock<T>(work: (writer: StorageWriter) => Promise<T>): Promise<T>;
 }
 
-export interface SlotWriter {
+export interface StorageWriter {
   load(): Promise<Loaded>;
   save(record: AuthRecord | null): Promise<string | null>;
 }
@@ -67,14 +68,14 @@ export class Refresher {
   private stopped = false;
 
   constructor(
-    private readonly store: LoginSlot,
+    private readonly store: LoginStorage,
     private readonly issuer: IssuerClient,
-    private readonly session: Session,
+    private readonly state: LoginState,
     private readonly options: RefresherOptions,
     private readonly log: Logger,
   ) {
     // Every change of the held login (on-disk edits, logins, our own refreshes) re-arms the timer.
-    session.on('changed', () => this.rearm());
+    state.on('changed', () => this.rearm());
     // Timers stall while a laptop sleeps; the tick compares wall-clock time instead.
     this.tick = setInterval(() => this.onSchedule('tick'), options.tickMs);
     this.tick.unref();
@@ -87,15 +88,15 @@ export class Refresher {
 
   /** When the next refresh (or retry) will be tried, in ms since the epoch; null when none will be. */
   nextAttemptAt(): number | null {
-    const due = this.session.reauthReason ? null : this.dueAt();
-    return due === null ? null : Math.max(due, this.session.transient?.retryAt ?? 0);
+    const due = this.state.reauthReason ? null : this.dueAt();
+    return due === null ? null : Math.max(due, this.state.transient?.retryAt ?? 0);
   }
 
   /** When the held login should be refreshed, in ms since the epoch; null when never by schedule. */
   dueAt(): number | null {
-    const held = this.session.held();
+    const held = this.state.held();
     if (!held) return null;
-    if (this.session.unsaved) return Date.now(); // the pending write is due (after its backoff)
+    if (this.state.unsaved) return Date.now(); // the pending write is due (after its backoff)
     const access = held.record.tokens.access_token;
     if (this.arrivedDue?.accessToken === access) return this.arrivedDue.dueAt;
     const exp = expiryMs(access);
@@ -110,7 +111,7 @@ export class Refresher {
     if (this.stopped) return;
     const due = this.dueAt();
     if (due === null) return;
-    const retryAt = this.session.transient?.retryAt ?? 0;
+    const retryAt = this.state.transient?.retryAt ?? 0;
     this.timer = setTimeout(() => this.onSchedule('timer'), Math.min(Math.ceil(Math.max(due, retryAt) - Date.now()), MAX_TIMER_MS));
     this.timer.unref();
   }
@@ -128,10 +129,10 @@ export class Refresher {
    * was tried and failed; the caller decides whether the token it still has is good enough.
    */
   async ensureFresh(force: boolean): Promise<string | null> {
-    if (this.session.reauthReason) return null;
+    if (this.state.reauthReason) return null;
     const due = this.dueAt();
     const now = Date.now();
-    const transient = this.session.transient;
+    const transient = this.state.transient;
     if (!force) {
       if (due === null || now < due) return null;
       if (transient && now < transient.retryAt) return null;
@@ -152,18 +153,18 @@ export class Refresher {
     if (!this.inFlight) {
       this.inFlight = this.refreshOnce().finally(() => {
         this.inFlight = null;
-        this.session.refreshEnded();
+        this.state.refreshEnded();
       });
-      this.session.refreshStarted();
+      this.state.refreshStarted();
     }
     return this.inFlight;
   }
 
   private onSchedule(source: 'timer' | 'tick'): void {
-    if (this.session.reauthReason || this.inFlight) return;
+    if (this.state.reauthReason || this.inFlight) return;
     const due = this.dueAt();
     if (due === null) return;
-    const transient = this.session.transient;
+    const transient = this.state.transient;
     if (Date.now() < Math.max(due, transient?.retryAt ?? 0)) {
       // Node's timers run on a millisecond-truncated monotonic clock and may fire a moment before
       // Date.now() reaches the target: arm again rather than wait for the next tick.
@@ -175,16 +176,16 @@ export class Refresher {
   }
 
   private async refreshOnce(): Promise<string | null> {
-    const held = this.session.held();
+    const held = this.state.held();
     if (!held) return null;
     try {
       const outcome = await this.store.withAuthLock(async (writer): Promise<'adopted' | 'dropped' | 'refreshed' | 'saved'> => {
         const disk = await writer.load();
-        if (this.session.unsaved) return this.saveUnsaved(writer, disk);
+        if (this.state.unsaved) return this.saveUnsaved(writer, disk);
         // Another writer got there first (or logged out, or switched account): adopt, no request.
         if (disk.kind !== 'ok' || disk.raw !== held.raw) {
           this.log.info(`${this.fileName} changed on disk before refreshing; adopting it instead`);
-          this.session.adopt(disk);
+          this.state.adopt(disk);
           return 'adopted';
         }
         // A follower's mirror has only a marker: the issuer would refuse it, so it is never sent.
@@ -205,20 +206,20 @@ export class Refresher {
         const current = await writer.load();
         if (current.kind !== 'unusable' && !(current.kind === 'ok' && current.raw === held.raw) && !sameAccount(current, held)) {
           this.log.warn(`${this.fileName} changed to another login while refreshing; keeping it and dropping this refresh`);
-          this.session.adopt(current);
+          this.state.adopt(current);
           return 'dropped';
         }
         try {
           await writer.save(next);
         } catch (error) {
-          this.session.holdUnsaved(next, held.raw);
+          this.state.holdUnsaved(next, held.raw);
           throw new UnsavedError(`the refreshed tokens could not be saved (${(error as Error).message}); serving them from memory until the write succeeds`);
         }
         this.noteArrival(next.tokens!.access_token);
-        this.session.adopt(await writer.load());
+        this.state.adopt(await writer.load());
         return 'refreshed';
       });
-      this.session.recovered();
+      this.state.recovered();
       if (outcome === 'refreshed') this.log.info('refreshed the access token');
       if (outcome === 'saved') this.log.info('saved the refreshed tokens that could not be written before');
       return null;
@@ -228,12 +229,12 @@ export class Refresher {
   }
 
   /** Retries the write of rotated tokens, unless another writer has replaced the file since. */
-  private async saveUnsaved(writer: SlotWriter, disk: Loaded): Promise<'saved' | 'adopted'> {
-    const { record, basedOn } = this.session.unsaved!;
+  private async saveUnsaved(writer: StorageWriter, disk: Loaded): Promise<'saved' | 'adopted'> {
+    const { record, basedOn } = this.state.unsaved!;
     if (disk.kind !== 'ok' || disk.raw !== basedOn) {
-      this.session.dropUnsaved();
+      this.state.dropUnsaved();
       this.log.warn(`${this.fileName} was replaced while refreshed tokens waited to be saved; keeping the new file`);
-      this.session.adopt(disk);
+      this.state.adopt(disk);
       return 'adopted';
     }
     try {
@@ -241,8 +242,8 @@ export class Refresher {
     } catch (error) {
       throw new UnsavedError(`the refreshed tokens still cannot be saved (${(error as Error).message})`);
     }
-    this.session.dropUnsaved();
-    this.session.adopt(await writer.load());
+    this.state.dropUnsaved();
+    this.state.adopt(await writer.load());
     return 'saved';
   }
 
@@ -268,22 +269,22 @@ export class Refresher {
   private async onFailure(held: HeldChatgpt, error: unknown): Promise<string | null> {
     if (error instanceof IssuerError && error.code === 'refresh_token_reused' && (await this.adoptRotationByOthers(held))) return null;
     const reason = error instanceof Error ? error.message : String(error);
-    if (this.session.held()?.raw !== held.raw && !(error instanceof UnsavedError)) {
+    if (this.state.held()?.raw !== held.raw && !(error instanceof UnsavedError)) {
       // auth.json changed while the request was out (a new login, an outside edit): the failure
       // belongs to tokens the daemon no longer holds.
       this.log.info(`refresh failed, but ${this.fileName} has changed since; not counting it: ${reason}`);
       return null;
     }
     if (error instanceof IssuerError && error.kind === 'permanent') {
-      this.session.failedForGood(error.message, held.raw);
+      this.state.failedForGood(error.message, held.raw);
       // Not logged as `code`: that field name is redacted as a secret (authorization codes).
       this.log.warn({ oauthError: error.code, status: error.status }, `refresh failed for good: ${error.message}`);
       return reason;
     }
-    const failures = (this.session.transient?.failures ?? 0) + 1;
+    const failures = (this.state.transient?.failures ?? 0) + 1;
     const ceiling = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (failures - 1));
     const delay = Math.random() * ceiling; // full jitter
-    this.session.failedForNow({ reason, failures, retryAt: Date.now() + delay });
+    this.state.failedForNow({ reason, failures, retryAt: Date.now() + delay });
     this.log.warn({ failures, retryInMs: Math.round(delay) }, `refresh failed, will retry: ${reason}`);
     // The rotated tokens are held and served: for the caller, this refresh worked.
     return error instanceof UnsavedError ? null : reason;
@@ -299,7 +300,7 @@ export class Refresher {
       const disk = await this.store.load().catch(() => null); // an unreachable keyring: the failure stands
       if (disk?.kind === 'ok' && disk.raw !== held.raw) {
         this.log.info('refresh token was rotated by another process; adopting what it wrote');
-        this.session.adopt(disk);
+        this.state.adopt(disk);
         return true;
       }
     }

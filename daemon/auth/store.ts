@@ -7,7 +7,7 @@ import { constants, existsSync, mkdirSync, readdirSync, rmSync, type Stats } fro
 import { access, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRecord } from '../../shared/framing.js';
-import type { CredentialStore } from '../../shared/protocol.js';
+import type { AuthMode, CredentialStore } from '../../shared/protocol.js';
 import { fsyncDir, replaceFileAtomically } from './atomic-file.js';
 import { asideName, pruneCopiesAside } from './kept-aside.js';
 import type { StoreMode } from './codex-config.js';
@@ -15,8 +15,6 @@ import { KEYRING_SERVICE, KeyringClient, keyringAccount } from '../keyring/clien
 import { decodeJwt } from './jwt.js';
 import { lock, tryLock, type HeldLock } from '../../shared/os.js';
 import { registerSecret } from '../runtime/secrets.js';
-
-export type AuthMode = 'apikey' | 'chatgpt';
 
 export interface TokenData {
   id_token: string;

@@ -13,7 +13,7 @@ import { IssuerUnavailable, LoginUpstream, NotLoggedIn, ReauthRequired } from '.
 import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
 import type { Logger } from '../runtime/log.js';
 import { holdSecrets } from '../runtime/secrets.js';
-import { mirroredSession } from '../auth/session.js';
+import { mirroredSession } from '../auth/login-state.js';
 import { StartupError } from '../runtime/socket.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore } from '../auth/store.js';
 import { RepeatedFailure } from '../runtime/repeats.js';

@@ -4,12 +4,12 @@
 // keyring when it answers and in the files when it does not, as the active login; in file mode in
 // the files (../accounts/files.ts). The mode is looked up at every call, so a switch in config.toml
 // takes effect at once. Account names are not secret and stay in names.json; each account keeps
-// the lock of its file slot, whichever place holds it.
+// the lock of its file storage, whichever place holds it.
 import { codexHomeKey } from '../../shared/paths.js';
 import type { AccountFiles, InactiveStore } from '../accounts/files.js';
 import type { StoreMode } from '../auth/codex-config.js';
 import type { KeyringClient } from './client.js';
-import type { LoginSlot, SlotWriter } from '../auth/refresher.js';
+import type { LoginStorage, StorageWriter } from '../auth/refresher.js';
 import { loadedFrom, serialize, type AuthRecord, type Loaded } from '../auth/store.js';
 
 export const ACCOUNTS_SERVICE = 'codexd';
@@ -47,8 +47,8 @@ export class AccountsByMode implements InactiveStore {
     return [...fromKeyring, ...(await this.files.scan()).filter(({ key }) => !keys.has(key))];
   }
 
-  slot(key: string): LoginSlot {
-    const fileSlot = this.files.slot(key);
+  storage(key: string): LoginStorage {
+    const fileStorage = this.files.storage(key);
     const account = this.prefix + key;
     const load = (file: () => Promise<Loaded>) => async (): Promise<Loaded> => {
       const mode = this.config.mode;
@@ -63,7 +63,7 @@ export class AccountsByMode implements InactiveStore {
       if (raw !== null) return loadedFrom(raw, 'a keyring entry of codexd');
       return mode === 'auto' ? file() : { kind: 'missing' };
     };
-    const writer = (file: SlotWriter): SlotWriter => ({
+    const writer = (file: StorageWriter): StorageWriter => ({
       load: load(() => file.load()),
       save: async (record: AuthRecord | null) => {
         const mode = this.config.mode;
@@ -81,10 +81,10 @@ export class AccountsByMode implements InactiveStore {
     const config = this.config;
     return {
       get file() {
-        return config.mode === 'file' ? fileSlot.file : `the keyring entry ${account}`;
+        return config.mode === 'file' ? fileStorage.file : `the keyring entry ${account}`;
       },
-      load: load(() => fileSlot.load()),
-      withAuthLock: (work) => fileSlot.withAuthLock((file) => work(writer(file))),
+      load: load(() => fileStorage.load()),
+      withAuthLock: (work) => fileStorage.withAuthLock((file) => work(writer(file))),
     };
   }
 

@@ -1,6 +1,6 @@
 // What a login flow (browser or device code) needs from the daemon, and what it gives back.
 import type { LoginType } from '../../shared/protocol.js';
-import type { IssuerClient, TokenSet } from '../auth/issuer.js';
+import type { IssuerClient, IssuedTokens } from '../auth/issuer.js';
 import type { Logger } from '../runtime/log.js';
 
 export interface LoginContext {
@@ -12,7 +12,7 @@ export interface LoginContext {
    * null), then revokes the previous refresh token if it changed. Flows call it last, only while
    * they have not been cancelled.
    */
-  persist(tokens: TokenSet, options: { apiKey: string | null }): Promise<void>;
+  persist(tokens: IssuedTokens, options: { apiKey: string | null }): Promise<void>;
   /** Called exactly once, when the flow ends for any reason. */
   finished(result: { success: boolean; error: string | null }): void;
 }

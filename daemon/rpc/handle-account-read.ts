@@ -1,9 +1,9 @@
 import type { ReadParams, ReadResult } from '../../shared/protocol.js';
 import { readResult } from './codex-shapes.js';
-import type { Handler } from './handlers.js';
+import type { RequestHandler } from './handlers.js';
 import { optionalBoolean, paramsObject } from './params.js';
 
-export const handleAccountRead: Handler<ReadParams, ReadResult> = {
+export const handleAccountRead: RequestHandler<ReadParams, ReadResult> = {
   params: (raw) => ({ refreshToken: optionalBoolean(paramsObject(raw), 'refreshToken') }),
   handle: async ({ refreshToken = false }, { account }) => readResult(await account.read(refreshToken)),
 };

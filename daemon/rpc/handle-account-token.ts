@@ -1,9 +1,9 @@
 import { Requests, type TokenParams, type TokenResult } from '../../shared/protocol.js';
 import { restrictedError } from './server.js';
-import type { Handler } from './handlers.js';
+import type { RequestHandler } from './handlers.js';
 import { optionalBoolean, optionalName, paramsObject } from './params.js';
 
-export const handleAccountToken: Handler<TokenParams, TokenResult> = {
+export const handleAccountToken: RequestHandler<TokenParams, TokenResult> = {
   params: (raw) => {
     const params = paramsObject(raw);
     const name = optionalName(params, 'account');

@@ -1,8 +1,8 @@
 import type { DaemonStatus, Empty } from '../../shared/protocol.js';
-import type { Handler } from './handlers.js';
+import type { RequestHandler } from './handlers.js';
 import { noParams } from './params.js';
 
-export const handleDaemonStatus: Handler<Empty, DaemonStatus> = {
+export const handleDaemonStatus: RequestHandler<Empty, DaemonStatus> = {
   params: noParams,
   handle: (_params, { daemon }) => daemon.status(),
 };

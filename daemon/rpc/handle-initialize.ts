@@ -1,8 +1,8 @@
 import { MAX_INSTANCE_IDS, PROTOCOL_VERSION, type InitializeParams, type InitializeResult } from '../../shared/protocol.js';
-import type { Handler } from './handlers.js';
+import type { RequestHandler } from './handlers.js';
 import { invalid, paramsObject, type Params } from './params.js';
 
-export const handleInitialize: Handler<InitializeParams, InitializeResult> = {
+export const handleInitialize: RequestHandler<InitializeParams, InitializeResult> = {
   params: (raw) => {
     const info = paramsObject(raw)['clientInfo'] as Params | undefined;
     if (info === undefined) return {};

@@ -1,5 +1,5 @@
 import type { LoginStartParams, LoginStartResult } from '../../shared/protocol.js';
-import type { Handler } from './handlers.js';
+import type { RequestHandler } from './handlers.js';
 import { invalid, optionalBoolean, optionalName, paramsObject, requiredString, type Params } from './params.js';
 
 /** Real keys are about 200 bytes; anything near this is not a key (and would be held in memory). */
@@ -12,7 +12,7 @@ function apiKey(params: Params): string {
 }
 
 /** Unknown keys are ignored: Codex's clients may send some of their own (codexStreamlinedLogin). */
-export const handleLoginStart: Handler<LoginStartParams, LoginStartResult> = {
+export const handleLoginStart: RequestHandler<LoginStartParams, LoginStartResult> = {
   params: (raw) => {
     const params = paramsObject(raw);
     const name = optionalName(params, 'name');

@@ -1,9 +1,9 @@
 import type { LogoutParams, LogoutResult } from '../../shared/protocol.js';
-import type { Handler } from './handlers.js';
+import type { RequestHandler } from './handlers.js';
 import { invalid, optionalBoolean, optionalName, paramsObject } from './params.js';
 
 /** `{}` logs out of the active account, as Codex's account/logout does. */
-export const handleLogout: Handler<LogoutParams, LogoutResult> = {
+export const handleLogout: RequestHandler<LogoutParams, LogoutResult> = {
   params: (raw) => {
     const params = paramsObject(raw);
     const name = optionalName(params, 'name');

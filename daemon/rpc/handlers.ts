@@ -4,7 +4,7 @@
 // the protocol's, does not build.
 import { Requests, type AccountSummary, type DaemonStatus, type StartedBy, type LogoutParams, type LogoutResult, type ParamsOf, type ResultOf, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
 import type { Logins } from '../login/logins.js';
-import type { Handler as Dispatch, Peer } from './server.js';
+import type { Peer, RequestDispatch } from './server.js';
 import { handleAccountList } from './handle-account-list.js';
 import { handleAccountRead } from './handle-account-read.js';
 import { handleAccountSession } from './handle-account-session.js';
@@ -29,10 +29,10 @@ export interface DaemonInfo {
 }
 
 /**
- * What the handlers ask of the login: the AccountService (../account.ts), which owns it, or a
- * Follower (../follower.ts), which mirrors its upstream's.
+ * What the handlers ask of the login: the AccountService (../accounts/service.ts), which owns it, or a
+ * Follower (../follower/follower.ts), which mirrors its upstream's.
  */
-export interface Account {
+export interface AccountPort {
   read(refreshToken: boolean): Promise<Status>;
   /** `name`: that account's credential instead of the active one's. */
   token(forceRefresh: boolean, name?: string): Promise<TokenResult>;
@@ -44,17 +44,17 @@ export interface Account {
 }
 
 export interface HandlerContext {
-  account: Account;
+  account: AccountPort;
   daemon: DaemonInfo;
 }
 
-export interface Handler<P, R> {
+export interface RequestHandler<P, R> {
   /** Checks the params as received; throws an invalid-params error for a bad one. */
   params(raw: unknown): P;
   handle(params: P, context: HandlerContext, peer: Peer): R | Promise<R>;
 }
 
-type HandlerTable = { [K in keyof Requests]: Handler<ParamsOf<Requests[K]>, ResultOf<Requests[K]>> };
+type HandlerTable = { [K in keyof Requests]: RequestHandler<ParamsOf<Requests[K]>, ResultOf<Requests[K]>> };
 
 const table: HandlerTable = {
   initialize: handleInitialize,
@@ -71,12 +71,12 @@ const table: HandlerTable = {
 };
 
 /** The handlers by method name, as the server dispatches them. */
-export function createHandlers(account: Account, daemon: DaemonInfo): Map<string, Dispatch> {
+export function createHandlers(account: AccountPort, daemon: DaemonInfo): Map<string, RequestDispatch> {
   const context: HandlerContext = { account, daemon };
   const keys = Object.keys(table) as Array<keyof Requests>;
   return new Map(
     keys.map((key) => {
-      const handler = table[key] as Handler<unknown, unknown>;
+      const handler = table[key] as RequestHandler<unknown, unknown>;
       return [Requests[key].method, (raw, peer) => handler.handle(handler.params(raw), context, peer)];
     }),
   );

@@ -1,7 +1,7 @@
 // What every handler uses to check its params: a bad param is an invalid-params error that names it.
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCodes, type Empty } from '../../shared/protocol.js';
-import { nameProblem } from '../accounts/inactive.js';
+import { nameProblem } from '../accounts/identity.js';
 
 export type Params = Record<string, unknown>;
 

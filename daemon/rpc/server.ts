@@ -20,7 +20,7 @@ export interface Peer {
   onClose(listener: () => void): () => void;
 }
 
-export type Handler = (params: unknown, peer: Peer) => unknown;
+export type RequestDispatch = (params: unknown, peer: Peer) => unknown;
 
 function createPeer(restricted: boolean): Peer & { close(): void } {
   const listeners = new Set<() => void>();
@@ -75,7 +75,7 @@ export interface ServerOptions {
   restricted: boolean;
   maxConnections: number;
   limits: TransportLimits;
-  handlers: Map<string, Handler>;
+  handlers: Map<string, RequestDispatch>;
   log: Logger;
 }
 

@@ -32,7 +32,7 @@ export interface Settings {
   keyringPollMs: number;
 }
 
-export interface Flags {
+export interface DaemonFlags {
   socket?: string | undefined;
   codexHome?: string | undefined;
   logLevel?: string | undefined;
@@ -48,7 +48,7 @@ async function readFile(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>
   return (await openSettingsFile(env)).store;
 }
 
-export async function loadSettings(flags: Flags, env: NodeJS.ProcessEnv = process.env): Promise<Settings> {
+export async function loadSettings(flags: DaemonFlags, env: NodeJS.ProcessEnv = process.env): Promise<Settings> {
   const file = await readFile(env);
   /** The flag, else the variable, else the file's value; undefined when none is set. */
   const pick = (name: Name, flag?: { value: string | undefined; where: string }): string | number | undefined => {

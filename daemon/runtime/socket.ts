@@ -253,7 +253,7 @@ export function unlinkIfOurs(socketPath: string, identity: { ino: number } | nul
 }
 
 /** The fds systemd passed: the main socket's, and the restricted one's when codexd-restricted.socket is enabled. */
-export type Activation = { kind: 'systemd'; main: number; restricted: number | null } | { kind: 'none' };
+export type SocketActivation = { kind: 'systemd'; main: number; restricted: number | null } | { kind: 'none' };
 
 /** sd_listen_fds: passed fds start at 3. */
 const SD_LISTEN_FDS_START = 3;
@@ -265,7 +265,7 @@ const FD_NAMES: Record<SocketRole, string> = { main: 'codexd', restricted: 'code
  * (the main socket) or two, told apart by LISTEN_FDNAMES. A half-right environment is an error,
  * never a silent second bind.
  */
-export function readActivation(env: NodeJS.ProcessEnv = process.env): Activation {
+export function readActivation(env: NodeJS.ProcessEnv = process.env): SocketActivation {
   const pid = env['LISTEN_PID'];
   const fds = env['LISTEN_FDS'];
   if (pid === undefined && fds === undefined) return { kind: 'none' };

@@ -1,14 +1,9 @@
-// Several accounts: who a login is (its key), what it is called, and an inactive account kept
-// fresh on its own schedule, in its own file (see docs/accounts.md).
+// Several accounts (see docs/accounts.md): who a login is (its key), what it is called, and
+// what `account/list` says of it.
 import { createHash } from 'node:crypto';
-import type { AccountState, AccountSummary } from '../../shared/protocol.js';
-import type { IssuerClient } from '../auth/issuer.js';
+import type { AccountSummary } from '../../shared/protocol.js';
 import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
-import type { Logger } from '../runtime/log.js';
-import { Refresher, type LoginSlot, type RefresherOptions } from '../auth/refresher.js';
-import { releaseSecrets } from '../runtime/secrets.js';
-import { Session } from '../auth/session.js';
-import type { AuthRecord, Loaded } from '../auth/store.js';
+import type { AuthRecord } from '../auth/store.js';
 
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
@@ -78,46 +73,4 @@ export function summarize(name: string, record: AuthRecord, active: boolean, sta
     accessTokenExpiresAt: isoTime(expiryMs(record.tokens!.access_token)),
     state,
   };
-}
-
-export function stateOf(session: Session): Exclude<AccountState, 'loggedOut'> {
-  return session.reauthReason ? 'reauthRequired' : session.refreshing ? 'refreshing' : 'ok';
-}
-
-/** The login `session` holds: as stored, or, when its refreshed tokens could not be written yet, as held. */
-export function loginIn(session: Session): AuthRecord | null {
-  const { loaded } = session;
-  return loaded.kind === 'ok' ? loaded.record : null;
-}
-
-/** An account that is not in auth.json: its own session and refresher, on its own file. */
-export class InactiveAccount {
-  readonly session: Session;
-  readonly refresher: Refresher;
-
-  constructor(
-    readonly key: string,
-    readonly slot: LoginSlot,
-    loaded: Loaded,
-    issuer: IssuerClient,
-    options: RefresherOptions,
-    log: Logger,
-    onChange: () => void,
-  ) {
-    this.session = new Session(log);
-    this.refresher = new Refresher(slot, issuer, this.session, options, log);
-    this.session.adopt(loaded);
-    this.session.on('changed', onChange);
-  }
-
-  record(): AuthRecord | null {
-    return loginIn(this.session);
-  }
-
-  /** It became active or was logged out: no more refreshes by schedule, no more secrets held. */
-  dispose(): void {
-    this.refresher.stop();
-    this.session.removeAllListeners();
-    releaseSecrets(this.session);
-  }
 }

@@ -1,6 +1,8 @@
-// The login the daemon holds, with one owner: the record last read from (or written to)
-// auth.json, the rotated tokens not yet written (the unsaved overlay), whether a refresh is in
-// flight and why the last one failed. Every change emits `changed`.
+// The state of one login the daemon holds: the record last read from (or written to) its
+// storage, the rotated tokens not yet written (the unsaved overlay), whether a refresh is in
+// flight and why the last one failed. Every change emits `changed`. Its one writer is the
+// account slot that holds it (../accounts/slot.ts), through the slot's own refresher; everyone
+// else sees it as a `LoginView`.
 import { EventEmitter } from 'node:events';
 import type { SessionResult } from '../../shared/protocol.js';
 import { expiryMs, isoTime } from './jwt.js';
@@ -19,7 +21,7 @@ export interface TransientFailure {
   retryAt: number;
 }
 
-export class Session extends EventEmitter<{ changed: [] }> {
+export class LoginState extends EventEmitter<{ changed: [] }> {
   private current: Loaded = { kind: 'missing' };
   /**
    * Tokens the issuer rotated that could not be written (a full disk, say). The old refresh
@@ -85,10 +87,17 @@ export class Session extends EventEmitter<{ changed: [] }> {
     this.emit('changed');
   }
 
-  /** A new login or a logout: nothing pending for the old one survives. */
-  replace(loaded: Loaded): void {
+  /**
+   * A new login or a logout: nothing pending for the old one survives. `reauth`: why the login
+   * that comes in needs a new sign-in (it needed one where it was before).
+   */
+  replace(loaded: Loaded, reauth: string | null = null): void {
     this.forgetFailures();
     this.adopt(loaded);
+    if (reauth && loaded.kind === 'ok') {
+      this.permanent = { reason: reauth, raw: loaded.raw };
+      this.emit('changed');
+    }
   }
 
   /** Serves rotated tokens that could not be written from memory, as a replacement of `basedOn`. */
@@ -133,6 +142,9 @@ export class Session extends EventEmitter<{ changed: [] }> {
     this.transientFailure = null;
   }
 }
+
+/** What may be read of a login's state by anyone but its slot. */
+export type LoginView = Pick<LoginState, 'loaded' | 'held' | 'unsaved' | 'refreshing' | 'reauthReason' | 'transient' | 'lastError' | 'holdsNewerThan'>;
 
 /** The ChatGPT login in `loaded`, or null. */
 export function chatgptOf(loaded: Loaded): HeldChatgpt | null {
