@@ -95,25 +95,7 @@ export function resolveCodexHome(env: Env = process.env): string {
  * so two daemons for one home collide whatever sockets they were given.
  */
 export function daemonLockPath(codexHome: string, env: Env = process.env): string {
-  return join(runtimeDir(env), `codexd-${codexHomeKey(codexHome)}.lock`);
-}
-
-/**
- * The folder of the daemon's lock files: the default socket's folder, or on Windows, where the
- * socket is a named pipe and has no folder, %LOCALAPPDATA%\codexd (inside the user's profile).
- */
-export function runtimeDir(env: Env = process.env, platform: NodeJS.Platform = process.platform): string {
-  return platform === 'win32' ? stateDir(env, platform) : dirname(defaultSocketPath(env, platform));
-}
-
-/**
- * A lock file that belongs to the socket `socketPath` (`<socket>.<kind>.lock` beside it); for a
- * named pipe, `<pipe name>.<kind>.lock` in the runtime folder.
- */
-export function socketLockPath(socketPath: string, kind: 'bind' | 'spawn', env: Env = process.env): string {
-  if (!isWindowsPipe(socketPath)) return kind === 'bind' ? `${socketPath}.lock` : `${socketPath}.spawn.lock`;
-  const name = socketPath.slice('\\\\.\\pipe\\'.length).replace(/[^A-Za-z0-9._-]/g, '_');
-  return join(runtimeDir(env, 'win32'), `${name}.${kind}.lock`);
+  return join(dirname(defaultSocketPath(env)), `codexd-${codexHomeKey(codexHome)}.lock`);
 }
 
 /** The folder of the settings file (`config.json`, managed by the daemon with `conf`). */
@@ -165,6 +147,11 @@ function settingString(file: Record<string, unknown>, name: string): string | un
 /** Socket path by the precedence in docs/settings.md: flag, then CODEXD_SOCKET, then the settings file, then the default for the home. */
 export function resolveSocketPath(flag: string | undefined, env: Env = process.env): string {
   return flag || env['CODEXD_SOCKET'] || settingString(readSettingsFile(env), 'SOCKET') || defaultSocketPath(env);
+}
+
+/** The Codex executable `codex-auth app-server` runs: flag, then CODEXD_CODEX, then the settings file, then `codex` on PATH. */
+export function resolveCodexExecutable(flag: string | undefined, env: Env = process.env): string {
+  return flag || env['CODEXD_CODEX'] || settingString(readSettingsFile(env), 'CODEX') || 'codex';
 }
 
 /** The value of CODEXD_RESTRICTED_SOCKET that turns the restricted socket off. */

@@ -6,8 +6,7 @@
 export { codeFromProtocol, ErrorCodes, type ErrorCode } from './errors.js';
 export { MAX_MESSAGE_BYTES } from './framing.js';
 
-/** 2: codexd's error codes moved out of JSON-RPC's reserved range (docs/protocol.md). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 1;
 
 /** Longest list of instance ids an `initialize` answer carries (a chain of followers is cut there). */
 export const MAX_INSTANCE_IDS = 16;

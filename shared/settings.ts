@@ -50,6 +50,8 @@ export const SETTINGS = {
   UPSTREAM_TIMEOUT_MS: { type: 'integer', min: 100, max: 600_000, default: 10_000 },
   /** The longest wait between a follower's attempts to reach its upstream (the backoff's ceiling). */
   UPSTREAM_RETRY_MAX_MS: { type: 'integer', min: 100, max: 30_000, default: 30_000 },
+  /** The Codex executable `codex-auth app-server` runs (default: `codex` on PATH). */
+  CODEX: { type: 'string' },
   /** 0 = no limit. */
   FRAME_TIMEOUT_MS: { type: 'integer', min: 0, max: 3600_000, default: 10_000 },
   /** How long one OS keyring call may take before codexd gives up on it (keyring and auto mode). */

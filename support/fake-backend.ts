@@ -43,6 +43,13 @@ export interface FakeBackend {
    * one keeps answering after that. An account never scripted gets `usagePayload({})`.
    */
   scriptUsage(accountId: string, ...replies: UsageReply[]): void;
+  /**
+   * Bearer tokens answered 401 on every path, as the backend answers a revoked or expired token:
+   * Codex then runs its 401 recovery (with host-managed tokens, `account/chatgptAuthTokens/refresh`).
+   */
+  rejected: Set<string>;
+  /** The /wham/accounts/check requests so far (Codex's workspace routing discovery, docs/editors.md). */
+  accountChecks(): BackendRequest[];
   /** The /wham/usage requests so far, for `accountId` when given. */
   usageRequests(accountId?: string): BackendRequest[];
   close(): Promise<void>;
@@ -104,6 +111,19 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+const ACCOUNTS_CHECK = '/backend-api/wham/accounts/check';
+
+/**
+ * The /wham/accounts/check body Codex 0.169–0.171 decodes: the caller's workspace, with an HTTPS
+ * backend origin (Codex insists on one; nothing here sends a model turn there).
+ */
+function accountsCheck(accountId: string): object {
+  return {
+    accounts: [{ id: accountId, structure: 'personal', plan_type: 'pro', workspace_backend_origin: 'https://127.0.0.1:9', account_routing_override: 'NO_CONSTRAINT' }],
+    account_ordering: [accountId],
+  };
+}
+
 export async function startFakeBackend(): Promise<FakeBackend> {
   const requests: BackendRequest[] = [];
   const scripts = new Map<string, UsageReply[]>();
@@ -135,7 +155,16 @@ export async function startFakeBackend(): Promise<FakeBackend> {
         at: Date.now(),
       };
       requests.push(request);
-      if (request.method === 'GET' && new URL(request.url, 'http://x').pathname === '/backend-api/wham/usage') {
+      const path = new URL(request.url, 'http://x').pathname;
+      if (request.authorization?.startsWith('Bearer ') && backend.rejected.has(request.authorization.slice(7))) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"message":"fake backend: token rejected","code":"token_expired"}}');
+        return;
+      }
+      if (request.method === 'GET' && path === ACCOUNTS_CHECK) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(accountsCheck(request.accountId ?? '')));
+        return;
+      }
+      if (request.method === 'GET' && path === '/backend-api/wham/usage') {
         void answerUsage(request, res);
         return;
       }
@@ -149,6 +178,8 @@ export async function startFakeBackend(): Promise<FakeBackend> {
     requests,
     status: 503,
     bearerTokens: () => [...new Set(requests.map((r) => r.authorization).filter((a): a is string => a?.startsWith('Bearer ') === true).map((a) => a.slice(7)))],
+    rejected: new Set(),
+    accountChecks: () => requests.filter((r) => r.url.startsWith(ACCOUNTS_CHECK)),
     scriptUsage: (accountId, ...replies) => void scripts.set(accountId, [...replies]),
     usageRequests: (accountId) => requests.filter((r) => r.url.startsWith('/backend-api/wham/usage') && (accountId === undefined || r.accountId === accountId)),
     close: () =>

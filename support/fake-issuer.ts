@@ -466,6 +466,8 @@ class FakeIssuerServer implements FakeIssuer {
         chatgpt_user_id: owner.userId,
         user_id: owner.userId,
       },
+      // As the real access token: Codex's app-server reads the email from it with host-managed tokens.
+      'https://api.openai.com/profile': { email: owner.email, email_verified: true },
     });
     const refresh_token = `rt_${randomToken(32)}`;
     this.idTokens.add(id_token);

@@ -19,6 +19,7 @@ export interface Flags {
   all: boolean;
   account?: string | undefined;
   remoteUid?: string | undefined;
+  codex?: string | undefined;
 }
 
 const OPTIONS = {
@@ -37,6 +38,7 @@ const OPTIONS = {
   all: { type: 'boolean' },
   account: { type: 'string' },
   'remote-uid': { type: 'string' },
+  codex: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -65,6 +67,7 @@ const APPLIES: Record<string, Option[]> = {
   'config unset': [],
   'remote ssh-config': ['socket', 'remote-uid'],
   'remote container': ['socket'],
+  'app-server': [...CONNECT, 'account', 'codex'],
 };
 
 /** Edit distance, for "did you mean". */
@@ -130,6 +133,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
       all: values.all ?? false,
       account: values.account,
       remoteUid: values['remote-uid'],
+      codex: values.codex,
     },
   };
 }

@@ -15,7 +15,7 @@ import { accountsCommand, logoutCommand, switchCommand } from './accounts.js';
 import { describeDaemon, describeStatus } from './format.js';
 import { exitWith, print, token } from './token.js';
 import { UsageError } from './usage.js';
-import { waitForExit } from '../connect.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const HELP = `codex-auth ${VERSION} - sign in to Codex once, for every tool on this machine
 
@@ -48,6 +48,8 @@ Commands:
                             HOST, when it is not the same as here)
   remote container          print the docker run and devcontainer.json lines that mount the
                             restricted socket into a container
+  app-server [-- ARGS]      run \`codex app-server ARGS\` logged in with codexd's token, for
+                            editors (--account NAME: that account; --codex PATH: that Codex)
   help                      this help
 
 Options:
@@ -60,6 +62,8 @@ Options:
   --dry-run            service: show what would change, change nothing
   -f, --follow         logs: keep printing new lines
   --remote-uid UID     remote ssh-config: your uid on HOST (default: the same as here)
+  --account NAME       token, app-server: that account instead of the active one
+  --codex PATH         app-server: the Codex to run (env CODEXD_CODEX; default: codex)
   -h, --help           this help
   --version            print the version
 
@@ -81,7 +85,7 @@ async function status(client: CodexdClient, json: boolean): Promise<number> {
 async function daemonCommand(action: string | undefined, socket: string, flags: Flags): Promise<number> {
   const { CodexdClient } = await import('../index.js');
   // Controlling the daemon is about the process, not the account: any daemon on the socket will do.
-  const client = new CodexdClient(socket, { autostart: false, expect: {}, anyVersion: true });
+  const client = new CodexdClient(socket, { autostart: false, expect: {} });
   const running = await client.daemonStatus().catch((error: unknown) => {
     if (error instanceof DaemonUnreachableError && !(error instanceof SocketRefusedError)) return null;
     throw error;
@@ -99,7 +103,7 @@ async function daemonCommand(action: string | undefined, socket: string, flags: 
         process.stdout.write(`codexd is already running (pid ${running.pid}, socket ${running.socket})\n`);
         return 0;
       }
-      const started = await new CodexdClient(socket, { autostart: true, expect: {}, anyVersion: true }).daemonStatus();
+      const started = await new CodexdClient(socket, { autostart: true, expect: {} }).daemonStatus();
       process.stdout.write(`codexd started (pid ${started.pid}, socket ${started.socket}, log ${started.logFile ?? 'stderr'})\n`);
       return 0;
     }
@@ -115,6 +119,18 @@ async function daemonCommand(action: string | undefined, socket: string, flags: 
     }
     default:
       throw new UsageError('usage: codex-auth daemon start|stop|status');
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(50);
   }
 }
 
@@ -146,7 +162,10 @@ async function logsCommand(extra: string | undefined, socket: string, flags: Fla
 }
 
 async function run(argv: string[]): Promise<number> {
-  const commandLine = parseCommandLine(argv);
+  // Whatever follows `--` is for `codex app-server` (codex-auth app-server -- ARGS).
+  const dashes = argv.indexOf('--');
+  const passed = dashes === -1 ? [] : argv.slice(dashes + 1);
+  const commandLine = parseCommandLine(dashes === -1 ? argv : argv.slice(0, dashes));
   exitOnHelpOrVersion(commandLine, HELP);
   const { command, flags, given } = commandLine;
   const [name, sub, ...rest] = command;
@@ -161,6 +180,11 @@ async function run(argv: string[]): Promise<number> {
   if (name === 'daemon') return daemonCommand(sub, socket, flags);
   if (name === 'service') return serviceCommand(sub, flags);
   if (name === 'logs') return logsCommand(sub, socket, flags);
+  if (dashes !== -1 && name !== 'app-server') throw new UsageError(`\`--\` passes arguments to \`codex app-server\` only (codex-auth app-server -- ARGS)`);
+  if (name === 'app-server') {
+    if (sub !== undefined) throw new UsageError(`unexpected argument "${sub}"; pass arguments for Codex after --: codex-auth app-server -- ${[sub, ...rest].join(' ')}`);
+    return (await import('./app-server.js')).appServerCommand(socket, !flags.noAutostart && !autostartDisabled(), flags, passed);
+  }
 
   const known = ['login', 'status', 'token', 'logout', 'accounts', 'switch'];
   if (!known.includes(name)) throw new UsageError(`unknown command "${name}"; run \`codex-auth --help\``);
