@@ -1,14 +1,14 @@
 // Starting the daemon on demand, the way gpg-agent's clients do: connect; on failure take a
 // spawn lock, connect again (someone else may have just started it), and only then spawn and
 // wait. Ten clients racing on a fresh socket end with exactly one daemon.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonUnreachableError } from '../shared/errors.js';
 import { lock } from '../shared/os.js';
-import { conventionalUpstream, defaultCodexHome, defaultLogFile, defaultSocketPath, readSettingsFile, resolveCodexHome } from '../shared/paths.js';
+import { conventionalUpstream, defaultCodexHome, defaultLogFile, defaultSocketPath, isWindowsPipe, readSettingsFile, resolveCodexHome, runtimeDir, socketLockPath } from '../shared/paths.js';
 import { openTrusted, transportFor } from '../shared/transports.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -99,7 +99,8 @@ async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket
   const transport = transportFor(socketPath);
   transport.prepare(socketPath);
   transport.check(socketPath); // whoever created the folder, it must pass before we put a lock file in it
-  const spawnLock = await lock(`${socketPath}.spawn.lock`, AUTOSTART_WAIT_MS * 2);
+  if (isWindowsPipe(socketPath)) mkdirSync(runtimeDir(env), { recursive: true }); // a pipe has no folder: its locks live there
+  const spawnLock = await lock(socketLockPath(socketPath, 'spawn', env), AUTOSTART_WAIT_MS * 2);
   try {
     try {
       return await openTrusted(socketPath);
@@ -111,6 +112,8 @@ async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env), '--autostarted', ...followerArgs(env)], {
       detached: true,
+      // Windows: no console window for the daemon (detached would otherwise open one).
+      windowsHide: true,
       stdio: ['ignore', 'ignore', 'pipe'],
       env,
     });

@@ -51,6 +51,8 @@ export interface ConnectOptions {
    * settings file set); `{}` accepts any daemon, for commands that control the daemon itself.
    */
   expect?: ExpectedDaemon;
+  /** @internal Any version will do, for commands that control the daemon itself (default: a daemon of another version is restarted, or refused). */
+  anyVersion?: boolean;
 }
 
 interface ClientEvents {
@@ -170,6 +172,7 @@ export class CodexdClient {
     const { connection } = await openDaemon(this.socketPath, {
       autostart,
       expect: this.options.expect ?? expectedDaemon(),
+      anyVersion: this.options.anyVersion ?? false,
       ...(this.options.clientInfo ? { clientInfo: this.options.clientInfo } : {}),
     });
     connection.onNotification(Notifications.accountUpdated, (status) => void this.events.emit('accountUpdated', status));

@@ -1,11 +1,13 @@
 // The two system calls Node core lacks: flock(2), which Codex CLI uses on auth.lock and
-// auth.json.lock, and the peer's uid on a Unix socket (SO_PEERCRED / getpeereid), which
-// ssh-agent checks on every accept. Both go through koffi, an FFI whose prebuilt binaries
-// ship inside its npm packages; nothing is compiled or downloaded at install.
+// auth.json.lock (LockFileEx on Windows, shared/win32.ts), and the peer's uid on a Unix socket
+// (SO_PEERCRED / getpeereid), which ssh-agent checks on every accept. Both go through koffi, an
+// FFI whose prebuilt binaries ship inside its npm packages; nothing is compiled or downloaded at
+// install.
 import { closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { tryLockFile } from './win32.js';
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -63,11 +65,41 @@ export interface HeldLock {
   release(): void;
 }
 
-function tryLockFd(fd: number): boolean {
-  const lib = loadLibc();
-  if (!lib) return true; // Windows: no flock; Codex takes none there either.
-  return lib.flock(fd, LOCK_EX | LOCK_NB) === 0;
+/** How a lock is taken on this platform: flock on the file's fd, or LockFileEx on a handle of its own (Windows). */
+interface Locker {
+  /** Locks the open file `fd` (at `path`) without waiting; false when another holder has it. */
+  tryLock(fd: number, path: string): boolean;
+  unlock(fd: number): void;
 }
+
+const flockLocker: Locker = {
+  tryLock: (fd) => {
+    const lib = loadLibc();
+    return !lib || lib.flock(fd, LOCK_EX | LOCK_NB) === 0;
+  },
+  unlock: (fd) => void loadLibc()?.flock(fd, LOCK_UN),
+};
+
+/**
+ * Windows: LockFileEx on a second handle of the same file (Node does not expose a file's HANDLE),
+ * kept until unlock; the lock lives and dies with that handle, as Codex's with its File.
+ */
+function win32Locker(): Locker {
+  const held = new Map<number, { release(): void }>();
+  return {
+    tryLock: (fd, path) => {
+      const lock = tryLockFile(path);
+      if (lock) held.set(fd, lock);
+      return lock !== null;
+    },
+    unlock: (fd) => {
+      held.get(fd)?.release();
+      held.delete(fd);
+    },
+  };
+}
+
+const locker: Locker = process.platform === 'win32' ? win32Locker() : flockLocker;
 
 /**
  * Opens a lock file, created 0600 if missing, without following a symlink: a link planted there
@@ -87,7 +119,7 @@ function openLockFile(path: string): number {
 /** Takes an exclusive flock on `path` (created 0600 if missing) without waiting; null when another holder has it. */
 export function tryLock(path: string): HeldLock | null {
   const fd = openLockFile(path);
-  if (!tryLockFd(fd)) {
+  if (!locker.tryLock(fd, path)) {
     closeSync(fd);
     return null;
   }
@@ -103,7 +135,7 @@ const POLL_MS = 10;
 export async function lock(path: string, timeoutMs: number): Promise<HeldLock> {
   const fd = openLockFile(path);
   const deadline = Date.now() + timeoutMs;
-  while (!tryLockFd(fd)) {
+  while (!locker.tryLock(fd, path)) {
     if (Date.now() >= deadline) {
       closeSync(fd);
       throw new LockTimeoutError(`timed out after ${timeoutMs} ms waiting for the lock on ${path}`);
@@ -121,7 +153,7 @@ function heldLock(path: string, fd: number): HeldLock {
     release() {
       if (!held) return;
       held = false;
-      loadLibc()?.flock(fd, LOCK_UN);
+      locker.unlock(fd);
       closeSync(fd);
     },
   };

@@ -95,7 +95,25 @@ export function resolveCodexHome(env: Env = process.env): string {
  * so two daemons for one home collide whatever sockets they were given.
  */
 export function daemonLockPath(codexHome: string, env: Env = process.env): string {
-  return join(dirname(defaultSocketPath(env)), `codexd-${codexHomeKey(codexHome)}.lock`);
+  return join(runtimeDir(env), `codexd-${codexHomeKey(codexHome)}.lock`);
+}
+
+/**
+ * The folder of the daemon's lock files: the default socket's folder, or on Windows, where the
+ * socket is a named pipe and has no folder, %LOCALAPPDATA%\codexd (inside the user's profile).
+ */
+export function runtimeDir(env: Env = process.env, platform: NodeJS.Platform = process.platform): string {
+  return platform === 'win32' ? stateDir(env, platform) : dirname(defaultSocketPath(env, platform));
+}
+
+/**
+ * A lock file that belongs to the socket `socketPath` (`<socket>.<kind>.lock` beside it); for a
+ * named pipe, `<pipe name>.<kind>.lock` in the runtime folder.
+ */
+export function socketLockPath(socketPath: string, kind: 'bind' | 'spawn', env: Env = process.env): string {
+  if (!isWindowsPipe(socketPath)) return kind === 'bind' ? `${socketPath}.lock` : `${socketPath}.spawn.lock`;
+  const name = socketPath.slice('\\\\.\\pipe\\'.length).replace(/[^A-Za-z0-9._-]/g, '_');
+  return join(runtimeDir(env, 'win32'), `${name}.${kind}.lock`);
 }
 
 /** The folder of the settings file (`config.json`, managed by the daemon with `conf`). */

@@ -6,7 +6,8 @@
 export { codeFromProtocol, ErrorCodes, type ErrorCode } from './errors.js';
 export { MAX_MESSAGE_BYTES } from './framing.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: codexd's error codes moved out of JSON-RPC's reserved range (docs/protocol.md). */
+export const PROTOCOL_VERSION = 2;
 
 /** Longest list of instance ids an `initialize` answer carries (a chain of followers is cut there). */
 export const MAX_INSTANCE_IDS = 16;

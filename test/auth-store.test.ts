@@ -7,6 +7,7 @@ import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
 import type { Status } from '../shared/protocol.js';
 import { authPath, cli, client, fileSandbox, hasAuth, readAuth, sleep, startDaemon, waitFor, watch, type Sandbox } from './helpers.js';
 import { codexAuthJson, holdLock } from './refresh-support.js';
+import { ErrorCodes } from '../shared/protocol.js';
 
 const KEY = 'sk-proj-interop-0123456789abcdefghij';
 /** auth.json of an API-key login, as Codex CLI writes it. */
@@ -99,7 +100,7 @@ describe('auth.json', () => {
       return s.reauthReason ? s : null;
     }, 'the broken id_token to be noticed');
     assert.match(status.reauthReason!, /id_token is not a valid JWT/);
-    await assert.rejects(c.token(), (error: { code: number }) => error.code === -32001);
+    await assert.rejects(c.token(), (error: { code: number }) => error.code === ErrorCodes.notLoggedIn);
     await c.close();
     await daemon.stop();
   });

@@ -6,9 +6,10 @@ import type { Status } from '../client/index.js';
 import { deadPort } from './login-support.js';
 import { cli, readLog, rpcError } from './helpers.js';
 import { MESSAGES, rotateOutside, scene, writeAtomically, fixture } from './refresh-support.js';
+import { ErrorCodes } from '../shared/protocol.js';
 
 describe('a refresh that fails', () => {
-  it('token --force-refresh with the issuer down: exit 1, the cause on stderr, -32003; status shows the error and the next try', async (t) => {
+  it('token --force-refresh with the issuer down: exit 1, the cause on stderr, -33003; status shows the error and the next try', async (t) => {
     const s = await scene(t, { CODEXD_ISSUER: `http://127.0.0.1:${await deadPort()}` });
     await s.start();
     const { client: c, updates } = await s.watcher();
@@ -22,7 +23,7 @@ describe('a refresh that fails', () => {
     assert.ok(!forced.stderr.includes(old.tokens.access_token));
 
     const error = await rpcError(c.token({ forceRefresh: true }));
-    assert.equal(error.code, -32003);
+    assert.equal(error.code, ErrorCodes.issuerUnavailable);
     assert.match(error.message, /ECONNREFUSED/);
 
     const plain = await cli(s.box, ['token']);

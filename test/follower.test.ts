@@ -105,7 +105,7 @@ describe('a follower on the same machine', () => {
     assert.equal(read.upstream?.state, 'connected');
     assert.equal(read.nextRefreshAt, null, 'a follower plans no refresh');
 
-    // Logins and logouts belong upstream: -32006, naming it; the upstream is left as it was.
+    // Logins and logouts belong upstream: -33006, naming it; the upstream is left as it was.
     const upstreamFile = readAuth(up);
     const loginError = await rpcError(foClient.loginStart({ type: 'apiKey', apiKey: 'sk-follower-must-not-store-this' }));
     assert.equal(loginError.code, ErrorCodes.loginUpstream);

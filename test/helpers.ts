@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { after, afterEach } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,7 @@ export interface Sandbox {
 
 /** Short paths under /tmp, so socket paths stay far below the 107-byte limit. */
 export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
+  if (process.platform === 'win32') return windowsSandbox(extraEnv);
   const dir = mkdtempSync('/tmp/cxd-');
   const codexHome = join(dir, 'home');
   const run = join(dir, 'run');
@@ -56,6 +58,34 @@ export function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
     CODEXD_LOG_LEVEL: 'debug',
     ...extraEnv,
   };
+  return sandboxOf(dir, codexHome, socket, env);
+}
+
+/** The variables a Windows process needs to start at all (SystemRoot for its DLLs and sockets). */
+const WINDOWS_SYSTEM_ENV = ['SystemRoot', 'SYSTEMROOT', 'windir', 'WINDIR', 'ComSpec', 'PATHEXT', 'TEMP', 'TMP', 'SystemDrive'];
+
+/** On Windows: a private profile (USERPROFILE, APPDATA, LOCALAPPDATA) in the temp folder and a pipe of its own. */
+function windowsSandbox(extraEnv: NodeJS.ProcessEnv): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), 'cxd-'));
+  const profile = join(dir, 'profile');
+  for (const folder of ['AppData\\Roaming', 'AppData\\Local']) mkdirSync(join(profile, folder), { recursive: true });
+  const codexHome = join(profile, '.codex');
+  const socket = `\\\\.\\pipe\\cxd-${basename(dir)}`;
+  const env: NodeJS.ProcessEnv = {
+    ...Object.fromEntries(WINDOWS_SYSTEM_ENV.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]])),
+    PATH: process.env['PATH'] ?? process.env['Path'],
+    USERPROFILE: profile,
+    APPDATA: join(profile, 'AppData', 'Roaming'),
+    LOCALAPPDATA: join(profile, 'AppData', 'Local'),
+    CODEX_HOME: codexHome,
+    CODEXD_SOCKET: socket,
+    CODEXD_LOG_LEVEL: 'debug',
+    ...extraEnv,
+  };
+  return sandboxOf(dir, codexHome, socket, env);
+}
+
+function sandboxOf(dir: string, codexHome: string, socket: string, env: NodeJS.ProcessEnv): Sandbox {
   const box: Sandbox = {
     dir,
     codexHome,

@@ -260,7 +260,7 @@ describe('keyring mode, against a real Secret Service', { skip }, () => {
     assert.deepEqual(await none.watcher.token(), { type: 'apiKey', apiKey: API_KEY });
   });
 
-  it('keyring mode with no Secret Service: a login is refused as not stored (-32008), never reported as a success', async () => {
+  it('keyring mode with no Secret Service: a login is refused as not stored (-33008), never reported as a success', async () => {
     const w = await keyringWorld('keyring without keyring', 'keyring', { bus: 'unix:path=/nonexistent/codexd-test-bus' });
     w.extraSecrets.push({ label: 'API key', value: API_KEY });
     const status = await w.watcher.read();

@@ -7,6 +7,7 @@ import type { CodexdClient, Status, TokenResult } from '../client/index.js';
 import type { TokenSet } from '../support/fake-issuer.js';
 import { rpcError, sleep, waitFor, type Recorder } from './helpers.js';
 import { codexAuthJson, expMs, fixture, holdLock, leftoverTempFiles, OTHER_ACCOUNT, probeLock, readJson, refreshRequests, rotateOutside, scene, writeAtomically, writeUnderLock, type Fixture, type Scene } from './refresh-support.js';
+import { ErrorCodes } from '../shared/protocol.js';
 
 /** A scene whose codexd has a forced refresh on its way to an issuer that holds it back for 1 s. */
 async function refreshInFlight(t: TestContext): Promise<{ s: Scene; old: Fixture; c: CodexdClient; updates: Recorder<Status>; forced: Promise<TokenResult> }> {
@@ -158,7 +159,7 @@ describe('auth.lock and crashes', () => {
     const tookMs = Date.now() - startedAt;
     // The issuer never answers: any answer at all is the timeout's doing (the default would be 30 s).
     assert.ok(tookMs >= 900 && tookMs < 20_000, `the request was given up after ${tookMs} ms (timeout 1 s)`);
-    assert.equal(error.code, -32003, 'the forced refresh failed, and says so');
+    assert.equal(error.code, ErrorCodes.issuerUnavailable, 'the forced refresh failed, and says so');
     assert.match(error.message, /no answer from .* within 1 s/);
     const token = await c.token();
     assert.equal(token.type === 'chatgpt' && token.accessToken, old.tokens.access_token, 'the still-valid token is served');

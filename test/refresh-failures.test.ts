@@ -7,6 +7,7 @@ import type { TokenResult } from '../client/index.js';
 import { refreshErrorBody, type TokenSet } from '../support/fake-issuer.js';
 import { rpcError, sleep, waitFor } from './helpers.js';
 import { expMs, fixture, MESSAGES, readJson, refreshRequests, revokeOutside, rotateOutside, scene, writeAtomically, type Scene } from './refresh-support.js';
+import { ErrorCodes } from '../shared/protocol.js';
 
 interface PermanentCase {
   name: string;
@@ -41,7 +42,7 @@ const permanentCases: PermanentCase[] = [
 
 describe('permanent failures', () => {
   for (const c of permanentCases) {
-    it(`${c.name}: reauthRequired with Codex's words, announced, -32002, then no more requests until auth.json changes`, async (t) => {
+    it(`${c.name}: reauthRequired with Codex's words, announced, -33002, then no more requests until auth.json changes`, async (t) => {
       const s = await scene(t, { CODEXD_TICK_S: '1' });
       await s.start();
       const caller = await s.client();
@@ -57,11 +58,11 @@ describe('permanent failures', () => {
       const requests = s.issuer.requests.length;
 
       const error = await rpcError(caller.token());
-      assert.equal(error.code, -32002);
+      assert.equal(error.code, ErrorCodes.reauthRequired);
       assert.ok(error.message.startsWith(c.reason), `the error says why: ${error.message}`);
       // Ten more tries, plain and forced, and a forced account/read: all answered without a request.
       for (let i = 0; i < 10; i++) {
-        assert.equal((await rpcError(caller.token(i % 2 === 0 ? {} : { forceRefresh: true }))).code, -32002);
+        assert.equal((await rpcError(caller.token(i % 2 === 0 ? {} : { forceRefresh: true }))).code, ErrorCodes.reauthRequired);
       }
       assert.equal((await caller.read({ refreshToken: true })).state, 'reauthRequired');
       await sleep(1500); // ticks pass too
@@ -122,7 +123,7 @@ describe('passing failures', () => {
     assert.ok(total >= 100, `${failures} retries took only ${total} ms: no backoff (gaps ${gaps.join(', ')})`);
   });
 
-  it('when no valid token is left, account/token fails with -32003 and the reason, then recovers once the issuer is back', async (t) => {
+  it('when no valid token is left, account/token fails with -33003 and the reason, then recovers once the issuer is back', async (t) => {
     const s = await scene(t, { CODEXD_REFRESH_BACKOFF_BASE_MS: '100', CODEXD_REFRESH_BACKOFF_MAX_MS: '400' }, { proxy: true });
     const proxy = s.proxy!;
     let down = true;
@@ -136,7 +137,7 @@ describe('passing failures', () => {
     const startedAt = Date.now();
     for (let i = 0; i < 20; i++) {
       const error = await rpcError(c.token());
-      assert.equal(error.code, -32003);
+      assert.equal(error.code, ErrorCodes.issuerUnavailable);
       assert.match(error.message, /Failed to refresh token: 502: bad_gateway/);
       await sleep(25);
     }

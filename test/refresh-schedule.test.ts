@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_CLIENT_ID } from '../support/fake-issuer.js';
 import { codexAuthJson, codexTimestamp, expMs, libfaketime, OTHER_ACCOUNT, readJson, refreshRequests, rotateOutside, scene, waitForRefreshes, writeAtomically } from './refresh-support.js';
 import { rpcError, sleep, waitFor } from './helpers.js';
+import { ErrorCodes } from '../shared/protocol.js';
 
 const MARGIN_S = 600;
 const LAST_REFRESH = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(\d{3}){0,2}Z$/; // RFC 3339 UTC, as chrono writes it
@@ -204,7 +205,7 @@ describe('another account on disk', () => {
     s.writeFixture({ accessExpiresInS: -30 }); // expired, and the issuer is down
     await updates.next((u) => u.account?.type === 'chatgpt');
     const error = await rpcError(c.token());
-    assert.equal(error.code, -32003);
+    assert.equal(error.code, ErrorCodes.issuerUnavailable);
     await waitFor(() => proxy.received.length >= 3, `a few retries with backoff; log:\n${s.log()}`);
 
     const other = s.writeFixture({ accessExpiresInS: 3600, account: OTHER_ACCOUNT });

@@ -1,6 +1,6 @@
 // The restricted socket (issue 13): the one forwarded to remote machines and containers. It
 // serves initialize, account/read, account/token and account/session and sends account/updated;
-// every other request is refused with -32005 and changes nothing on this machine. It sits beside
+// every other request is refused with -33005 and changes nothing on this machine. It sits beside
 // the main socket, under the same folder checks, and `off` turns it off.
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ const CALLS: { [K in keyof typeof Requests]: ParamsOf<(typeof Requests)[K]> } = 
 };
 
 describe('the restricted socket', () => {
-  it('serves initialize, account/read, account/token and account/session, refuses every other request with -32005, and nothing changes', async (t) => {
+  it('serves initialize, account/read, account/token and account/session, refuses every other request with -33005, and nothing changes', async (t) => {
     const s = await scene(t);
     const login = s.writeFixture();
     const daemon = await s.start();

@@ -66,7 +66,7 @@ describe('domain errors become JSON-RPC errors in the RPC layer only', () => {
     assert.deepEqual(await errorOf(socket, 'reauth'), { code: ErrorCodes.reauthRequired, message: 'Log in again.' });
     assert.deepEqual(await errorOf(socket, 'issuer'), { code: ErrorCodes.issuerUnavailable, message: 'The issuer is down.' });
     assert.deepEqual(await errorOf(socket, 'login'), { code: ErrorCodes.loginFailed, message: 'Port 1455 is in use.' });
-    assert.deepEqual(await errorOf(socket, 'storage'), { code: ErrorCodes.internalError, message: 'Could not save auth.json: ENOSPC' });
+    assert.deepEqual(await errorOf(socket, 'storage'), { code: ErrorCodes.storageFailed, message: 'Could not save auth.json: ENOSPC' });
     assert.deepEqual(await errorOf(socket, 'account'), { code: ErrorCodes.accountNotFound, message: 'No account is named "work".' });
   });
 

@@ -15,7 +15,7 @@ import { accountsCommand, logoutCommand, switchCommand } from './accounts.js';
 import { describeDaemon, describeStatus } from './format.js';
 import { exitWith, print, token } from './token.js';
 import { UsageError } from './usage.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitForExit } from '../connect.js';
 
 const HELP = `codex-auth ${VERSION} - sign in to Codex once, for every tool on this machine
 
@@ -85,7 +85,7 @@ async function status(client: CodexdClient, json: boolean): Promise<number> {
 async function daemonCommand(action: string | undefined, socket: string, flags: Flags): Promise<number> {
   const { CodexdClient } = await import('../index.js');
   // Controlling the daemon is about the process, not the account: any daemon on the socket will do.
-  const client = new CodexdClient(socket, { autostart: false, expect: {} });
+  const client = new CodexdClient(socket, { autostart: false, expect: {}, anyVersion: true });
   const running = await client.daemonStatus().catch((error: unknown) => {
     if (error instanceof DaemonUnreachableError && !(error instanceof SocketRefusedError)) return null;
     throw error;
@@ -103,7 +103,7 @@ async function daemonCommand(action: string | undefined, socket: string, flags: 
         process.stdout.write(`codexd is already running (pid ${running.pid}, socket ${running.socket})\n`);
         return 0;
       }
-      const started = await new CodexdClient(socket, { autostart: true, expect: {} }).daemonStatus();
+      const started = await new CodexdClient(socket, { autostart: true, expect: {}, anyVersion: true }).daemonStatus();
       process.stdout.write(`codexd started (pid ${started.pid}, socket ${started.socket}, log ${started.logFile ?? 'stderr'})\n`);
       return 0;
     }
@@ -119,18 +119,6 @@ async function daemonCommand(action: string | undefined, socket: string, flags: 
     }
     default:
       throw new UsageError('usage: codex-auth daemon start|stop|status');
-  }
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(50);
   }
 }
 

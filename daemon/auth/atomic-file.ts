@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Writes `contents` to `file` atomically through a temp file `<tempPrefix>XXXXXX` beside it. */
 export async function replaceFileAtomically(file: string, contents: string, tempPrefix: string): Promise<void> {
@@ -18,10 +19,34 @@ export async function replaceFileAtomically(file: string, contents: string, temp
     } finally {
       await handle.close();
     }
-    await rename(temp, file);
+    await renameOver(temp, file);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
+  }
+}
+
+/** How long a rename on Windows waits for a reader that opened the target without FILE_SHARE_DELETE. */
+const WINDOWS_RENAME_WAIT_MS = 5000;
+const WINDOWS_RENAME_RETRY_MS = 50;
+
+/**
+ * rename(2), which on Windows is MoveFileEx with MOVEFILE_REPLACE_EXISTING (as Codex's persist of
+ * its temp file): it fails with EPERM/EACCES/EBUSY while another process has the target open
+ * without FILE_SHARE_DELETE (Node and Rust open files with it; an editor or a virus scanner may
+ * not). That is a passing state: retry until the reader lets go, as npm's graceful-fs does.
+ */
+async function renameOver(from: string, to: string): Promise<void> {
+  const deadline = Date.now() + WINDOWS_RENAME_WAIT_MS;
+  for (;;) {
+    try {
+      return await rename(from, to);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const passing = process.platform === 'win32' && (code === 'EPERM' || code === 'EACCES' || code === 'EBUSY');
+      if (!passing || Date.now() >= deadline) throw error;
+      await sleep(WINDOWS_RENAME_RETRY_MS);
+    }
   }
 }
 

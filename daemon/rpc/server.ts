@@ -48,7 +48,7 @@ const DOMAIN_CODES: ReadonlyArray<[abstract new (...args: never[]) => DomainErro
   [IssuerUnavailable, ErrorCodes.issuerUnavailable],
   [LoginFailed, ErrorCodes.loginFailed],
   [LoginUpstream, ErrorCodes.loginUpstream],
-  [StorageFailed, ErrorCodes.internalError],
+  [StorageFailed, ErrorCodes.storageFailed],
   [AccountNotFound, ErrorCodes.accountNotFound],
   [CredentialStoreUnavailable, ErrorCodes.credentialStoreUnavailable],
 ];
@@ -159,7 +159,7 @@ export class RpcServer {
       return;
     }
     if (this.sockets.size >= maxConnections) {
-      socket.end(frame({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `codexd: too many connections (limit ${maxConnections})` } }));
+      socket.end(frame({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.tooManyConnections, message: `codexd: too many connections (limit ${maxConnections})` } }));
       log.warn({ limit: maxConnections }, 'refused a connection over the limit');
       return;
     }

@@ -137,5 +137,23 @@ function createDispatcher(undici: Undici, rootCertificates: readonly string[], e
   }
   // Added to Node's roots rather than replacing them, so a corporate CA does not break the rest.
   const tls = ca ? { ca: [...rootCertificates, ca] } : {};
-  return new undici.EnvHttpProxyAgent({ connect: tls, requestTls: tls, proxyTls: tls });
+  return new undici.EnvHttpProxyAgent({ connect: keepAliveOnceConnected(undici, tls), requestTls: tls, proxyTls: tls });
+}
+
+/** undici's default: TCP keep-alive probes after 60 s idle. */
+const KEEP_ALIVE_INITIAL_DELAY_MS = 60_000;
+
+/**
+ * undici's connector, with TCP keep-alive switched on once the connection is up instead of while
+ * it is still pending: Wine refuses setsockopt(SO_KEEPALIVE) on a socket that is not connected
+ * yet ("connect UNKNOWN"), and Windows documents it for connected sockets. The effect is the same
+ * on every platform (docs/windows.md).
+ */
+function keepAliveOnceConnected(undici: Undici, tls: object): import('undici').buildConnector.connector {
+  const connector = undici.buildConnector({ ...tls, keepAlive: false });
+  return (options, callback) =>
+    connector(options, (error, socket) => {
+      if (socket) socket.setKeepAlive(true, KEEP_ALIVE_INITIAL_DELAY_MS);
+      (callback as (error: Error | null, socket: import('node:net').Socket | null) => void)(error, socket);
+    });
 }

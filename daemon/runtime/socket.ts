@@ -6,11 +6,12 @@ import type { Server } from 'node:net';
 import { dirname } from 'node:path';
 import { isRecord } from '../../shared/framing.js';
 import { tryLock, type HeldLock } from '../../shared/os.js';
-import { isWindowsPipe, maxSocketPathBytes } from '../../shared/paths.js';
+import { isWindowsPipe, maxSocketPathBytes, socketLockPath } from '../../shared/paths.js';
 import { Requests } from '../../shared/protocol.js';
 import { RpcClient } from '../../shared/rpc-client.js';
 import { netConnect } from '../../shared/unix-socket.js';
 import { createSocketFolder, fileKind } from '../../shared/trust.js';
+import { pipeServer, restrictPipeToUser } from '../../shared/win32.js';
 
 const LISTEN_BACKLOG = 4096;
 
@@ -62,6 +63,8 @@ function prepareFolderOf(path: string, what: string, alternative: string, exitCo
   const stat = lstatSync(dir);
   const uid = process.getuid?.();
   if (!stat.isDirectory()) throw new StartupError(`${what} ${dir} is not a directory (a symlink?); refusing to use it`);
+  // Windows has no modes: the folder (under %LOCALAPPDATA%) inherits the ACL of the user's profile.
+  if (process.platform === 'win32') return;
   if (uid !== undefined && stat.uid !== uid) {
     throw new StartupError(`${what} ${dir} is owned by uid ${stat.uid}, not by you (uid ${uid}); refusing to use it`);
   }
@@ -140,7 +143,7 @@ export async function bindSocket(server: Server, socketPath: string, role: Socke
   if (!isWindowsPipe(socketPath)) {
     refuseNonSocket(socketPath, role);
     // Serializes daemons starting on the same socket, so probe-then-unlink cannot race.
-    const bindLock = tryLock(`${socketPath}.lock`);
+    const bindLock = tryLock(socketLockPath(socketPath, 'bind'));
     if (!bindLock) throw new StartupError(describeRunning((await probeRunning(socketPath)) ?? { pid: null, socket: socketPath }));
     try {
       const found = await probe(socketPath);
@@ -154,8 +157,42 @@ export async function bindSocket(server: Server, socketPath: string, role: Socke
     }
     return { ino: lstatSync(socketPath).ino };
   }
-  await listen(server, socketPath);
+  await bindPipe(server, socketPath);
   return null;
+}
+
+/**
+ * Listens on the named pipe `pipe`, then lets only this user (and SYSTEM) open it. Wine lets a
+ * second listen on a pipe that is served succeed where Windows refuses it, and either way the
+ * error must say who serves it: so connect first, under the bind lock, as for a Unix socket.
+ */
+async function bindPipe(server: Server, pipe: string): Promise<void> {
+  const bindLock = tryLock(socketLockPath(pipe, 'bind'));
+  if (!bindLock) throw new StartupError(describeRunning((await probeRunning(pipe)) ?? { pid: null, socket: pipe }));
+  try {
+    const found = await probe(pipe);
+    if (typeof found === 'object') throw new StartupError(found.pid !== null ? describeRunning(found) : describePipeServer(pipe));
+    await listen(server, pipe);
+  } finally {
+    bindLock.release();
+  }
+  try {
+    restrictPipeToUser(pipe);
+  } catch (error) {
+    server.close();
+    throw new StartupError(`cannot restrict the pipe ${pipe} to your user: ${(error as Error).message}`);
+  }
+}
+
+/** The pipe is served by a process that does not answer as codexd does. */
+function describePipeServer(pipe: string): string {
+  let who = 'another process';
+  try {
+    who = `another process (pid ${pipeServer(pipe).pid})`;
+  } catch {
+    // It may have just gone; the name was taken when we asked.
+  }
+  return `the pipe ${pipe} is already served by ${who}, not by codexd; stop it, or choose another --socket or CODEXD_SOCKET`;
 }
 
 /** Throws (exit status 2) when something other than a socket is at `socketPath`; true when a socket is. */

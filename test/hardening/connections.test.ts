@@ -9,6 +9,7 @@ import { before, describe, it } from 'node:test';
 import { sleep, waitFor, type Daemon, type Sandbox } from '../helpers.js';
 import { connect as netConnect } from 'node:net';
 import { fdCount, RawConnection, request, suite } from './support.js';
+import { ErrorCodes } from '../../shared/protocol.js';
 
 const s = suite('many connections');
 const CONCURRENT = 1000;
@@ -82,7 +83,7 @@ describe('many connections', () => {
       for (const c of over) {
         assert.equal(c.garbage, '');
         assert.equal(c.messages.length, 1, 'one framed error, then the connection is closed');
-        assert.equal(c.messages[0]!.error?.code, -32000);
+        assert.equal(c.messages[0]!.error?.code, ErrorCodes.tooManyConnections);
         assert.match(c.messages[0]!.error!.message, new RegExp(`too many connections \\(limit ${CONCURRENT}\\)`));
       }
       // The ones inside the cap are unaffected.

@@ -68,7 +68,7 @@ async function timed<T>(call: Promise<T>): Promise<{ value: T; ms: number }> {
 describe('a refresh meets a faulty issuer (the access token has expired, so no valid token is left)', () => {
   for (const fault of [...faults, otherAccount]) {
     const permanent = fault === otherAccount;
-    it(`${fault.name}: ${permanent ? '-32002 reauthRequired' : '-32003 issuerUnavailable'}, announced, auth.json untouched, every call answered in time`, async () => {
+    it(`${fault.name}: ${permanent ? '-33002 reauthRequired' : '-33003 issuerUnavailable'}, announced, auth.json untouched, every call answered in time`, async () => {
       s.count({ cases: 1 });
       const issuer = await s.issuer();
       const tokens = issuer.mintTokens({ accessExpiresInS: -60 });
@@ -164,7 +164,7 @@ describe('an issuer reply far larger than any token reply', () => {
 
 describe('a device-code login meets a faulty issuer', () => {
   for (const fault of faults.filter((f) => !/id_token/.test(f.name))) {
-    it(`${fault.name}: -32004 loginFailed in time, no pending login, auth.json untouched`, async () => {
+    it(`${fault.name}: -33004 loginFailed in time, no pending login, auth.json untouched`, async () => {
       s.count({ cases: 1 });
       const issuer = await s.issuer();
       const old = fixture(issuer.mintTokens(), issuer.account);
