@@ -112,7 +112,7 @@ describe('a follower over a real ssh -R link', { skip: problem ?? false }, () =>
       const s = await remoteStatus(remote.box);
       return s.state === 'reauthRequired' ? s : null;
     }, 'the token to expire on the remote side', 20_000, 500);
-    assert.match(expired.reauthReason ?? '', /^the link to the upstream codexd on .*upstream\.sock.* is down since \S+Z, and the access token expired at \S+Z$/);
+    assert.match(expired.reauthReason ?? '', /^the link to the upstream codexd on .*upstream\.sock.* is down since \S+Z( \(.*\))?, and the access token expired at \S+Z$/);
     const refused = await cli(remote.box, ['token']);
     assert.equal(refused.code, 1);
     assert.equal(refused.stdout, '');
@@ -129,5 +129,46 @@ describe('a follower over a real ssh -R link', { skip: problem ?? false }, () =>
     assert.equal(remoteAuth(remote.box)?.tokens.access_token, current);
     assert.deepEqual(remoteIssuer.requests, [], 'the follower sent nothing to an issuer');
     await link.kill();
+  });
+
+  it('reconnects within the retry ceiling however the link fails: the laptop asleep (never answering), its codexd stopped while ssh stays up (closed right after accept), and restarted', async () => {
+    const laptop = fileSandbox({ CODEXD_ISSUER: issuer.url });
+    writeAtomically(laptop.codexHome, codexAuthJson(issuer.mintTokens({ accessExpiresInS: 3600 }), issuer.account.accountId, codexTimestamp(Date.now())));
+    let laptopDaemon = await startDaemon(laptop);
+    const restricted = defaultRestrictedSocketPath(laptop.socket);
+    const remote = remoteUser({ CODEXD_ISSUER: remoteIssuer.url, CODEXD_UPSTREAM_TIMEOUT_MS: '1000', CODEXD_UPSTREAM_RETRY_MAX_MS: '2000' });
+    const sshd = await startSshd(remote);
+    const link = await startLink(sshd, remote, restricted);
+    after(() => link.kill());
+    const upstreamState = async (state: 'connected' | 'disconnected', what: string): Promise<Status> =>
+      waitFor(async () => {
+        const s = await remoteStatus(remote.box);
+        return s.upstream?.state === state ? s : null;
+      }, what, 15_000, 200);
+    await upstreamState('connected', 'the follower to connect');
+    const laptopToken = (): string => readJson(join(laptop.codexHome, 'auth.json')).tokens.access_token;
+
+    // The laptop falls asleep: ssh and sshd stay up, nothing answers. The follower's heartbeat finds out.
+    const sleeping = laptopDaemon;
+    process.kill(sleeping.pid, 'SIGSTOP');
+    after(() => {
+      if (sleeping.proc.exitCode === null && sleeping.proc.signalCode === null) process.kill(sleeping.pid, 'SIGCONT');
+    });
+    await upstreamState('disconnected', 'the follower to take the sleeping laptop for down');
+    const asleep = await cli(remote.box, ['token'], { timeoutMs: 5000 });
+    assert.deepEqual(asleep, { code: 0, stdout: `${laptopToken()}\n`, stderr: '' }, 'the last token, at once');
+    process.kill(sleeping.pid, 'SIGCONT');
+    await upstreamState('connected', 'the follower to reconnect once the laptop wakes up');
+
+    // The laptop's codexd stops; ssh stays up, so sshd accepts each connection and closes it at once.
+    assert.equal((await cli(laptop, ['daemon', 'stop'])).code, 0);
+    const stopped = await upstreamState('disconnected', 'the follower to notice the laptop\'s codexd stopped');
+    assert.match(stopped.reauthReason ?? '', /^$|is down since/);
+    // It starts again (with a new login): the follower is back within the retry ceiling and mirrors it.
+    writeAtomically(laptop.codexHome, codexAuthJson(issuer.mintTokens({ accessExpiresInS: 3600 }), issuer.account.accountId, codexTimestamp(Date.now())));
+    laptopDaemon = await startDaemon(laptop);
+    await waitFor(async () => (await remoteStatus(remote.box)).upstream?.state === 'connected' && remoteAuth(remote.box)?.tokens.access_token === laptopToken(), 'the follower to reconnect and mirror the new login', 15_000, 200);
+    assert.equal((await cli(remote.box, ['token'])).stdout.trim(), laptopToken());
+    await laptopDaemon.stop();
   });
 });
