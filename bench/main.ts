@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startFakeIssuer } from '../support/fake-issuer.js';
 import { VERSION } from '../shared/version.js';
+import { bridgeBench } from './bridge.js';
 import { coldStartBench } from './coldstart.js';
 import { latencyBench } from './latency.js';
 import { benchRoot, removeRoot, sandbox, startDaemon, startEchoServer, writeLogin, type Figure, type Proc } from './lib.js';
@@ -25,7 +26,7 @@ figure with its goal: the median of several runs after a warm-up, with min and m
   --quick   fewer and shorter runs (about 75 s instead of about 3 minutes)
   --json    print the results as JSON on stdout instead of the table
   --only G  run only these groups (comma-separated: latency, coldstart, startup,
-            propagation, coalescing, resources)
+            propagation, coalescing, resources, bridge)
   -h, --help`;
 
 interface Plan {
@@ -35,6 +36,7 @@ interface Plan {
   propagation: { warmup: number; runs: number };
   coalescing: { ns: number[]; warmup: number; runs: number };
   resources: { runs: number; requests: number; clients: number; idleS: number; quietS: number };
+  bridge: { rounds: number; messages: number };
 }
 
 const FULL: Plan = {
@@ -44,6 +46,7 @@ const FULL: Plan = {
   propagation: { warmup: 1, runs: 7 },
   coalescing: { ns: [1, 100, 1000], warmup: 1, runs: 5 },
   resources: { runs: 3, requests: 100_000, clients: 16, idleS: 30, quietS: 10 },
+  bridge: { rounds: 6, messages: 3000 },
 };
 
 const QUICK: Plan = {
@@ -54,9 +57,10 @@ const QUICK: Plan = {
   coalescing: { ns: [1, 100, 1000], warmup: 1, runs: 3 },
   // The idle window is as long as in the full run: the kernel counts CPU time in 10 ms ticks.
   resources: { runs: 1, requests: 100_000, clients: 16, idleS: 30, quietS: 10 },
+  bridge: { rounds: 2, messages: 2000 },
 };
 
-const GROUPS = ['latency', 'coldstart', 'startup', 'propagation', 'coalescing', 'resources'] as const;
+const GROUPS = ['latency', 'coldstart', 'startup', 'propagation', 'coalescing', 'resources', 'bridge'] as const;
 
 function parse(): { json: boolean; quick: boolean; only: Set<string> } {
   const { values } = parseArgs({
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
       figures.push(...(await coalescingBench({ issuer, box, daemonPid: coalescing.pid, connections: 20, ...plan.coalescing, progress })));
       await coalescing.stop();
     }
+    if (options.only.has('bridge')) figures.push(...(await bridgeBench({ box: primary, ...plan.bridge, progress })));
     await daemon.stop();
     if (options.only.has('startup')) figures.push(...(await startupBench({ issuer, root, ...plan.startup, progress })));
     if (options.only.has('resources')) figures.push(...(await resourceBench({ issuer, root, ...plan.resources, progress })));
