@@ -4,16 +4,17 @@
 // one; what it loads only on demand stays outside (conf, undici, open, pino-pretty, koffi). Its
 // keyring helper becomes dist/daemon/keyring-helper.cjs.
 // codex-auth becomes two files in dist/client/cli/:
-//  - codex-auth.cjs, the `bin` (client/cli/bin.ts): the command line, the framing and the
-//    connection; enough for `codex-auth token`, which is on the hot path of every tool that runs
+//  - codex-auth.cjs, the `bin` (client/cli/bin.ts), every command's entry point: the command
+//    table, the command line, `--help`, the framing and the connection; enough for
+//    `codex-auth token`, which is on the hot path of every tool that runs
 //    `Authorization: Bearer $(codex-auth token)`;
-//  - main.cjs, the full CLI (client/cli/main.ts), which codex-auth.cjs requires for every other
-//    command.
+//  - handlers.cjs, the full CLI (client/cli/handlers.ts): the handlers of every other command,
+//    which codex-auth.cjs requires when one of them runs.
 // One file starts much faster than ~25 ES modules (and vscode-jsonrpc's 15 CommonJS ones)
 // resolved, read and linked one by one, and CommonJS skips the ES module loader that Node starts
-// for the first ES module; see docs/performance.md for the figures. Modules main.ts
-// imports dynamically (the client library with vscode-jsonrpc, the login flow) are in main.cjs
-// but run only when a command imports them.
+// for the first ES module; see docs/performance.md for the figures. Modules handlers.ts
+// imports dynamically (the client library with vscode-jsonrpc, the login flow) are in
+// handlers.cjs but run only when a command imports them.
 //
 // Run after `tsc` (npm run build does both). What stays outside the bundles, loaded at run time
 // from the tsc output or node_modules, is only what the hot path never needs:
@@ -78,11 +79,11 @@ for (const name of ${JSON.stringify(names)}) {
   },
 };
 
-/** In the bin, `import('./main.js')` becomes a require of the full CLI's bundle. */
+/** In the bin, `import('./handlers.js')` becomes a require of the full CLI's bundle. */
 const fullCli = {
   name: 'full-cli',
   setup(b) {
-    b.onResolve({ filter: /^\.\/main\.js$/ }, () => ({ path: './main.cjs', external: true }));
+    b.onResolve({ filter: /^\.\/handlers\.js$/ }, () => ({ path: './handlers.cjs', external: true }));
   },
 };
 
@@ -102,9 +103,9 @@ const common = {
 await Promise.all([
   build({
     ...common,
-    entryPoints: [join(root, 'client', 'cli', 'main.ts')],
-    outfile: join(outdir, 'main.cjs'),
-    banner: { js: '// codex-auth: client/cli/main.ts, bundled by scripts/bundle.mjs' },
+    entryPoints: [join(root, 'client', 'cli', 'handlers.ts')],
+    outfile: join(outdir, 'handlers.cjs'),
+    banner: { js: '// codex-auth: client/cli/handlers.ts, bundled by scripts/bundle.mjs' },
     plugins: [keepModuleUrls, lazyBuiltins],
   }),
   build({
@@ -113,7 +114,7 @@ await Promise.all([
     outfile: join(outdir, 'codex-auth.cjs'),
     // esbuild keeps the entry's #! line first, above this banner.
     banner: { js: '// codex-auth: client/cli/bin.ts, bundled by scripts/bundle.mjs' },
-    // So that import('./main.js') becomes require('./main.cjs'), without the ES module loader.
+    // So that import('./handlers.js') becomes require('./handlers.cjs'), without the ES module loader.
     supported: { 'dynamic-import': false },
     plugins: [keepModuleUrls, lazyBuiltins, fullCli],
   }),

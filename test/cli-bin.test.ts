@@ -1,7 +1,7 @@
-// The codex-auth bin's fast path: `codex-auth token` is on the hot path of every tool that runs
-// `Authorization: Bearer $(codex-auth token)`, so it must not load the full CLI (main.cjs, with the
-// client library and vscode-jsonrpc). Every other command, and anything the fast path does not
-// take (help, a parse error), must reach the full CLI.
+// The codex-auth bin: `codex-auth token` is on the hot path of every tool that runs
+// `Authorization: Bearer $(codex-auth token)`, so it must not load the full CLI (handlers.cjs, with
+// the client library and vscode-jsonrpc); nor must help or a usage error. Every other command
+// loads it.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -10,14 +10,14 @@ import { cli, cliBin } from './helpers.js';
 import { scene } from './refresh-support.js';
 
 describe('the codex-auth bin', () => {
-  it('token loads nothing but the bin, not even a dependency; status, token --help and a bad or stray option load the full CLI', async (t) => {
+  it('token, --help and a bad or stray option load nothing but the bin, not even a dependency; status loads the full CLI', async (t) => {
     const s = await scene(t);
     await s.start();
     const { updates } = await s.watcher();
     const fixture = s.writeFixture();
     await updates.next((u) => u.account !== null);
 
-    // Lists, at exit, every CommonJS file the process loaded (the bin and main.cjs are CommonJS);
+    // Lists, at exit, every CommonJS file the process loaded (the bin and handlers.cjs are CommonJS);
     // `loaded` leaves out the files of dependencies, `files` keeps them.
     const preload = join(s.box.dir, 'loaded.cjs');
     writeFileSync(preload, `process.on('exit', () => process.stderr.write('loaded: ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));\n`);
@@ -44,21 +44,21 @@ describe('the codex-auth bin', () => {
     const status = await run(['status']);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^Logged in using ChatGPT as /);
-    assert.deepEqual(status.loaded, [basename(cliBin), 'main.cjs']);
+    assert.deepEqual(status.loaded, [basename(cliBin), 'handlers.cjs']);
 
     const help = await run(['token', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^codex-auth \S+ - sign in to Codex once/);
-    assert.deepEqual(help.loaded, [basename(cliBin), 'main.cjs']);
+    assert.deepEqual(help.files, [cliBin]);
 
     const bad = await run(['token', '--bogus']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^codex-auth: unknown option --bogus/);
-    assert.deepEqual(bad.loaded, [basename(cliBin), 'main.cjs']);
+    assert.deepEqual(bad.files, [cliBin]);
 
     const stray = await run(['token', '--dry-run']);
     assert.equal(stray.code, 2);
     assert.match(stray.stderr, /^codex-auth: --dry-run does not apply to `codex-auth token`/);
-    assert.deepEqual(stray.loaded, [basename(cliBin), 'main.cjs']);
+    assert.deepEqual(stray.files, [cliBin]);
   });
 });

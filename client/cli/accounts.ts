@@ -3,7 +3,7 @@
 import type { CodexdClient } from '../index.js';
 import type { AccountSummary } from '../../shared/protocol.js';
 import { printable, when } from './format.js';
-import { print } from './token.js';
+import { print } from './output.js';
 import { UsageError } from './usage.js';
 
 /** One line per account, in columns; `*` marks the active one. */
@@ -35,8 +35,7 @@ export async function accountsCommand(client: CodexdClient, json: boolean): Prom
   return accounts.length > 0 ? 0 : 1;
 }
 
-export async function switchCommand(client: CodexdClient, name: string | undefined): Promise<number> {
-  if (name === undefined) throw new UsageError('usage: codex-auth switch NAME (`codex-auth accounts` lists the names)');
+export async function switchCommand(client: CodexdClient, name: string): Promise<number> {
   const account = await client.switchAccount(name);
   process.stdout.write(`${printable(`Switched to ${account.name} (${who(account)})`)}\n`);
   if (account.state === 'reauthRequired') process.stderr.write(`${printable(`Warning: ${account.name} needs a new sign-in: run \`codex-auth login --name ${account.name}\``)}\n`);

@@ -1,6 +1,7 @@
-// codex-auth's command line, parsed and checked the same way by the full CLI (main.ts) and by
-// the `token` fast path (bin.ts).
+// codex-auth's command line, checked against the command table (commands.ts): the options, the
+// command, and what the command takes.
 import { parseArgs } from 'node:util';
+import { COMMANDS, OPTIONS, type Command, type Option, type OptionSpec } from './commands.js';
 import { UsageError } from './usage.js';
 
 export interface Flags {
@@ -21,54 +22,6 @@ export interface Flags {
   remoteUid?: string | undefined;
   codex?: string | undefined;
 }
-
-const OPTIONS = {
-  socket: { type: 'string' },
-  json: { type: 'boolean' },
-  'device-auth': { type: 'boolean' },
-  'with-api-key': { type: 'boolean' },
-  'api-key': { type: 'string' },
-  'no-browser': { type: 'boolean' },
-  cancel: { type: 'boolean' },
-  'force-refresh': { type: 'boolean' },
-  'no-autostart': { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  follow: { type: 'boolean', short: 'f' },
-  name: { type: 'string' },
-  all: { type: 'boolean' },
-  account: { type: 'string' },
-  'remote-uid': { type: 'string' },
-  codex: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-} as const;
-
-export type Option = keyof typeof OPTIONS;
-
-/** The options each command takes, beyond --help and --version; any other is a usage error. */
-const CONNECT: Option[] = ['socket', 'no-autostart'];
-const APPLIES: Record<string, Option[]> = {
-  login: [...CONNECT, 'device-auth', 'with-api-key', 'api-key', 'no-browser', 'cancel', 'name'],
-  'login status': [...CONNECT, 'json'],
-  status: [...CONNECT, 'json'],
-  token: [...CONNECT, 'json', 'force-refresh', 'account'],
-  logout: [...CONNECT, 'all'],
-  accounts: [...CONNECT, 'json'],
-  switch: CONNECT,
-  'daemon start': CONNECT,
-  'daemon stop': CONNECT,
-  'daemon status': [...CONNECT, 'json'],
-  'service install': ['dry-run'],
-  'service uninstall': ['dry-run'],
-  logs: ['socket', 'follow', 'json'],
-  'config list': ['json'],
-  'config get': [],
-  'config set': [],
-  'config unset': [],
-  'remote ssh-config': ['socket', 'remote-uid'],
-  'remote container': ['socket'],
-  'app-server': [...CONNECT, 'account', 'codex'],
-};
 
 /** Edit distance, for "did you mean". */
 function distance(a: string, b: string): number {
@@ -91,19 +44,23 @@ function unknownOption(given: string): UsageError {
 }
 
 export interface CommandLine {
-  command: string[];
+  /** The words that are not options: the command's name and its arguments. */
+  words: string[];
   flags: Flags;
   /** The options given, other than --help and --version. */
   given: Option[];
+  /** The words after `--`, or null without `--`. */
+  passed: string[] | null;
   help: boolean;
   version: boolean;
 }
 
 /** Throws a UsageError for an unknown option or a missing option value. */
 export function parseCommandLine(argv: string[]): CommandLine {
+  const dashes = argv.indexOf('--');
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+    parsed = parseArgs({ args: dashes === -1 ? argv : argv.slice(0, dashes), allowPositionals: true, strict: true, options: OPTIONS });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const option = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '';
@@ -113,7 +70,8 @@ export function parseCommandLine(argv: string[]): CommandLine {
   }
   const { values, positionals } = parsed;
   return {
-    command: positionals,
+    words: positionals,
+    passed: dashes === -1 ? null : argv.slice(dashes + 1),
     help: values.help ?? false,
     version: values.version ?? false,
     given: (Object.keys(values) as Option[]).filter((option) => option !== 'help' && option !== 'version'),
@@ -138,11 +96,45 @@ export function parseCommandLine(argv: string[]): CommandLine {
   };
 }
 
-/** Flags given to a command they do not apply to are usage errors, not silently ignored. */
-export function checkApplies(name: string, sub: string | undefined, given: Option[]): void {
-  const command = APPLIES[`${name} ${sub}`] ? `${name} ${sub}` : name;
-  const allowed = APPLIES[command];
-  if (!allowed) return; // an unknown or incomplete command: its own usage error follows
-  const stray = given.find((option) => !allowed.includes(option));
-  if (stray) throw new UsageError(`--${stray} does not apply to \`codex-auth ${command}\` (codex-auth --help lists what does)`);
+/** How a command is called, as one line: `remote ssh-config HOST [--remote-uid UID]`. */
+export function synopsis(command: Command): string {
+  const shown = command.options
+    .filter((option) => option !== 'socket' && option !== 'no-autostart')
+    .map((option) => {
+      const spec: OptionSpec = OPTIONS[option];
+      return `[${spec.short ? `-${spec.short}` : `--${option}`}${spec.value ? ` ${spec.value}` : ''}]`;
+    });
+  return [command.name, ...(command.args ? [command.args] : []), ...shown].join(' ');
+}
+
+function usage(commands: readonly Command[], from?: string): UsageError {
+  return new UsageError(`usage: codex-auth ${commands.map(synopsis).join(' | ')}${from ? ` (${from})` : ''}`);
+}
+
+/** The command the words name, and its arguments; a UsageError when there is none or it is not called that way. */
+export function findCommand(commandLine: CommandLine): { command: Command; args: string[] } {
+  const { words, given } = commandLine;
+  const named = (count: number): Command | undefined => (words.length >= count ? COMMANDS.find((c) => c.name === words.slice(0, count).join(' ')) : undefined);
+  const command = named(2) ?? named(1);
+  const group = (first: string | undefined): Command[] => COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+  if (!command) {
+    if (group(words[0]).length > 0) throw usage(group(words[0]));
+    throw new UsageError(`unknown command "${words[0]}"; run \`codex-auth --help\``);
+  }
+  if (commandLine.passed !== null && !command.passes) {
+    throw new UsageError(`\`--\` passes arguments to ${COMMANDS.filter((c) => c.passes).map((c) => `${c.passes} only (codex-auth ${c.name} -- ARGS)`).join(', ')}`);
+  }
+  // Options given to a command they do not apply to are usage errors, not silently ignored.
+  const stray = given.find((option) => !command.options.includes(option));
+  if (stray) throw new UsageError(`--${stray} does not apply to \`codex-auth ${command.name}\` (codex-auth --help lists what does)`);
+  const args = words.slice(command.name.split(' ').length);
+  const expected = command.args?.split(' ') ?? [];
+  const required = expected.filter((word) => !word.startsWith('[')).length;
+  if (args.length >= required && args.length <= expected.length) return { command, args };
+  if (expected.length === 0) {
+    const after = command.passes ? `; pass arguments for ${command.passes} after --: codex-auth ${command.name} -- ${args.join(' ')}` : '';
+    throw new UsageError(`unexpected argument "${args[0]}"${after}`);
+  }
+  // `config set KEY` is answered with every config command.
+  throw usage(command.name.includes(' ') ? group(words[0]) : [command], command.argsFrom);
 }

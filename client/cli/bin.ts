@@ -1,24 +1,22 @@
 #!/usr/bin/env node
-// The `codex-auth` bin. `codex-auth token` runs here, loading only the command line, the
-// framing and the connection: it sits on the hot path of every tool that runs
-// `Authorization: Bearer $(codex-auth token)`. Every other command, and anything this does not
-// recognise as a plain `token` call (help, a parse error), goes to the full CLI in main.ts.
-// scripts/bundle.mjs bundles this file and main.ts separately; see docs/performance.md.
-import { checkApplies, parseCommandLine, type CommandLine } from './args.js';
-import { exitWith, token } from './token.js';
+// The `codex-auth` bin, the one entry point of every command: the command line is checked
+// against the command table (commands.ts) and the command's handler runs. It loads only the
+// table, the command line, the framing and the connection: enough for `codex-auth token`, which
+// sits on the hot path of every tool that runs `Authorization: Bearer $(codex-auth token)`. The
+// other handlers load the full CLI (handlers.ts) when they run. scripts/bundle.mjs bundles the
+// two apart; see docs/performance.md.
+import { findCommand, parseCommandLine } from './args.js';
+import { exitWith } from './output.js';
 
-function tokenCall(argv: string[]): CommandLine | null {
-  try {
-    const commandLine = parseCommandLine(argv);
-    const [name, ...rest] = commandLine.command;
-    if (name !== 'token' || rest.length > 0 || commandLine.help || commandLine.version) return null;
-    checkApplies('token', undefined, commandLine.given);
-    return commandLine;
-  } catch {
-    return null; // main.ts reports it
+async function run(argv: string[]): Promise<number> {
+  const commandLine = parseCommandLine(argv);
+  if (commandLine.version && !commandLine.help) {
+    process.stdout.write(`${(await import('../../shared/version.js')).VERSION}\n`);
+    return 0;
   }
+  if (commandLine.help || commandLine.words.length === 0) return (await import('./help.js')).printHelp();
+  const { command, args } = findCommand(commandLine);
+  return command.run({ args, flags: commandLine.flags, passed: commandLine.passed ?? [] });
 }
 
-const call = tokenCall(process.argv.slice(2));
-if (call) exitWith(token(call.flags));
-else void import('./main.js');
+exitWith(run(process.argv.slice(2)));

@@ -5,8 +5,6 @@ import { resolveRestrictedSocketPath, resolveSocketPath } from '../../shared/pat
 import type { Flags } from './args.js';
 import { UsageError } from './usage.js';
 
-const USAGE = 'usage: codex-auth remote ssh-config HOST [--remote-uid UID] | remote container';
-
 /** Where a follower looks for the forwarded socket: `upstream.sock` in its own socket folder. */
 const UPSTREAM = 'codexd/upstream.sock';
 /** Where the container recipe mounts it. */
@@ -74,19 +72,15 @@ docker run --user ${uid}:${gid} --tmpfs ${tmpfs} \\
 ${JSON.stringify(devcontainer, null, 2)}`;
 }
 
-export function remoteCommand(action: string | undefined, args: string[], flags: Flags): number {
-  let text: string;
-  if (action === 'ssh-config' && args.length === 1) {
-    const uid = flags.remoteUid ?? String(process.getuid?.());
-    if (!/^\d{1,10}$/.test(uid)) throw new UsageError(`--remote-uid must be a number, got ${JSON.stringify(uid)}`);
-    const host = args[0]!;
-    if (!/^[\w.@%:*?![\]-]+$/.test(host)) throw new UsageError(`HOST must be one ssh_config host name or pattern, got ${JSON.stringify(host)}`);
-    text = sshConfig(host, { uid, given: flags.remoteUid !== undefined }, localRestrictedSocket(flags));
-  } else if (action === 'container' && args.length === 0) {
-    text = container(localRestrictedSocket(flags));
-  } else {
-    throw new UsageError(USAGE);
-  }
-  process.stdout.write(`${text}\n`);
+export function sshConfigCommand(host: string, flags: Flags): number {
+  const uid = flags.remoteUid ?? String(process.getuid?.());
+  if (!/^\d{1,10}$/.test(uid)) throw new UsageError(`--remote-uid must be a number, got ${JSON.stringify(uid)}`);
+  if (!/^[\w.@%:*?![\]-]+$/.test(host)) throw new UsageError(`HOST must be one ssh_config host name or pattern, got ${JSON.stringify(host)}`);
+  process.stdout.write(`${sshConfig(host, { uid, given: flags.remoteUid !== undefined }, localRestrictedSocket(flags))}\n`);
+  return 0;
+}
+
+export function containerCommand(flags: Flags): number {
+  process.stdout.write(`${container(localRestrictedSocket(flags))}\n`);
   return 0;
 }

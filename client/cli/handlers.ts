@@ -1,0 +1,149 @@
+// The handlers of every command but `token`: the full CLI, which the bin (bin.ts) loads when
+// one of them runs. Each is named in the command table (commands.ts). What loads here is still
+// kept lean: the client library, the login flow, the service installer, the log reader and the
+// settings editor load only for the commands that use them.
+import { autostartDisabled, DaemonUnreachableError, systemdOwnsSocket } from '../autostart.js';
+import { CodexdError, ErrorCodes, SocketRefusedError } from '../../shared/errors.js';
+import type { CodexdClient } from '../index.js';
+import { defaultLogFile, resolveSocketPath } from '../../shared/paths.js';
+import type { Flags } from './args.js';
+import { accountsCommand, logoutCommand, switchCommand } from './accounts.js';
+import type { Call } from './commands.js';
+import { describeDaemon, describeStatus } from './format.js';
+import { print, settle } from './output.js';
+import { UsageError } from './usage.js';
+import { waitForExit } from '../connect.js';
+
+/** A client of the daemon for this call, closed when `use` ends. */
+async function withClient(flags: Flags, use: (client: CodexdClient) => Promise<number>): Promise<number> {
+  const autostart = !flags.noAutostart && !autostartDisabled();
+  const { CodexdClient } = await import('../index.js');
+  const client = new CodexdClient(resolveSocketPath(flags.socket), { autostart });
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function status(client: CodexdClient, json: boolean): Promise<number> {
+  // The restricted socket (forwarded from another machine) keeps the daemon's own status to itself.
+  const daemonStatus = client.daemonStatus().catch((error: unknown) => {
+    if (error instanceof CodexdError && error.code === ErrorCodes.restricted) return null;
+    throw error;
+  });
+  const [current, daemon] = await Promise.all([client.read(), daemonStatus]);
+  const apiKey = current.account?.type === 'apiKey' ? await client.token().then((t) => (t.type === 'apiKey' ? t.apiKey : null)) : null;
+  print(json, { ...current, daemon }, describeStatus(current, apiKey, daemon));
+  return current.account !== null && current.state !== 'reauthRequired' ? 0 : 1;
+}
+
+async function login(client: CodexdClient, flags: Flags): Promise<number> {
+  const modes = [flags.deviceAuth, flags.withApiKey, flags.apiKey !== undefined].filter(Boolean).length;
+  if (modes > 1) throw new UsageError('choose one of --device-auth, --with-api-key and --api-key');
+  const flows = await import('./login.js');
+  if (flags.cancel) {
+    if (modes > 0 || flags.noBrowser || flags.name !== undefined) throw new UsageError('--cancel takes no other login option');
+    return flows.cancelPendingLogin(client);
+  }
+  return flows.login(client, { deviceAuth: flags.deviceAuth, withApiKey: flags.withApiKey, apiKey: flags.apiKey, noBrowser: flags.noBrowser, name: flags.name });
+}
+
+/** The daemon on the socket, or null when none answers; controlling the daemon is about the process, not the account: any daemon will do. */
+async function runningDaemon(flags: Flags): Promise<{ client: CodexdClient; socket: string; running: Awaited<ReturnType<CodexdClient['daemonStatus']>> | null }> {
+  const { CodexdClient } = await import('../index.js');
+  const socket = resolveSocketPath(flags.socket);
+  const client = new CodexdClient(socket, { autostart: false, expect: {}, anyVersion: true });
+  const running = await client.daemonStatus().catch((error: unknown) => {
+    if (error instanceof DaemonUnreachableError && !(error instanceof SocketRefusedError)) return null;
+    throw error;
+  });
+  return { client, socket, running };
+}
+
+async function daemonStatus({ flags }: Call): Promise<number> {
+  const { socket, running } = await runningDaemon(flags);
+  if (!running) {
+    print(flags.json, { running: false, socket }, `codexd is not running (socket ${socket})`);
+    return 1;
+  }
+  print(flags.json, { running: true, ...running }, describeDaemon(running));
+  return 0;
+}
+
+async function daemonStart({ flags }: Call): Promise<number> {
+  const { socket, running } = await runningDaemon(flags);
+  if (running) {
+    process.stdout.write(`codexd is already running (pid ${running.pid}, socket ${running.socket})\n`);
+    return 0;
+  }
+  const { CodexdClient } = await import('../index.js');
+  const started = await new CodexdClient(socket, { autostart: true, expect: {}, anyVersion: true }).daemonStatus();
+  process.stdout.write(`codexd started (pid ${started.pid}, socket ${started.socket}, log ${started.logFile ?? 'stderr'})\n`);
+  return 0;
+}
+
+async function daemonStop({ flags }: Call): Promise<number> {
+  const { client, running } = await runningDaemon(flags);
+  if (!running) {
+    process.stdout.write('codexd is not running\n');
+    return 0;
+  }
+  await client.shutdown();
+  await waitForExit(running.pid, 10_000);
+  process.stdout.write(`codexd stopped (pid ${running.pid})\n`);
+  return 0;
+}
+
+async function service(action: 'installService' | 'uninstallService', flags: Flags): Promise<number> {
+  const service = await import('./service.js');
+  return service[action]({ dryRun: flags.dryRun, out: (line: string) => process.stdout.write(`${line}\n`), err: (line: string) => process.stderr.write(`${line}\n`) });
+}
+
+async function logs({ flags }: Call): Promise<number> {
+  const socket = resolveSocketPath(flags.socket);
+  const { CodexdClient } = await import('../index.js');
+  const client = new CodexdClient(socket, { autostart: false });
+  const running = await client.daemonStatus().catch((error: unknown) => {
+    if (error instanceof DaemonUnreachableError) return null;
+    throw error;
+  });
+  await client.close();
+  const { showLogs } = await import('./logs.js');
+  const options = { follow: flags.follow, json: flags.json };
+  if (running?.activation === 'systemd' || (!running && systemdOwnsSocket(socket))) return showLogs({ journal: true }, options);
+  if (running && running.logFile === null) {
+    process.stderr.write(`codex-auth: codexd (pid ${running.pid}) runs in the foreground and logs to its own terminal\n`);
+    return 1;
+  }
+  return showLogs({ journal: false, file: running?.logFile ?? defaultLogFile() }, options);
+}
+
+const HANDLERS = {
+  login: ({ flags }: Call) => withClient(flags, (client) => login(client, flags)),
+  status: ({ flags }: Call) => withClient(flags, (client) => status(client, flags.json)),
+  accounts: ({ flags }: Call) => withClient(flags, (client) => accountsCommand(client, flags.json)),
+  switch: ({ flags, args }: Call) => withClient(flags, (client) => switchCommand(client, args[0]!)),
+  logout: ({ flags, args }: Call) => withClient(flags, (client) => logoutCommand(client, args[0], flags.all)),
+  daemonStart,
+  daemonStop,
+  daemonStatus,
+  logs,
+  serviceInstall: ({ flags }: Call) => service('installService', flags),
+  serviceUninstall: ({ flags }: Call) => service('uninstallService', flags),
+  configList: async ({ flags }: Call) => (await import('./config.js')).configList(flags.json),
+  configGet: async ({ args }: Call) => (await import('./config.js')).configGet(args[0]!),
+  configSet: async ({ args }: Call) => (await import('./config.js')).configSet(args[0]!, args[1]!),
+  configUnset: async ({ args }: Call) => (await import('./config.js')).configUnset(args[0]!),
+  remoteSshConfig: async ({ flags, args }: Call) => (await import('./remote.js')).sshConfigCommand(args[0]!, flags),
+  remoteContainer: async ({ flags }: Call) => (await import('./remote.js')).containerCommand(flags),
+  appServer: async ({ flags, passed }: Call) =>
+    (await import('./app-server.js')).appServerCommand(resolveSocketPath(flags.socket), !flags.noAutostart && !autostartDisabled(), flags, passed),
+} satisfies Record<string, (call: Call) => Promise<number>>;
+
+export type HandlerName = keyof typeof HANDLERS;
+
+/** Runs a handler to its exit status: the full CLI's errors are told apart by its own classes. */
+export function runHandler(name: HandlerName, call: Call): Promise<number> {
+  return settle(HANDLERS[name](call));
+}
