@@ -24,6 +24,11 @@ import {
   type LoginStartResult,
   type LogoutParams,
   type LogoutResult,
+  type AccountUsage,
+  type RateLimitsReadParams,
+  type RateLimitsReadResult,
+  type RateLimitsUpdated,
+  type UsageListParams,
   type ReadParams,
   type ReadResult,
   type RequestDef,
@@ -58,6 +63,7 @@ export interface ConnectOptions {
 interface ClientEvents {
   accountUpdated: [Status];
   loginCompleted: [LoginCompleted];
+  rateLimitsUpdated: [RateLimitsUpdated];
   disconnected: [];
   reconnected: [];
 }
@@ -71,6 +77,8 @@ export class CodexdClient {
   private readonly events = new EventEmitter<ClientEvents>();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Subscribed to the usage poll: subscribed again after a reconnect. */
+  private rateLimitsSubscribed = false;
 
   /** @internal use `connect()` */
   constructor(
@@ -115,6 +123,27 @@ export class CodexdClient {
     return this.request(Requests.accountSwitch, { name });
   }
 
+  /** An account's usage and limits (default the active account's), in Codex app-server's shape (see docs/usage.md). */
+  rateLimits(params: RateLimitsReadParams = {}): Promise<RateLimitsReadResult> {
+    return this.request(Requests.rateLimitsRead, params);
+  }
+
+  /** Every account with its usage: what is known, or (`refresh`) asked anew where older than the cache time. */
+  async usage(params: UsageListParams = {}): Promise<AccountUsage[]> {
+    return (await this.request(Requests.accountUsageList, params)).accounts;
+  }
+
+  /** Keeps codexd polling every account's usage (at most once a minute each) for onRateLimitsUpdated, until unsubscribed. */
+  async subscribeRateLimits(): Promise<void> {
+    await this.request(Requests.rateLimitsSubscribe, {});
+    this.rateLimitsSubscribed = true;
+  }
+
+  async unsubscribeRateLimits(): Promise<void> {
+    this.rateLimitsSubscribed = false;
+    await this.request(Requests.rateLimitsUnsubscribe, {});
+  }
+
   daemonStatus(): Promise<DaemonStatus> {
     return this.request(Requests.daemonStatus, {});
   }
@@ -129,6 +158,11 @@ export class CodexdClient {
 
   onLoginCompleted(listener: (event: LoginCompleted) => void): Disposable {
     return this.subscribe('loginCompleted', listener);
+  }
+
+  /** An account's usage changed (after any read or poll; see subscribeRateLimits). */
+  onRateLimitsUpdated(listener: (update: RateLimitsUpdated) => void): Disposable {
+    return this.subscribe('rateLimitsUpdated', listener);
   }
 
   /** The daemon went away; requests made now wait for it (or start it, with autostart). */
@@ -155,7 +189,7 @@ export class CodexdClient {
     return this.connecting;
   }
 
-  private subscribe<E extends 'accountUpdated' | 'loginCompleted' | 'disconnected' | 'reconnected'>(
+  private subscribe<E extends keyof ClientEvents>(
     event: E,
     listener: (...args: ClientEvents[E]) => void,
   ): Disposable {
@@ -177,6 +211,7 @@ export class CodexdClient {
     });
     connection.onNotification(Notifications.accountUpdated, (status) => void this.events.emit('accountUpdated', status));
     connection.onNotification(Notifications.loginCompleted, (event) => void this.events.emit('loginCompleted', event));
+    connection.onNotification(Notifications.rateLimitsUpdated, (update) => void this.events.emit('rateLimitsUpdated', update));
     connection.onClose(() => this.lost(connection));
     this.connection = connection;
     return connection;
@@ -192,11 +227,13 @@ export class CodexdClient {
 
   /** Comes back without starting a daemon: one that was stopped on purpose stays stopped until asked for. */
   private scheduleReconnect(delayMs: number): void {
-    if (this.events.listenerCount('accountUpdated') + this.events.listenerCount('loginCompleted') + this.events.listenerCount('reconnected') === 0) return;
+    const listeners = (['accountUpdated', 'loginCompleted', 'rateLimitsUpdated', 'reconnected'] as const).reduce((sum, event) => sum + this.events.listenerCount(event), 0);
+    if (listeners === 0) return;
     this.reconnectTimer = setTimeout(async () => {
       if (this.closed || this.connection) return;
       try {
         await this.open(false);
+        if (this.rateLimitsSubscribed) await this.request(Requests.rateLimitsSubscribe, {});
         this.events.emit('reconnected');
         // Anything may have changed while we were away.
         this.events.emit('accountUpdated', await this.read());

@@ -44,6 +44,16 @@ export class CredentialStoreUnavailable extends DomainError {
   override name = 'CredentialStoreUnavailable';
 }
 
+/** An API key has no ChatGPT usage or limits. */
+export class NoChatgptUsage extends DomainError {
+  override name = 'NoChatgptUsage';
+}
+
+/** The ChatGPT backend could not give an account's usage. */
+export class UsageUnavailable extends DomainError {
+  override name = 'UsageUnavailable';
+}
+
 /** A login, logout or switch that could not be saved, as clients see it: never reported as a success. */
 export function saveFailure(error: unknown, action?: string): DomainError {
   const message = (error as Error).message;

@@ -37,6 +37,9 @@ import { KeyringClient } from './keyring/client.js';
 import { AuthStore } from './auth/store.js';
 import { Follower } from './follower/follower.js';
 import { FileWatcher } from './runtime/watcher.js';
+import { HttpClient } from './runtime/http.js';
+import { UsageBackend } from './usage/backend.js';
+import { UsageService } from './usage/service.js';
 
 const HELP = `codexd ${VERSION} - one daemon that owns Codex's auth.json for every tool
 
@@ -171,6 +174,7 @@ async function run(settings: Settings, log: Logger, autostarted: boolean): Promi
   // to, the new place (nothing is moved there, as Codex moves nothing).
   new FileWatcher(join(settings.codexHome, 'config.toml'), () => config.reread());
   const lifecycle = new Lifecycle(settings, activationName, account, homeLock, log);
+  const usage = usageOf(account, config, settings, log);
   const handlers = createHandlers(account, {
     version: VERSION,
     serves: { codexHome: settings.codexHome, issuer: settings.issuer, clientId: settings.clientId },
@@ -178,7 +182,7 @@ async function run(settings: Settings, log: Logger, autostarted: boolean): Promi
     instanceIds: () => [instanceId, ...(follower?.upstreamInstanceIds ?? [])],
     status: () => lifecycle.status(),
     shutdown: () => void lifecycle.shutdown('daemon/shutdown request'),
-  });
+  }, usage);
   const rpcServer = (restricted: boolean): RpcServer =>
     new RpcServer({
       restricted,
@@ -192,6 +196,7 @@ async function run(settings: Settings, log: Logger, autostarted: boolean): Promi
   // Each server sends only the notifications its socket carries.
   account.on('updated', (status) => [rpc, restrictedRpc].forEach((server) => server.broadcastStatus(status)));
   account.on('loginCompleted', (event) => [rpc, restrictedRpc].forEach((server) => server.broadcastLoginCompleted(event)));
+  usage.on('updated', (update) => [rpc, restrictedRpc].forEach((server) => server.broadcastRateLimits(update)));
   await account.start();
   // Before the socket accepts: a client that finds codexd up finds no temp file of an interrupted write.
   removeLeftoverTempFiles(store, log);
@@ -222,6 +227,13 @@ function own(store: AuthStore, config: CodexConfig, keyring: KeyringClient, sett
     reload();
   });
   return { account, watcher };
+}
+
+/** Every account's usage, from the ChatGPT backend config.toml names (docs/usage.md). */
+function usageOf(account: AccountService | Follower, config: CodexConfig, settings: Settings, log: Logger): UsageService {
+  const backend = new UsageBackend(new HttpClient(), { baseUrl: () => config.chatgptBaseUrl, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
+  const cacheMs = settings.usageCacheS * 1000;
+  return new UsageService(account, backend, { cacheMs, pollMs: Math.max(60_000, cacheMs) }, log);
 }
 
 /** Temp files of a write that died before its rename; never waits for a lock Codex holds. */

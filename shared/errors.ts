@@ -26,6 +26,10 @@ export const ErrorCodes = {
   storageFailed: -33009,
   /** The daemon has as many connections as CODEXD_MAX_CONNECTIONS allows; sent with id null before it closes the connection. */
   tooManyConnections: -33010,
+  /** An API key has no ChatGPT usage or limits to read. */
+  noChatgptUsage: -33011,
+  /** The ChatGPT backend could not give an account's usage (unreachable, refused, or an answer of unknown shape). */
+  usageUnavailable: -33012,
 } as const;
 
 /** Protocol 1's codes (codexd 0.1), which sat in JSON-RPC's reserved range, and what each became. */

@@ -218,6 +218,109 @@ export interface LoginCompleted {
   error: string | null;
 }
 
+// Usage and limits (docs/usage.md). The types named after Codex's are Codex app-server v2's, as
+// `codex app-server generate-ts` writes them for 0.169 and 0.171.
+
+export type PlanType =
+  | 'free' | 'go' | 'plus' | 'pro' | 'prolite' | 'promax' | 'team' | 'self_serve_business_prolite' | 'self_serve_business_usage_based' | 'business' | 'ent26'
+  | 'enterprise_cbp_automation' | 'enterprise_cbp_usage_based' | 'enterprise' | 'edu' | 'edu_plus' | 'edu_pro' | 'sci' | 'sci_plus' | 'unknown';
+
+export type RateLimitReachedType =
+  | 'rate_limit_reached'
+  | 'workspace_owner_credits_depleted'
+  | 'workspace_member_credits_depleted'
+  | 'workspace_owner_usage_limit_reached'
+  | 'workspace_member_usage_limit_reached';
+
+export interface RateLimitWindow {
+  usedPercent: number;
+  /** 300 for the 5-hour window, 10080 for the weekly one. */
+  windowDurationMins: number | null;
+  /** Unix time in seconds. */
+  resetsAt: number | null;
+}
+
+export interface CreditsSnapshot {
+  hasCredits: boolean;
+  unlimited: boolean;
+  balance: string | null;
+}
+
+export interface SpendControlLimitSnapshot {
+  limit: string;
+  used: string;
+  remainingPercent: number;
+  resetsAt: number;
+}
+
+export interface RateLimitSnapshot {
+  limitId: string | null;
+  limitName: string | null;
+  normalModelSlug: string | null;
+  /** The 5-hour window. */
+  primary: RateLimitWindow | null;
+  /** The weekly window. */
+  secondary: RateLimitWindow | null;
+  credits: CreditsSnapshot | null;
+  individualLimit: SpendControlLimitSnapshot | null;
+  spendControlReached: boolean | null;
+  planType: PlanType | null;
+  rateLimitReachedType: RateLimitReachedType | null;
+}
+
+/** Codex's `GetAccountRateLimitsResponse`. codexd does not read reset credits or upsell banners: those are null. */
+export interface RateLimitsResponse {
+  ordinaryUsageAllowed: boolean | null;
+  rateLimits: RateLimitSnapshot;
+  rateLimitsByLimitId: Record<string, RateLimitSnapshot> | null;
+  rateLimitResetCredits: null;
+  accountId: string | null;
+  rateLimitUpsell: null;
+}
+
+/** Codex's params (supportsLunaReserve, excludeResetCreditDetails) are accepted and ignored. */
+export interface RateLimitsReadParams {
+  /** An account's name; default the active account. */
+  account?: string;
+}
+
+/** `account/rateLimits/read`: Codex's answer, and which account it is about and how old it is. */
+export type RateLimitsReadResult = RateLimitsResponse & {
+  /** The account's name (null on a follower, whose accounts are upstream). */
+  account: string | null;
+  /** ISO 8601: when the backend gave this answer. */
+  fetchedAt: string;
+  /** Seconds since then: above 0 when it came from the cache. */
+  ageS: number;
+};
+
+export interface UsageListParams {
+  /** Ask the backend for each account whose cached answer is older than the cache time; default false: only what is known. */
+  refresh?: boolean;
+}
+
+export interface AccountUsage {
+  name: string;
+  type: 'chatgpt' | 'apiKey';
+  active: boolean;
+  /** The last answer (null when none is known, and for an API key). */
+  usage: RateLimitsReadResult | null;
+  /** Why the last request for it failed, when it did; null otherwise. */
+  error: string | null;
+}
+
+export interface UsageListResult {
+  accounts: AccountUsage[];
+}
+
+/** `account/rateLimits/updated`: Codex's notification, and which account it is about. */
+export interface RateLimitsUpdated {
+  rateLimits: RateLimitSnapshot;
+  account: string | null;
+  active: boolean;
+  fetchedAt: string;
+}
+
 export type Empty = Record<string, never>;
 
 /**
@@ -258,12 +361,18 @@ export const Requests = {
   accountRead: request<ReadParams, ReadResult>('account/read', RESTRICTED),
   accountToken: request<TokenParams, TokenResult>('account/token', RESTRICTED),
   accountSession: request<Empty, SessionResult>('account/session', RESTRICTED),
+  // The active account's usage only, there (account/rateLimits/read with `account` is refused).
+  rateLimitsRead: request<RateLimitsReadParams, RateLimitsReadResult>('account/rateLimits/read', RESTRICTED),
+  /** Polls every account's usage (at most once a minute each) until unsubscribed or disconnected. */
+  rateLimitsSubscribe: request<Empty, Empty>('account/rateLimits/subscribe', RESTRICTED),
+  rateLimitsUnsubscribe: request<Empty, Empty>('account/rateLimits/unsubscribe', RESTRICTED),
   // Login management and the daemon's own control (whose answers carry local paths) stay on the main socket.
   loginStart: request<LoginStartParams, LoginStartResult>('account/login/start'),
   loginCancel: request<LoginCancelParams, LoginCancelResult>('account/login/cancel'),
   logout: request<LogoutParams, LogoutResult>('account/logout'),
   accountList: request<Empty, ListResult>('account/list'),
   accountSwitch: request<SwitchParams, AccountSummary>('account/switch'),
+  accountUsageList: request<UsageListParams, UsageListResult>('account/usage/list'),
   daemonStatus: request<Empty, DaemonStatus>('daemon/status'),
   daemonShutdown: request<Empty, Empty>('daemon/shutdown'),
 } as const;
@@ -272,6 +381,8 @@ export type Requests = typeof Requests;
 
 export const Notifications = {
   accountUpdated: notification<AccountUpdated>('account/updated', RESTRICTED),
+  /** On the restricted socket, the active account's only. */
+  rateLimitsUpdated: notification<RateLimitsUpdated>('account/rateLimits/updated', RESTRICTED),
   // Login management: nobody on the restricted socket can start a login, so none completes there.
   loginCompleted: notification<LoginCompleted>('account/login/completed'),
 } as const;

@@ -58,6 +58,10 @@ export const SETTINGS = {
   KEYRING_TIMEOUT_MS: { type: 'integer', min: 100, max: 600_000, default: 10_000 },
   /** How often the keyring entry is read for outside changes (keyring and auto mode). */
   KEYRING_POLL_MS: { type: 'integer', min: 100, max: 3600_000, default: 1000 },
+  /** How long an account's usage is served from the cache; the poll asks at most once a minute (docs/usage.md). */
+  USAGE_CACHE_S: { type: 'integer', min: 1, max: 3600, default: 60 },
+  /** Switch the active account when a usage window reaches this percentage; 0 = never (docs/usage.md). */
+  SWITCH_AT: { type: 'integer', min: 0, max: 100, default: 0 },
 } as const satisfies Record<string, Spec>;
 
 export type Name = keyof typeof SETTINGS;

@@ -1,13 +1,15 @@
 // `codex-auth accounts`, `switch` and `logout`: the accounts codexd keeps, which one Codex uses,
 // and removing them.
 import type { CodexdClient } from '../index.js';
-import type { AccountSummary } from '../../shared/protocol.js';
+import type { AccountSummary, AccountUsage } from '../../shared/protocol.js';
 import { printable, when } from './format.js';
 import { print } from './output.js';
+import { percentages } from './usage-command.js';
 import { UsageError } from './usage.js';
 
-/** One line per account, in columns; `*` marks the active one. */
-export function describeAccounts(accounts: AccountSummary[], now = Date.now()): string {
+/** One line per account, in columns; `*` marks the active one; the 5-hour and weekly use, when `usage` knows any. */
+export function describeAccounts(accounts: AccountSummary[], now = Date.now(), usage: AccountUsage[] = []): string {
+  const used = new Map(usage.flatMap((row) => (row.usage ? [[row.name, row.usage] as const] : [])));
   const rows = accounts.map((account) => [
     account.active ? '*' : ' ',
     account.name,
@@ -15,9 +17,10 @@ export function describeAccounts(accounts: AccountSummary[], now = Date.now()): 
     account.email ?? '-',
     account.planType ?? '-',
     account.accessTokenExpiresAt ? when(account.accessTokenExpiresAt, now) : '-',
+    ...(used.size > 0 ? [percentages(used.get(account.name) ?? null)] : []),
     account.state,
   ]);
-  const table = [[' ', 'NAME', 'TYPE', 'EMAIL', 'PLAN', 'TOKEN EXPIRES', 'STATE'], ...rows];
+  const table = [[' ', 'NAME', 'TYPE', 'EMAIL', 'PLAN', 'TOKEN EXPIRES', ...(used.size > 0 ? ['5H / WEEK'] : []), 'STATE'], ...rows];
   const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
   return table.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
 }
@@ -31,7 +34,7 @@ export async function accountsCommand(client: CodexdClient, json: boolean): Prom
   const accounts = await client.accounts();
   if (json) print(true, accounts, '');
   else if (accounts.length === 0) process.stdout.write('No accounts. Run `codex-auth login` to add one.\n');
-  else print(false, accounts, describeAccounts(accounts));
+  else print(false, accounts, describeAccounts(accounts, Date.now(), await client.usage().catch(() => [])));
   return accounts.length > 0 ? 0 : 1;
 }
 

@@ -21,14 +21,14 @@ export interface OptionSpec {
 /** Every option codex-auth knows. */
 export const OPTIONS = {
   socket: { type: 'string', value: 'PATH', help: 'daemon socket (env CODEXD_SOCKET)' },
-  json: { type: 'boolean', help: 'machine-readable output (status, token, daemon status, logs, config list)' },
+  json: { type: 'boolean', help: 'machine-readable output (status, token, accounts, usage, daemon status, logs, config list)' },
   'no-browser': { type: 'boolean', help: 'print the login URL without opening a browser' },
   'force-refresh': { type: 'boolean', help: 'token: refresh now, even if the token is not due' },
   'no-autostart': { type: 'boolean', help: 'never start codexd (env CODEXD_NO_AUTOSTART=1)' },
   'dry-run': { type: 'boolean', help: 'service: show what would change, change nothing' },
   follow: { type: 'boolean', short: 'f', help: 'logs: keep printing new lines' },
   'remote-uid': { type: 'string', value: 'UID', help: 'remote ssh-config: your uid on HOST (default: the same as here)' },
-  account: { type: 'string', value: 'NAME', help: 'token, app-server: that account instead of the active one' },
+  account: { type: 'string', value: 'NAME', help: 'token, usage, app-server: that account instead of the active one' },
   codex: { type: 'string', value: 'PATH', help: 'app-server: the Codex to run (env CODEXD_CODEX; default: codex)' },
   help: { type: 'boolean', short: 'h', help: 'this help' },
   version: { type: 'boolean', help: 'print the version' },
@@ -97,7 +97,13 @@ export const COMMANDS: readonly Command[] = [
     ],
     run: (call) => token(call.flags),
   },
-  { name: 'accounts', options: [...CONNECT, 'json'], help: [['accounts [--json]', 'every account: name, type, email, plan, token expiry, state']], run: full('accounts') },
+  { name: 'accounts', options: [...CONNECT, 'json'], help: [['accounts [--json]', 'every account: name, type, email, plan, token expiry, state, and 5-hour / weekly usage when known']], run: full('accounts') },
+  {
+    name: 'usage',
+    options: [...CONNECT, 'json', 'account', 'all'],
+    help: [['usage [--account NAME | --all]', "the active account's 5-hour and weekly usage, when each resets, and credits (NAME's, or every account's)"]],
+    run: full('usage'),
+  },
   {
     name: 'switch',
     args: 'NAME',

@@ -10,6 +10,7 @@ import type { Flags } from './args.js';
 import { accountsCommand, logoutCommand, switchCommand } from './accounts.js';
 import type { Call } from './commands.js';
 import { describeDaemon, describeStatus } from './format.js';
+import { describeUsageLine, usageCommand } from './usage-command.js';
 import { print, settle } from './output.js';
 import { UsageError } from './usage.js';
 import { waitForExit } from '../connect.js';
@@ -32,9 +33,15 @@ async function status(client: CodexdClient, json: boolean): Promise<number> {
     if (error instanceof CodexdError && error.code === ErrorCodes.restricted) return null;
     throw error;
   });
-  const [current, daemon] = await Promise.all([client.read(), daemonStatus]);
+  // What is known of the active account's usage, without asking the backend (docs/usage.md).
+  const usage = client.usage().then(
+    (rows) => rows.find((row) => row.active)?.usage ?? null,
+    () => null, // the restricted socket does not list usage, and an older daemon does not know it
+  );
+  const [current, daemon, activeUsage] = await Promise.all([client.read(), daemonStatus, usage]);
   const apiKey = current.account?.type === 'apiKey' ? await client.token().then((t) => (t.type === 'apiKey' ? t.apiKey : null)) : null;
-  print(json, { ...current, daemon }, describeStatus(current, apiKey, daemon));
+  const text = describeStatus(current, apiKey, daemon) + (activeUsage ? `\n  usage:          ${describeUsageLine(activeUsage)}` : '');
+  print(json, { ...current, daemon, usage: activeUsage }, text);
   return current.account !== null && current.state !== 'reauthRequired' ? 0 : 1;
 }
 
@@ -123,6 +130,7 @@ const HANDLERS = {
   login: ({ flags }: Call) => withClient(flags, (client) => login(client, flags)),
   status: ({ flags }: Call) => withClient(flags, (client) => status(client, flags.json)),
   accounts: ({ flags }: Call) => withClient(flags, (client) => accountsCommand(client, flags.json)),
+  usage: ({ flags }: Call) => withClient(flags, (client) => usageCommand(client, { json: flags.json, all: flags.all, account: flags.account })),
   switch: ({ flags, args }: Call) => withClient(flags, (client) => switchCommand(client, args[0]!)),
   logout: ({ flags, args }: Call) => withClient(flags, (client) => logoutCommand(client, args[0], flags.all)),
   daemonStart,

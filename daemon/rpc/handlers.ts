@@ -16,6 +16,10 @@ import { handleInitialize } from './handle-initialize.js';
 import { handleLoginCancel } from './handle-login-cancel.js';
 import { handleLoginStart } from './handle-login-start.js';
 import { handleLogout } from './handle-logout.js';
+import { handleAccountUsageList } from './handle-account-usage-list.js';
+import { handleRateLimitsRead } from './handle-rate-limits-read.js';
+import { handleRateLimitsSubscribe, handleRateLimitsUnsubscribe } from './handle-rate-limits-subscribe.js';
+import type { UsageService } from '../usage/service.js';
 
 export interface DaemonInfo {
   version: string;
@@ -46,6 +50,7 @@ export interface AccountPort {
 export interface HandlerContext {
   account: AccountPort;
   daemon: DaemonInfo;
+  usage: Pick<UsageService, 'read' | 'list' | 'subscribe'>;
 }
 
 export interface RequestHandler<P, R> {
@@ -61,18 +66,22 @@ const table: HandlerTable = {
   accountRead: handleAccountRead,
   accountToken: handleAccountToken,
   accountSession: handleAccountSession,
+  rateLimitsRead: handleRateLimitsRead,
+  rateLimitsSubscribe: handleRateLimitsSubscribe,
+  rateLimitsUnsubscribe: handleRateLimitsUnsubscribe,
   loginStart: handleLoginStart,
   loginCancel: handleLoginCancel,
   logout: handleLogout,
   accountList: handleAccountList,
   accountSwitch: handleAccountSwitch,
+  accountUsageList: handleAccountUsageList,
   daemonStatus: handleDaemonStatus,
   daemonShutdown: handleDaemonShutdown,
 };
 
 /** The handlers by method name, as the server dispatches them. */
-export function createHandlers(account: AccountPort, daemon: DaemonInfo): Map<string, RequestDispatch> {
-  const context: HandlerContext = { account, daemon };
+export function createHandlers(account: AccountPort, daemon: DaemonInfo, usage: HandlerContext['usage']): Map<string, RequestDispatch> {
+  const context: HandlerContext = { account, daemon, usage };
   const keys = Object.keys(table) as Array<keyof Requests>;
   return new Map(
     keys.map((key) => {

@@ -4,11 +4,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createMessageConnection, ResponseError, type Logger as RpcLogger, type MessageConnection } from 'vscode-jsonrpc/node';
 import { frame } from '../../shared/framing.js';
-import { ErrorCodes, Notifications, Requests, type LoginCompleted, type NotificationDef, type Status } from '../../shared/protocol.js';
+import { ErrorCodes, Notifications, Requests, type LoginCompleted, type NotificationDef, type RateLimitsUpdated, type Status } from '../../shared/protocol.js';
 import { FrameReader, FrameWriter, type TransportLimits } from '../../shared/transport.js';
 import type { Logger } from '../runtime/log.js';
 import { peerUid } from '../../shared/os.js';
-import { AccountNotFound, CredentialStoreUnavailable, DomainError, IssuerUnavailable, LoginFailed, LoginUpstream, NotLoggedIn, ReauthRequired, StorageFailed } from '../errors.js';
+import { AccountNotFound, CredentialStoreUnavailable, DomainError, IssuerUnavailable, LoginFailed, LoginUpstream, NoChatgptUsage, NotLoggedIn, ReauthRequired, StorageFailed, UsageUnavailable } from '../errors.js';
 import { accountUpdated } from './codex-shapes.js';
 import { scrub, scrubStrings } from '../runtime/secrets.js';
 
@@ -51,6 +51,8 @@ const DOMAIN_CODES: ReadonlyArray<[abstract new (...args: never[]) => DomainErro
   [StorageFailed, ErrorCodes.storageFailed],
   [AccountNotFound, ErrorCodes.accountNotFound],
   [CredentialStoreUnavailable, ErrorCodes.credentialStoreUnavailable],
+  [NoChatgptUsage, ErrorCodes.noChatgptUsage],
+  [UsageUnavailable, ErrorCodes.usageUnavailable],
 ];
 
 /**
@@ -101,6 +103,12 @@ export class RpcServer {
 
   broadcastLoginCompleted(event: LoginCompleted): void {
     this.broadcast(Notifications.loginCompleted, event);
+  }
+
+  /** The restricted socket hears of the active account's usage only. */
+  broadcastRateLimits(update: RateLimitsUpdated): void {
+    if (this.options.restricted && !update.active) return;
+    this.broadcast(Notifications.rateLimitsUpdated, update);
   }
 
   /**

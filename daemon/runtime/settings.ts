@@ -30,6 +30,9 @@ export interface Settings {
   upstreamRetryMaxMs: number;
   keyringTimeoutMs: number;
   keyringPollMs: number;
+  usageCacheS: number;
+  /** 0 = off. */
+  switchAt: number;
 }
 
 export interface DaemonFlags {
@@ -88,5 +91,7 @@ export async function loadSettings(flags: DaemonFlags, env: NodeJS.ProcessEnv = 
     upstreamRetryMaxMs: int('UPSTREAM_RETRY_MAX_MS'),
     keyringTimeoutMs: int('KEYRING_TIMEOUT_MS'),
     keyringPollMs: int('KEYRING_POLL_MS'),
+    usageCacheS: int('USAGE_CACHE_S'),
+    switchAt: int('SWITCH_AT'),
   };
 }
