@@ -107,7 +107,7 @@ export interface RunningCodex {
  * another user with `runAs` (setpriv: root only); `version`: an installed one (ensureCodex)
  * other than the pinned one.
  */
-export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; cwd?: string; runAs?: { uid: number; gid: number }; version?: string } = {}): RunningCodex {
+export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; cwd?: string; runAs?: { uid: number; gid: number }; version?: string; keepStdin?: boolean } = {}): RunningCodex {
   const { runAs } = options;
   const bin = codexBinOf(options.version ?? CODEX_VERSION);
   const [command, argv] = runAs ? ['setpriv', [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', bin, ...args]] : [bin, args];
@@ -120,7 +120,8 @@ export function startCodex(args: string[], env: NodeJS.ProcessEnv, options: { in
     proc.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, endedAt: Date.now() }));
   });
   proc.stdin!.on('error', () => undefined);
-  proc.stdin!.end(options.input ?? '');
+  // `keepStdin`: the caller writes to it (app-server's requests).
+  if (!options.keepStdin) proc.stdin!.end(options.input ?? '');
   const signalGroup = (signal: NodeJS.Signals): void => {
     try {
       process.kill(-proc.pid!, signal);
@@ -150,6 +151,48 @@ export async function runCodex(args: string[], env: NodeJS.ProcessEnv, options: 
   const result = await running.exited;
   clearTimeout(timer);
   return result;
+}
+
+export interface AppServer {
+  /** One request over `codex app-server`'s JSON lines; resolves with its `result`, rejects with its `error`'s message. */
+  request(method: string, params?: unknown): Promise<unknown>;
+  stop(): Promise<CodexResult>;
+}
+
+/**
+ * `codex app-server` (stdio, JSON lines), initialized as a client named `codexd-interop`; `version`
+ * as for startCodex.
+ */
+export async function startAppServer(env: NodeJS.ProcessEnv, version?: string): Promise<AppServer> {
+  const codex = startCodex(['app-server'], env, { ...(version ? { version } : {}), keepStdin: true });
+  const waiting = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  let buffered = '';
+  codex.proc.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+      const message = JSON.parse(buffered.slice(0, end)) as { id?: number; result?: unknown; error?: { message: string } };
+      buffered = buffered.slice(end + 1);
+      const pending = message.id === undefined ? undefined : waiting.get(message.id);
+      if (!pending) continue; // a notification
+      waiting.delete(message.id!);
+      if (message.error) pending.reject(new Error(message.error.message));
+      else pending.resolve(message.result);
+    }
+  });
+  void codex.exited.then(({ stderr }) => {
+    for (const pending of waiting.values()) pending.reject(new Error(`codex app-server exited: ${withoutTmpWarning(stderr).trim()}`));
+  });
+  let nextId = 0;
+  const send = (message: object): void => void codex.proc.stdin!.write(`${JSON.stringify(message)}\n`);
+  const request = (method: string, params: unknown = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const id = ++nextId;
+      waiting.set(id, { resolve, reject });
+      send({ id, method, params });
+    });
+  await request('initialize', { clientInfo: { name: 'codexd-interop', version: '1.0.0' } });
+  send({ method: 'initialized' });
+  return { request, stop: () => codex.stop() };
 }
 
 // The loopback backend lives with the fake issuer (support/fake-backend.ts), so that the daemon's
