@@ -21,6 +21,8 @@ export interface Flags {
   account?: string | undefined;
   remoteUid?: string | undefined;
   codex?: string | undefined;
+  offline: boolean;
+  env?: string | undefined;
 }
 
 /** Edit distance, for "did you mean". */
@@ -92,6 +94,8 @@ export function parseCommandLine(argv: string[]): CommandLine {
       account: values.account,
       remoteUid: values['remote-uid'],
       codex: values.codex,
+      offline: values.offline ?? false,
+      env: values.env,
     },
   };
 }

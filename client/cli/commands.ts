@@ -30,6 +30,8 @@ export const OPTIONS = {
   'remote-uid': { type: 'string', value: 'UID', help: 'remote ssh-config: your uid on HOST (default: the same as here)' },
   account: { type: 'string', value: 'NAME', help: 'token, usage, app-server: that account instead of the active one' },
   codex: { type: 'string', value: 'PATH', help: 'app-server: the Codex to run (env CODEXD_CODEX; default: codex)' },
+  offline: { type: 'boolean', help: 'doctor: leave out the checks that use the network' },
+  env: { type: 'string', value: 'VAR', help: 'exec: the environment variable that gets the credential (default for an API key: OPENAI_API_KEY)' },
   help: { type: 'boolean', short: 'h', help: 'this help' },
   version: { type: 'boolean', help: 'print the version' },
   'device-auth': { type: 'boolean' },
@@ -159,5 +161,28 @@ export const COMMANDS: readonly Command[] = [
     help: [['app-server [-- ARGS]', "run `codex app-server ARGS` logged in with codexd's token, for editors (--account NAME: that account; --codex PATH: that Codex)"]],
     run: full('appServer'),
   },
+  {
+    name: 'doctor',
+    options: ['socket', 'json', 'offline'],
+    help: [['doctor [--json] [--offline]', 'check the daemon, socket, CODEX_HOME, login, keyring, network, clock, login ports, service and Codex; say what to do about each problem']],
+    run: full('doctor'),
+  },
+  {
+    name: 'completion',
+    args: 'SHELL',
+    argsFrom: 'bash, zsh or fish',
+    options: [],
+    help: [['completion bash|zsh|fish', 'print a shell completion script (e.g. source <(codex-auth completion bash))']],
+    run: full('completion'),
+  },
+  {
+    name: 'exec',
+    passes: 'the command `exec` runs',
+    options: [...CONNECT, 'account', 'env'],
+    help: [['exec [--account NAME] [--env VAR] -- CMD [ARGS...]', 'run CMD with the credential in one environment variable, never in its arguments']],
+    run: full('exec'),
+  },
+  // For completion scripts: account names from a running codexd, never starting one. Not in --help.
+  { name: '__complete accounts', options: ['socket'], help: [], run: async ({ flags }) => (await import('./complete-accounts.js')).completeAccounts(flags.socket) },
   { name: 'help', options: [], help: [['help', 'this help']], run: async () => (await import('./help.js')).printHelp() },
 ];

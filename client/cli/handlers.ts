@@ -126,6 +126,17 @@ async function logs({ flags }: Call): Promise<number> {
   return showLogs({ journal: false, file: running?.logFile ?? defaultLogFile() }, options);
 }
 
+async function exec({ flags, passed }: Call): Promise<number> {
+  const { checkExecRequest, credentialVariable, runWithCredential } = await import('./exec.js');
+  checkExecRequest({ command: passed, variable: flags.env });
+  const { requestOnce } = await import('../oneshot.js');
+  const { Requests } = await import('../../shared/protocol.js');
+  const autostart = !flags.noAutostart && !autostartDisabled();
+  const credential = await requestOnce(resolveSocketPath(flags.socket), autostart, Requests.accountToken, flags.account === undefined ? {} : { account: flags.account });
+  const [variable, value] = credentialVariable(credential, flags.env);
+  return runWithCredential(passed, variable, value);
+}
+
 const HANDLERS = {
   login: ({ flags }: Call) => withClient(flags, (client) => login(client, flags)),
   status: ({ flags }: Call) => withClient(flags, (client) => status(client, flags.json)),
@@ -147,6 +158,13 @@ const HANDLERS = {
   remoteContainer: async ({ flags }: Call) => (await import('./remote.js')).containerCommand(flags),
   appServer: async ({ flags, passed }: Call) =>
     (await import('./app-server.js')).appServerCommand(resolveSocketPath(flags.socket), !flags.noAutostart && !autostartDisabled(), flags, passed),
+  doctor: async ({ flags }: Call) => (await import('./doctor/doctor.js')).doctorCommand({ socket: flags.socket, json: flags.json, offline: flags.offline }),
+  completion: async ({ args }: Call) => {
+    const { completionEntries, completionScript } = await import('./completion.js');
+    process.stdout.write(completionScript(args[0], completionEntries()));
+    return 0;
+  },
+  exec,
 } satisfies Record<string, (call: Call) => Promise<number>>;
 
 export type HandlerName = keyof typeof HANDLERS;

@@ -16,6 +16,8 @@ export interface Reply {
   /** The body parsed as JSON; undefined when it is not JSON (callers decide whether that is an error). */
   body: unknown;
   text: string;
+  /** The Date header (doctor compares clocks with it), when there was one. */
+  date?: string | null;
 }
 
 /** Why there is no reply: a network failure, a timeout, or a reply over 1 MiB. */
@@ -61,7 +63,7 @@ export class HttpClient {
     } catch {
       // Left undefined.
     }
-    return { status: response.status, body: parsed, text };
+    return { status: response.status, body: parsed, text, date: response.headers.get('date') };
   }
 
   private client(): Promise<{ fetch: Undici['fetch']; dispatcher: Dispatcher }> {
