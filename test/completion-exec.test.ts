@@ -18,7 +18,7 @@ function complete(s: Scene, words: string[]): string[] {
   assert.equal(generated.status, 0, generated.stderr);
   writeFileSync(script, generated.stdout);
   const program = `source ${script}; complete -p codex-auth; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _codex_auth; printf '%s\\n' "\${COMPREPLY[@]}"`;
-  const result = spawnSync('bash', ['--noprofile', '--norc', '-c', program], { env: { ...s.box.env, PATH: `${s.box.dir}:${s.box.env['PATH']}` }, encoding: 'utf8' });
+  const result = spawnSync('bash', ['--noprofile', '--norc', '-c', program], { env: { ...s.box.env, CODEXD_COMPLETION_WAIT_MS: '10000', PATH: `${s.box.dir}:${s.box.env['PATH']}` }, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   const [registration, ...candidates] = result.stdout.split('\n').filter(Boolean);
   assert.equal(registration, 'complete -F _codex_auth codex-auth');

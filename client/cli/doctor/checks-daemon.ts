@@ -27,7 +27,7 @@ function daemonRunning(context: DoctorContext): Check {
         protocol: String(init.protocolVersion),
         socket: context.socket,
         'CODEX_HOME served': init.codexHome ?? 'not told on this socket',
-        'started by': daemon === null ? 'unknown' : daemon.activation === 'systemd' ? 'systemd (socket activation)' : daemon.logFile === null ? 'hand, in the foreground' : 'autostart or codex-auth daemon start',
+        'started by': { autostart: 'a client (autostart)', systemd: 'systemd (socket activation)', user: 'hand' }[init.startedBy ?? 'user'] + (init.startedBy ? '' : ' or an older codexd'),
       };
       if (init.codexHome !== undefined && !sameCodexHome(init.codexHome, context.codexHome)) {
         return fail(`the codexd on this socket serves another CODEX_HOME (${init.codexHome}, yours is ${context.codexHome})`, `set CODEX_HOME=${init.codexHome}, or drop --socket and CODEXD_SOCKET to reach the daemon for your home`, details);

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonUnreachableError } from '../../autostart.js';
-import { requestOnce } from '../../oneshot.js';
+import { openDaemon } from '../../connect.js';
 import { expectedDaemon, readSettingsFile, resolveCodexHome, resolveSocketPath, type ExpectedDaemon } from '../../../shared/paths.js';
 import { Requests, type DaemonStatus, type InitializeResult, type ReadResult } from '../../../shared/protocol.js';
 
@@ -37,12 +37,19 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 async function askDaemon(socket: string): Promise<DoctorContext['answer']> {
-  // Any daemon on the socket answers here: whether it serves this home is a check of its own.
-  const ask = <P extends object, R>(request: Parameters<typeof requestOnce<P, R>>[2], params: P) => withTimeout(requestOnce(socket, false, request, params, {}), NO_ANSWER_MS, `codexd on ${socket}`);
+  // Any daemon on the socket, of any version: whether it serves this home and is this CLI's
+  // version are checks of their own. Never started, never asked to exit.
   try {
-    const init = await ask(Requests.initialize, {});
-    const [daemon, status] = await Promise.all([ask(Requests.daemonStatus, {}).catch(() => null), ask(Requests.accountRead, {}).catch(() => null)]);
-    return { init, daemon, status };
+    const { connection, served } = await withTimeout(openDaemon(socket, { autostart: false, expect: {}, anyVersion: true }), NO_ANSWER_MS, `codexd on ${socket}`);
+    try {
+      const [daemon, status] = await Promise.all([
+        connection.request(Requests.daemonStatus, {}, NO_ANSWER_MS).catch(() => null),
+        connection.request(Requests.accountRead, {}, NO_ANSWER_MS).catch(() => null),
+      ]);
+      return { init: served, daemon, status };
+    } finally {
+      connection.close();
+    }
   } catch (error) {
     return { unreachable: (error as Error).message };
   }
