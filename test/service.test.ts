@@ -259,11 +259,23 @@ test('without a reachable user manager, install writes the units and prints the 
   assert.match(removed.stdout, /^ {2}systemctl --user stop codexd\.socket codexd-restricted\.socket codexd\.service$/m);
 });
 
-test('Windows has no service installer; macOS dry run names the launchd agent', async (t) => {
+test('Windows dry run prints the logon task and the schtasks commands; macOS dry run names the launchd agent', async (t) => {
   const box = sandbox(t);
-  const windows = await direct(installService, box.env, { platform: 'win32' });
-  assert.equal(windows.code, 1);
-  assert.match(windows.stderr, /no service installer on Windows yet/);
+  const local = join(box.home, 'AppData', 'Local');
+  const winEnv = { ...box.env, LOCALAPPDATA: local, USERNAME: 'alice', USERDOMAIN: 'PC' };
+  const windows = await direct(installService, winEnv, { platform: 'win32', dryRun: true });
+  assert.equal(windows.code, 0, windows.stderr);
+  const file = join(local, 'codexd', 'codexd-task.xml');
+  assert.match(windows.stdout, new RegExp(`^would write: ${file}$`, 'm'));
+  assert.match(windows.stdout, /<LogonTrigger>\s*<Enabled>true<\/Enabled>\s*<UserId>PC\\alice<\/UserId>/);
+  assert.match(windows.stdout, /<LogonType>InteractiveToken<\/LogonType>\s*<RunLevel>LeastPrivilege<\/RunLevel>/);
+  assert.match(windows.stdout, /<Arguments>&quot;.*codex-auth\.cjs&quot; daemon start<\/Arguments>/);
+  assert.match(windows.stdout, new RegExp(`^would run: schtasks /Create /TN codexd-alice /XML ${file} /F$`, 'm'));
+  assert.match(windows.stdout, /^would run: schtasks \/Run \/TN codexd-alice$/m);
+  assert.equal(existsSync(local), false, 'dry run wrote nothing');
+  const gone = await direct(uninstallService, winEnv, { platform: 'win32', dryRun: true });
+  assert.equal(gone.code, 0, gone.stderr);
+  assert.match(gone.stdout, /^would run: schtasks \/Delete \/TN codexd-alice \/F$/m);
 
   const mac = await direct(installService, box.env, { platform: 'darwin', dryRun: true });
   assert.equal(mac.code, 0, mac.stderr);
