@@ -130,7 +130,7 @@ export const COMMANDS: readonly Command[] = [
     help: [['logs [-f] [--json]', "the daemon's log, readable (-f: follow; from the journal under systemd)"]],
     run: full('logs'),
   },
-  { name: 'service install', options: ['dry-run'], help: [['service install', 'install the systemd user units, or the launchd agent (--dry-run)']], run: full('serviceInstall') },
+  { name: 'service install', options: ['dry-run'], help: [['service install', 'install the systemd user units, the launchd agent or the Windows logon task (--dry-run)']], run: full('serviceInstall') },
   { name: 'service uninstall', options: ['dry-run'], help: [['service uninstall', 'remove them (--dry-run)']], run: full('serviceUninstall') },
   { name: 'config list', options: ['json'], help: [['config list', 'the settings file']], run: full('configList') },
   { name: 'config get', args: 'KEY', options: [], help: [['config get KEY', 'one setting']], run: full('configGet') },
