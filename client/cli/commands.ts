@@ -164,7 +164,7 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'doctor',
     options: ['socket', 'json', 'offline'],
-    help: [['doctor [--json] [--offline]', 'check the daemon, socket, CODEX_HOME, login, keyring, network, clock, login ports, service and Codex; say what to do about each problem']],
+    help: [['doctor', 'check the daemon, socket, CODEX_HOME, login, keyring, network, clock, login ports, service and Codex, and say what to do about each problem (--json; --offline: no network checks)']],
     run: full('doctor'),
   },
   {
@@ -179,7 +179,7 @@ export const COMMANDS: readonly Command[] = [
     name: 'exec',
     passes: 'the command `exec` runs',
     options: [...CONNECT, 'account', 'env'],
-    help: [['exec [--account NAME] [--env VAR] -- CMD [ARGS...]', 'run CMD with the credential in one environment variable, never in its arguments']],
+    help: [['exec -- CMD [ARGS...]', 'run CMD with the credential in an environment variable (OPENAI_API_KEY for an API key; --env VAR, required for a ChatGPT token; --account NAME), never in its arguments. Read once, at start: a tool that outlives its token should run `codex-auth token` each time instead (Codex\'s provider auth command does)']],
     run: full('exec'),
   },
   // For completion scripts: account names from a running codexd, never starting one. Not in --help.
