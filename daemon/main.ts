@@ -169,7 +169,7 @@ async function run(settings: Settings, log: Logger, autostarted: boolean): Promi
 
   const instanceId = randomUUID();
   const follower = settings.upstream ? new Follower(store, { path: settings.upstream, instanceId, timeoutMs: settings.upstreamTimeoutMs, retryMaxMs: settings.upstreamRetryMaxMs }, log) : null;
-  const { account, watcher } = follower ? { account: follower, watcher: null } : own(store, config, keyring, settings, log);
+  const { account, watcher } = follower ? { account: follower, watcher: watchForOwnLogin(store, follower, log) } : own(store, config, keyring, settings, log);
   // A switch of cli_auth_credentials_store takes effect at once: the login is read from, and written
   // to, the new place (nothing is moved there, as Codex moves nothing).
   new FileWatcher(join(settings.codexHome, 'config.toml'), () => config.reread());
@@ -234,6 +234,13 @@ function usageOf(account: AccountService | Follower, config: CodexConfig, settin
   const backend = new UsageBackend(new HttpClient(), { baseUrl: () => config.chatgptBaseUrl, timeoutMs: settings.httpTimeoutS * 1000, version: VERSION });
   const cacheMs = settings.usageCacheS * 1000;
   return new UsageService(account, backend, { cacheMs, pollMs: Math.max(60_000, cacheMs) }, log);
+}
+
+/** A follower watches auth.json for a login made on this machine (`codex login`), which it must leave alone. */
+function watchForOwnLogin(store: AuthStore, follower: Follower, log: Logger): FileWatcher {
+  return new FileWatcher(store.file, () => {
+    follower.recheck().catch((error: Error) => log.warn(`could not re-read ${store.file}: ${error.message}`));
+  });
 }
 
 /** Temp files of a write that died before its rename; never waits for a lock Codex holds. */

@@ -197,7 +197,7 @@ describe('a follower and a login of its own', () => {
     const refused = await startDaemon(fo, { waitReady: false });
     const { code } = await refused.exited;
     assert.equal(code, 1);
-    assert.equal(refused.stderr(), `codexd: ${authPath(fo)} holds a login of its own, with a refresh token, which following ${up.socket} would overwrite; log it out first (codex-auth logout, without --upstream), or follow into another CODEX_HOME\n`);
+    assert.equal(refused.stderr(), `codexd: ${authPath(fo)} holds a login of its own (a ChatGPT login with a refresh token), which following ${up.socket} would overwrite; log it out first (codex-auth logout, without --upstream), or follow into another CODEX_HOME\n`);
     assert.equal(readAuth(fo), own);
   });
 });

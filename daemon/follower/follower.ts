@@ -17,6 +17,7 @@ import { mirroredSession } from '../auth/login-state.js';
 import { StartupError } from '../runtime/socket.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore } from '../auth/store.js';
 import { RepeatedFailure } from '../runtime/repeats.js';
+import { MirrorNote } from './own-login.js';
 import { checkSession, foreignText, SessionRefused } from './session-check.js';
 import { LinkDown, UpstreamLink, type UpstreamOptions } from './upstream.js';
 
@@ -57,6 +58,10 @@ export class Follower extends EventEmitter<AccountEvents> {
   /** Why the last sync failed while the link was up (the upstream could not refresh, say). */
   private syncError: string | null = null;
   private readonly syncFailures: RepeatedFailure;
+  private readonly note: MirrorNote;
+  /** A login of this machine's own found in auth.json (what kind): the mirroring stops while it is there. */
+  private ownLogin: string | null = null;
+  private noteLoaded = false;
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -77,6 +82,7 @@ export class Follower extends EventEmitter<AccountEvents> {
   ) {
     super();
     this.syncFailures = new RepeatedFailure(log);
+    this.note = new MirrorNote(store.codexHome);
     this.link = new UpstreamLink({ ...link, log });
     this.link.on('connected', (served) => {
       this.upstreamHome = typeof served.codexHome === 'string' ? foreignText(served.codexHome) : null;
@@ -100,15 +106,15 @@ export class Follower extends EventEmitter<AccountEvents> {
     const loaded = await this.store.load().catch((error: Error) => {
       throw new StartupError(`cannot read the login of ${this.store.codexHome}: ${error.message}`);
     });
-    if (loaded.kind === 'ok') {
-      const { record } = loaded;
-      if (record.auth_mode === 'chatgpt' && record.tokens!.refresh_token !== FOLLOWER_REFRESH_TOKEN) {
-        throw new StartupError(
-          `${this.store.file} holds a login of its own, with a refresh token, which following ${this.link.path} would overwrite; log it out first (codex-auth logout, without --upstream), or follow into another CODEX_HOME`,
-        );
-      }
-      this.hold(mirroredSession(record));
+    await this.note.load();
+    this.noteLoaded = true;
+    const own = this.note.ownLoginIn(loaded);
+    if (own) {
+      throw new StartupError(
+        `${this.store.file} holds a login of its own (${own}), which following ${this.link.path} would overwrite; log it out first (codex-auth logout, without --upstream), or follow into another CODEX_HOME`,
+      );
     }
+    if (loaded.kind === 'ok') this.hold(mirroredSession(loaded.record));
     const answered = new Promise<void>((resolve) => {
       this.firstSynced = resolve;
       this.link.once('unreachable', () => resolve());
@@ -136,6 +142,7 @@ export class Follower extends EventEmitter<AccountEvents> {
       accounts: [],
     });
     const { mirror } = this;
+    if (this.ownLogin) return { ...base, reauthReason: this.stoppedReason(this.ownLogin) };
     if (!mirror) return { ...base, reauthReason: this.refusalReason() ?? this.syncError ?? (this.connected ? null : `no login mirrored yet: ${this.linkDown()}`) };
     if (mirror.authMode === 'apikey') return { ...base, account: { type: 'apiKey' }, state: 'ok' };
     const identity = identityOf(mirror.idToken);
@@ -198,6 +205,14 @@ export class Follower extends EventEmitter<AccountEvents> {
 
   private linkDown(): string {
     return `the link to ${this.upstreamName} is down since ${isoTime(this.linkState.since)}${this.linkFailure ? ` (${this.linkFailure})` : ''}`;
+  }
+
+  private stoppedReason(own: string): string {
+    return (
+      `this follower stopped mirroring ${this.upstreamName}: ${this.store.file} holds a login made on this machine (${own}), which it leaves as it is. ` +
+      'To use that login, stop this follower (`codex-auth daemon stop`, and unset CODEXD_UPSTREAM if you set it) so that a codexd of this machine\'s own serves it; ' +
+      'to follow again, log that login out here (`codex logout`): the follower takes up the mirror again'
+    );
   }
 
   private refusalReason(): string | null {
@@ -300,21 +315,58 @@ export class Follower extends EventEmitter<AccountEvents> {
     this.announce();
   }
 
-  /** Holds `session` and writes it as auth.json (null removes it), unless the file already says the same. */
+  /**
+   * Holds `session` and writes it as auth.json (null removes it), unless the file already says the
+   * same, or holds a login of this machine's own: that one is left as it is, and the mirroring stops.
+   */
   private async mirrorToDisk(session: SessionResult | null): Promise<void> {
-    if (session) this.hold(session);
-    else this.mirror = null;
     const record = session && recordOf(session);
     try {
-      const disk = await this.store.load();
-      // auth.json holds the pretty form, the keyring entry the compact one.
-      const same = record ? disk.kind === 'ok' && (disk.raw === serialize(record) || disk.raw === serialize(record, true)) : disk.kind === 'missing';
-      if (same) return;
-      await this.store.save(record);
-      this.log.info(record ? 'wrote the upstream\'s login to auth.json' : 'the upstream is logged out: removed auth.json');
+      // Under auth.lock, which `codex login` takes too: no login of its own can slip in between the check and the write.
+      const own = await this.store.withAuthLock(async (writer) => {
+        const disk = await writer.load();
+        const found = this.note.ownLoginIn(disk);
+        if (found) return found;
+        this.holdOrForget(session);
+        // auth.json holds the pretty form, the keyring entry the compact one.
+        const same = record ? disk.kind === 'ok' && (disk.raw === serialize(record) || disk.raw === serialize(record, true)) : disk.kind === 'missing';
+        if (same) return null;
+        const unnoted = record && (await this.note.writing(record));
+        if (unnoted) this.log.warn(unnoted);
+        await writer.save(record);
+        this.log.info(record ? 'wrote the upstream\'s login to auth.json' : 'the upstream is logged out: removed auth.json');
+        return null;
+      });
+      this.foundOwnLogin(own);
     } catch (error) {
+      if (!this.ownLogin) this.holdOrForget(session);
       this.log.warn(`could not write ${this.store.file}: ${(error as Error).message}; serving the upstream's login from memory`);
     }
+  }
+
+  /** auth.json changed under the follower: a login of this machine's own stops the mirroring, and once it is gone the mirror is taken up again. */
+  async recheck(): Promise<void> {
+    if (!this.noteLoaded) return; // start() reads auth.json itself
+    const stopped = this.ownLogin;
+    this.foundOwnLogin(this.note.ownLoginIn(await this.store.load()));
+    if (stopped && !this.ownLogin && this.connected) await this.sync();
+  }
+
+  private foundOwnLogin(own: string | null): void {
+    if (own === this.ownLogin) return;
+    this.ownLogin = own;
+    if (own) {
+      this.mirror = null;
+      this.log.warn(this.stoppedReason(own));
+    } else {
+      this.log.info(`${this.store.file} holds no login of this machine's own any more: mirroring ${this.upstreamName} again`);
+    }
+    this.announce();
+  }
+
+  private holdOrForget(session: SessionResult | null): void {
+    if (session) this.hold(session);
+    else this.mirror = null;
   }
 
   private hold(session: SessionResult): void {

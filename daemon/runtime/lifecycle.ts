@@ -23,7 +23,7 @@ export interface Listener {
 export interface Serving {
   main: Listener;
   restricted: Listener | null;
-  /** auth.json's watcher; null for a follower, which rewrites auth.json whenever its upstream changes. */
+  /** auth.json's watcher (a follower's looks for a login made on its machine); null when there is none. */
   watcher: FileWatcher | null;
 }
 
