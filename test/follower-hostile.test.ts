@@ -4,59 +4,28 @@
 // (in a few short lines), and stays up.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { CodexdClient, Status } from '../client/index.js';
-import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { authPath, cli, client, fileSandbox, readLog, recorder, startDaemon, stopDaemons, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { authPath, cli, readLog, waitFor, type Daemon, type Recorder, type Sandbox } from './helpers.js';
 import { readJson } from './refresh-support.js';
-import { sessionOf, startFakeUpstream, type FakeUpstream } from './upstream-support.js';
+import { followerScenes, type FollowerScene } from './upstream-support.js';
 
-let issuer: FakeIssuer;
-const daemons: Daemon[] = [];
-const clients: CodexdClient[] = [];
-const upstreams: FakeUpstream[] = [];
+const world = followerScenes();
 
-before(async () => {
-  issuer = await startFakeIssuer();
-});
-
-after(async () => {
-  for (const c of clients) await c.close();
-  await stopDaemons(daemons);
-  for (const up of upstreams) await up.close();
-  await issuer.close();
-});
-
-interface Scene {
-  up: FakeUpstream;
-  fo: Sandbox;
+interface Scene extends FollowerScene {
   daemon: Daemon;
   foClient: CodexdClient;
-  updates: ReturnType<typeof recorder<Status>>;
+  updates: Recorder<Status>;
   good: Record<string, unknown>;
-  /** Makes the upstream answer `account/session` with `session` from now on, and announces a change. */
-  send(session: unknown): void;
 }
 
 /** A follower that has mirrored a good session from a fake upstream. */
 async function scene(): Promise<Scene> {
-  const fo = fileSandbox({ CODEXD_ISSUER: issuer.url });
-  const up = await startFakeUpstream(fo.dir);
-  upstreams.push(up);
-  const good = sessionOf(issuer);
-  let session: unknown = good;
-  up.answer = (method) => (method === 'account/session' ? { result: session } : undefined);
-  const daemon = await startDaemon(fo, { env: { CODEXD_UPSTREAM: up.socket } });
-  daemons.push(daemon);
-  await waitFor(() => readJsonOrNull(fo)?.tokens?.access_token === good['accessToken'], 'the follower to mirror the good session');
-  const foClient = await client(fo);
-  clients.push(foClient);
-  const updates = recorder<Status>((listener) => foClient.onAccountUpdated(listener));
-  const send = (next: unknown): void => {
-    session = next;
-    up.announce();
-  };
-  return { up, fo, daemon, foClient, updates, good, send };
+  const s = await world.scene();
+  const good = (s.answer as { result: Record<string, unknown> }).result;
+  const { daemon, c, updates } = await s.follow();
+  await waitFor(() => readJsonOrNull(s.fo)?.tokens?.access_token === good['accessToken'], 'the follower to mirror the good session');
+  return Object.assign(s, { daemon, foClient: c, updates, good });
 }
 
 function readJsonOrNull(b: Sandbox): ReturnType<typeof readJson> | null {
@@ -83,9 +52,7 @@ describe('a follower and a session it must refuse', () => {
     ];
     for (const [session, why] of bad) {
       const seen = s.updates.values.length;
-      const sessions = s.up.count('account/session');
-      s.send(session);
-      await waitFor(() => s.up.count('account/session') > sessions, 'the follower to ask for the session');
+      await s.change({ result: session });
       const status = await waitFor(() => s.updates.values.slice(seen).find((u) => u.lastRefreshError !== null), `the follower to announce why it refused ${JSON.stringify(session)?.slice(0, 80)}`);
       assert.match(status.lastRefreshError!, /refused the login/, JSON.stringify(session)?.slice(0, 80));
       assert.match(status.lastRefreshError!, why);
@@ -95,7 +62,7 @@ describe('a follower and a session it must refuse', () => {
       assert.equal((token as { accessToken: string }).accessToken, s.good['accessToken']);
       assert.equal(s.daemon.proc.exitCode, null, 'the follower is still up');
       // The next good session clears the error.
-      s.send(s.good);
+      await s.change({ result: s.good });
       await waitFor(() => s.updates.values.slice(seen).find((u) => u.lastRefreshError === null), 'the error to clear');
     }
     assert.match(readLog(s.fo), /refused the login/);
@@ -107,13 +74,9 @@ describe('a follower and a session it must refuse', () => {
 });
 
 describe('a follower and an upstream that floods it', () => {
-  /** Sends `account/updated` `times` times, each once the follower has asked for the session after the last. */
+  /** Announces a change `times` times, each once the follower has asked for the session after the last. */
   async function announce(s: Scene, times: number): Promise<void> {
-    for (let i = 0; i < times; i++) {
-      const asked = s.up.count('account/session');
-      s.up.announce();
-      await waitFor(() => s.up.count('account/session') > asked, 'the follower to ask for the session');
-    }
+    for (let i = 0; i < times; i++) await s.change(s.answer);
   }
 
   it('refuses a session of 500 kB of invalid UTF-8, every time: no 1.5 MB auth.json, no copies kept aside, auth.json unchanged', async () => {
@@ -123,7 +86,7 @@ describe('a follower and an upstream that floods it', () => {
     const { accessToken: _, ...rest } = s.good;
     const json = JSON.stringify(rest);
     const raw = Buffer.concat([Buffer.from(`${json.slice(0, -1)},"accessToken":"`), junk, Buffer.from('"}')]);
-    s.up.answer = (method) => (method === 'account/session' ? { rawResult: raw } : undefined);
+    s.answer = { rawResult: raw };
     await announce(s, 15);
     const status = await s.foClient.read();
     assert.match(status.lastRefreshError ?? '', /refused the login .*: accessToken is longer than|refused the login .*: accessToken is not a JWT/);
@@ -135,7 +98,7 @@ describe('a follower and an upstream that floods it', () => {
   it('cuts an upstream\'s 900 kB error message short, and logs a reason that repeats 100 times once, with a count', async () => {
     const s = await scene();
     const message = `the upstream is broken ${'z'.repeat(900_000)}`;
-    s.up.answer = (method) => (method === 'account/session' ? { error: { code: -32603, message } } : undefined);
+    s.answer = { error: { code: -32603, message } };
     await announce(s, 100);
     const status = await s.foClient.read();
     assert.match(status.lastRefreshError ?? '', /answered: the upstream is broken z+… \(\d+ characters in all\)$/);
@@ -143,8 +106,7 @@ describe('a follower and an upstream that floods it', () => {
     const token = await cli(s.fo, ['status']);
     assert.ok(token.stdout.length < 2000, `status stays short: ${token.stdout.length} characters`);
     // A good session ends the failure.
-    s.up.answer = (method) => (method === 'account/session' ? { result: s.good } : undefined);
-    await announce(s, 1);
+    await s.change({ result: s.good });
     await waitFor(async () => (await s.foClient.read()).lastRefreshError === null, 'the failure to end');
     const log = readLog(s.fo);
     assert.ok(log.length < 50_000, `the log stays small: ${log.length} bytes`);

@@ -5,80 +5,29 @@
 // is its own to replace, across restarts too.
 import assert from 'node:assert/strict';
 import { unlinkSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import type { CodexdClient, Status } from '../client/index.js';
+import { describe, it } from 'node:test';
 import { ErrorCodes } from '../client/index.js';
 import { FOLLOWER_REFRESH_TOKEN } from '../shared/paths.js';
-import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
-import { authPath, cli, client, fileSandbox, hasAuth, readAuth, readLog, recorder, rpcError, sleep, startDaemon, stopDaemons, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { authPath, cli, hasAuth, readAuth, readLog, rpcError, sleep, startDaemon, waitFor } from './helpers.js';
 import { codexAuthJson, codexTimestamp, readJson, writeAtomically } from './refresh-support.js';
-import { sessionOf, startFakeUpstream, type FakeUpstream } from './upstream-support.js';
+import { followerScenes, sessionOf, type FollowerScene } from './upstream-support.js';
 
-let issuer: FakeIssuer;
-const daemons: Daemon[] = [];
-const clients: CodexdClient[] = [];
-const upstreams: FakeUpstream[] = [];
-
-before(async () => {
-  issuer = await startFakeIssuer();
-});
-
-after(async () => {
-  for (const c of clients) await c.close();
-  await stopDaemons(daemons);
-  for (const up of upstreams) await up.close();
-  await issuer.close();
-});
+const world = followerScenes();
 
 const API_KEY_FILE = (key: string): string => `{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "${key}"\n}`;
 
-interface Scene {
-  fo: Sandbox;
-  up: FakeUpstream;
-  /** What the upstream answers `account/session` with: a session, or an error. */
-  answer: { result: unknown } | { error: { code: number; message: string } };
-  /** Sets the answer and announces a change; resolves once the follower has asked for it. */
-  change(answer: Scene['answer']): Promise<void>;
-}
-
-async function scene(fo = fileSandbox({ CODEXD_ISSUER: issuer.url })): Promise<Scene> {
-  const up = await startFakeUpstream(fo.dir);
-  upstreams.push(up);
-  const s: Scene = {
-    fo,
-    up,
-    answer: { result: sessionOf(issuer) },
-    change: async (answer) => {
-      s.answer = answer;
-      const asked = up.count('account/session');
-      up.announce();
-      await waitFor(() => up.count('account/session') > asked, 'the follower to ask for the session');
-    },
-  };
-  up.answer = (method) => (method === 'account/session' ? s.answer : undefined);
-  return s;
-}
-
-async function follower(s: Scene): Promise<{ daemon: Daemon; c: CodexdClient; updates: ReturnType<typeof recorder<Status>> }> {
-  const daemon = await startDaemon(s.fo, { env: { CODEXD_UPSTREAM: s.up.socket } });
-  daemons.push(daemon);
-  const c = await client(s.fo);
-  clients.push(c);
-  return { daemon, c, updates: recorder<Status>((listener) => c.onAccountUpdated(listener)) };
-}
-
-const accessTokenOf = (s: Scene): string => ((s.answer as { result: { accessToken: string } }).result).accessToken;
-const mirrored = (s: Scene, accessToken: string): Promise<boolean> =>
+const accessTokenOf = (s: FollowerScene): string => (s.answer as { result: { accessToken: string } }).result.accessToken;
+const mirrored = (s: FollowerScene, accessToken: string): Promise<boolean> =>
   waitFor(() => hasAuth(s.fo) && readJson(authPath(s.fo)).tokens?.access_token === accessToken, 'the follower to mirror the token');
 
 describe('a follower that finds a login made on its own machine', () => {
   it('a `codex login` while it runs: stops mirroring, leaves it as it is through upstream changes and an upstream logout, says so, and follows again once it is gone', async () => {
-    const s = await scene();
-    const { daemon, c, updates } = await follower(s);
+    const s = await world.scene();
+    const { daemon, c, updates } = await s.follow();
     await mirrored(s, accessTokenOf(s));
 
     // Codex logs in on this machine: a login with a real refresh token.
-    writeAtomically(s.fo.codexHome, codexAuthJson(issuer.mintTokens({ account: { ...issuer.account, email: 'local@example.com' } }), issuer.account.accountId, codexTimestamp(Date.now())));
+    writeAtomically(s.fo.codexHome, codexAuthJson(world.issuer.mintTokens({ account: { ...world.issuer.account, email: 'local@example.com' } }), world.issuer.account.accountId, codexTimestamp(Date.now())));
     const own = readAuth(s.fo);
     const stopped = await updates.next((u) => /stopped mirroring/.test(u.reauthReason ?? ''));
     assert.match(stopped.reauthReason!, /^this follower stopped mirroring the upstream codexd on \S+: \S+auth\.json holds a login made on this machine \(a ChatGPT login with a refresh token\), which it leaves as it is\. To use that login, stop this follower \(`codex-auth daemon stop`/);
@@ -90,7 +39,7 @@ describe('a follower that finds a login made on its own machine', () => {
     assert.equal((await rpcError(c.token())).code, ErrorCodes.notLoggedIn, 'the upstream\'s token is not served over a login of this machine');
 
     // The upstream changes, then logs out: the login made here stays, byte for byte.
-    await s.change({ result: sessionOf(issuer) });
+    await s.change({ result: sessionOf(world.issuer) });
     await s.change({ error: { code: ErrorCodes.notLoggedIn, message: 'Not logged in.' } });
     await c.read(); // one round trip after the last sync
     assert.equal(readAuth(s.fo), own);
@@ -98,14 +47,14 @@ describe('a follower that finds a login made on its own machine', () => {
 
     // That login is logged out here (Codex removes auth.json): the follower follows again.
     unlinkSync(authPath(s.fo));
-    await s.change({ result: sessionOf(issuer) });
+    await s.change({ result: sessionOf(world.issuer) });
     await mirrored(s, accessTokenOf(s));
     assert.equal(readJson(authPath(s.fo)).tokens.refresh_token, FOLLOWER_REFRESH_TOKEN);
     await waitFor(async () => (await c.read()).state === 'ok', 'the follower to serve the mirror again');
   });
 
   it('a local API-key login at start: refuses to start and leaves it as it is; one written while it runs stops the mirroring', async () => {
-    const atStart = await scene();
+    const atStart = await world.scene();
     writeAtomically(atStart.fo.codexHome, API_KEY_FILE('sk-local-0123456789abcdef'));
     const refused = await startDaemon(atStart.fo, { env: { CODEXD_UPSTREAM: atStart.up.socket }, waitReady: false });
     const exit = await Promise.race([refused.exited, sleep(10_000).then(() => null)]);
@@ -116,19 +65,19 @@ describe('a follower that finds a login made on its own machine', () => {
     );
     assert.equal(readAuth(atStart.fo), API_KEY_FILE('sk-local-0123456789abcdef'));
 
-    const s = await scene();
-    const { updates } = await follower(s);
+    const s = await world.scene();
+    const { updates } = await s.follow();
     await mirrored(s, accessTokenOf(s));
     writeAtomically(s.fo.codexHome, API_KEY_FILE('sk-local-0123456789abcdef'));
     await updates.next((u) => /\(an API-key login\), which it leaves as it is/.test(u.reauthReason ?? ''));
-    await s.change({ result: sessionOf(issuer) });
+    await s.change({ result: sessionOf(world.issuer) });
     assert.equal(readAuth(s.fo), API_KEY_FILE('sk-local-0123456789abcdef'));
   });
 
   it('an API-key mirror it wrote is its own: replaced when the upstream changes, and taken as a mirror at its next start', async () => {
-    const s = await scene();
+    const s = await world.scene();
     s.answer = { result: { authMode: 'apikey', apiKey: 'sk-upstream-first-0123456789' } };
-    const first = await follower(s);
+    const first = await s.follow();
     await waitFor(() => hasAuth(s.fo) && readAuth(s.fo) === API_KEY_FILE('sk-upstream-first-0123456789'), 'the API-key mirror');
     await s.change({ result: { authMode: 'apikey', apiKey: 'sk-upstream-second-0123456789' } });
     await waitFor(() => readAuth(s.fo) === API_KEY_FILE('sk-upstream-second-0123456789'), 'the new key mirrored');
@@ -136,7 +85,7 @@ describe('a follower that finds a login made on its own machine', () => {
     await first.daemon.stop();
 
     s.answer = { result: { authMode: 'apikey', apiKey: 'sk-upstream-third-0123456789' } };
-    const again = await follower(s);
+    const again = await s.follow();
     await waitFor(() => readAuth(s.fo) === API_KEY_FILE('sk-upstream-third-0123456789'), 'the mirror replaced after a restart');
     assert.equal((await again.c.read()).state, 'ok');
   });

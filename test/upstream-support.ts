@@ -2,12 +2,16 @@
 // protocol by hand (LSP framing from shared/framing.ts, no JSON-RPC library), so that it can answer
 // what no codexd would: a session with numbers for tokens, megabytes of text, invalid UTF-8.
 // It answers `initialize`, then each request with whatever `answer` returns for it; `announce()`
-// sends `account/updated`, as a codexd does when its login changes.
+// sends `account/updated`, as a codexd does when its login changes. `followerScenes()` puts a
+// follower on one, per test.
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import type { CodexdClient, Status } from '../client/index.js';
 import { frame, FrameParser, MAX_MESSAGE_BYTES } from '../shared/framing.js';
-import type { FakeIssuer } from '../support/fake-issuer.js';
+import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
+import { client, fileSandbox, recorder, startDaemon, stopDaemons, waitFor, type Daemon, type Recorder, type Sandbox } from './helpers.js';
 
 /** A JSON-RPC answer: a result, an error, or raw body bytes sent as they are (bytes no JSON encoder would write). */
 export type UpstreamAnswer = { result: unknown } | { error: { code: number; message: string } } | { rawResult: Buffer };
@@ -87,4 +91,67 @@ export async function startFakeUpstream(dir: string): Promise<FakeUpstream> {
     server.listen(socket, () => resolve());
   });
   return upstream;
+}
+
+/** A fake upstream with a follower of it, in a sandbox of its own. */
+export interface FollowerScene {
+  fo: Sandbox;
+  up: FakeUpstream;
+  /** What `account/session` is answered with now (at first: a good session). */
+  answer: UpstreamAnswer;
+  /** Sets the answer and announces a change; resolves once the follower has asked for the session. */
+  change(answer: UpstreamAnswer): Promise<void>;
+  /** Starts a follower of `up` (again, after a stop) and connects a client that records its notifications. */
+  follow(): Promise<{ daemon: Daemon; c: CodexdClient; updates: Recorder<Status> }>;
+}
+
+/**
+ * Per test file: the fake issuer whose tokens the fake upstreams send, and a scene per test;
+ * every follower, client and upstream is stopped when the file ends.
+ */
+export function followerScenes(): { readonly issuer: FakeIssuer; scene(): Promise<FollowerScene> } {
+  let issuer: FakeIssuer | null = null;
+  const daemons: Daemon[] = [];
+  const clients: CodexdClient[] = [];
+  const upstreams: FakeUpstream[] = [];
+  before(async () => {
+    issuer = await startFakeIssuer();
+  });
+  after(async () => {
+    for (const c of clients) await c.close();
+    await stopDaemons(daemons);
+    for (const up of upstreams) await up.close();
+    await issuer?.close();
+  });
+  const world = {
+    get issuer(): FakeIssuer {
+      return issuer!;
+    },
+    scene: async (): Promise<FollowerScene> => {
+      const fo = fileSandbox({ CODEXD_ISSUER: world.issuer.url });
+      const up = await startFakeUpstream(fo.dir);
+      upstreams.push(up);
+      const s: FollowerScene = {
+        fo,
+        up,
+        answer: { result: sessionOf(world.issuer) },
+        change: async (answer) => {
+          s.answer = answer;
+          const asked = up.count('account/session');
+          up.announce();
+          await waitFor(() => up.count('account/session') > asked, 'the follower to ask for the session');
+        },
+        follow: async () => {
+          const daemon = await startDaemon(fo, { env: { CODEXD_UPSTREAM: up.socket } });
+          daemons.push(daemon);
+          const c = await client(fo);
+          clients.push(c);
+          return { daemon, c, updates: recorder<Status>((listener) => c.onAccountUpdated(listener)) };
+        },
+      };
+      up.answer = (method) => (method === 'account/session' ? s.answer : undefined);
+      return s;
+    },
+  };
+  return world;
 }
