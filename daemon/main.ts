@@ -40,6 +40,7 @@ import { FileWatcher } from './runtime/watcher.js';
 import { HttpClient } from './runtime/http.js';
 import { UsageBackend } from './usage/backend.js';
 import { UsageService } from './usage/service.js';
+import { AutoSwitch } from './usage/auto-switch.js';
 
 const HELP = `codexd ${VERSION} - one daemon that owns Codex's auth.json for every tool
 
@@ -198,6 +199,8 @@ async function run(settings: Settings, log: Logger, autostarted: boolean): Promi
   account.on('loginCompleted', (event) => [rpc, restrictedRpc].forEach((server) => server.broadcastLoginCompleted(event)));
   usage.on('updated', (update) => [rpc, restrictedRpc].forEach((server) => server.broadcastRateLimits(update)));
   await account.start();
+  // SWITCH_AT: only a daemon that holds the accounts switches them (a follower's are upstream).
+  if (settings.switchAt > 0 && account instanceof AccountService) new AutoSwitch(account, usage, settings.switchAt, log).start();
   // Before the socket accepts: a client that finds codexd up finds no temp file of an interrupted write.
   removeLeftoverTempFiles(store, log);
 

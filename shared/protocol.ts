@@ -70,6 +70,19 @@ export interface Status {
   accounts: AccountSummary[];
   /** Where the login lives (`cli_auth_credentials_store` in Codex's config.toml). */
   credentialStore: CredentialStore;
+  /** The last time SWITCH_AT moved the active account, or found every account near its limits (docs/usage.md); null before. */
+  autoSwitch: AutoSwitchNote | null;
+}
+
+/** What SWITCH_AT did, and why, in words a client can show. */
+export interface AutoSwitchNote {
+  /** ISO 8601. */
+  at: string;
+  /** The account that reached the threshold. */
+  from: string;
+  /** The account switched to; null when none was below the threshold (nobody moved). */
+  to: string | null;
+  reason: string;
 }
 
 export interface CredentialStore {
@@ -84,7 +97,7 @@ export interface CredentialStore {
 }
 
 /** A Status with no login held; `held` gives what the daemon knows besides (logins, upstream, accounts, store). */
-export function loggedOutStatus(held: Pick<Status, 'login' | 'upstream' | 'accounts' | 'credentialStore'>): Status {
+export function loggedOutStatus(held: Pick<Status, 'login' | 'upstream' | 'accounts' | 'credentialStore'> & Partial<Pick<Status, 'autoSwitch'>>): Status {
   return {
     account: null,
     state: 'loggedOut',
@@ -94,6 +107,7 @@ export function loggedOutStatus(held: Pick<Status, 'login' | 'upstream' | 'accou
     reauthReason: null,
     lastRefreshError: null,
     nextRefreshAt: null,
+    autoSwitch: null,
     ...held,
   };
 }

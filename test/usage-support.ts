@@ -33,11 +33,15 @@ export function writeBackendConfig(codexHome: string, backendUrl: string): void 
   writeFileSync(join(codexHome, 'config.toml'), `chatgpt_base_url = "${backendUrl}/backend-api/"\n`, { mode: 0o600 });
 }
 
-/** A daemon holding `count` ChatGPT accounts (at least 1), against a fake backend. */
-export async function usageScene(t: TestContext, count: number, env: NodeJS.ProcessEnv = {}): Promise<UsageScene> {
+/**
+ * A daemon holding `count` ChatGPT accounts (at least 1), against a fake backend. `usage`: what
+ * the backend answers for the n-th account from the start (a daemon with SWITCH_AT asks at once).
+ */
+export async function usageScene(t: TestContext, count: number, env: NodeJS.ProcessEnv = {}, usage: Record<number, object> = {}): Promise<UsageScene> {
   const s = await scene(t, env);
   const backend = await startFakeBackend();
   t.after(() => backend.close());
+  for (const [n, body] of Object.entries(usage)) backend.scriptUsage(testAccount(s, Number(n)).accountId, { body });
   writeBackendConfig(s.box.codexHome, backend.url);
   s.writeFixture();
   const daemon = await s.start();

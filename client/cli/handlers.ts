@@ -9,7 +9,7 @@ import { defaultLogFile, resolveSocketPath } from '../../shared/paths.js';
 import type { Flags } from './args.js';
 import { accountsCommand, logoutCommand, switchCommand } from './accounts.js';
 import type { Call } from './commands.js';
-import { describeDaemon, describeStatus } from './format.js';
+import { describeDaemon, describeStatus, when } from './format.js';
 import { describeUsageLine, usageCommand } from './usage-command.js';
 import { print, settle } from './output.js';
 import { UsageError } from './usage.js';
@@ -40,7 +40,12 @@ async function status(client: CodexdClient, json: boolean): Promise<number> {
   );
   const [current, daemon, activeUsage] = await Promise.all([client.read(), daemonStatus, usage]);
   const apiKey = current.account?.type === 'apiKey' ? await client.token().then((t) => (t.type === 'apiKey' ? t.apiKey : null)) : null;
-  const text = describeStatus(current, apiKey, daemon) + (activeUsage ? `\n  usage:          ${describeUsageLine(activeUsage)}` : '');
+  const extra = [
+    ...(activeUsage ? [`  usage:          ${describeUsageLine(activeUsage)}`] : []),
+    // Absent from daemons older than SWITCH_AT.
+    ...(current.autoSwitch ? [`  auto-switch:    ${when(current.autoSwitch.at, Date.now())}: ${current.autoSwitch.reason}`] : []),
+  ];
+  const text = [describeStatus(current, apiKey, daemon), ...extra].join('\n');
   print(json, { ...current, daemon, usage: activeUsage }, text);
   return current.account !== null && current.state !== 'reauthRequired' ? 0 : 1;
 }

@@ -4,7 +4,7 @@
 // new ones; login, switch and logout are moves between slots (./moves.ts, where their lock order
 // and crash order are written down), one at a time; every change is announced.
 import { EventEmitter } from 'node:events';
-import { loggedOutStatus, type AccountSummary, type LoginCompleted, type LogoutParams, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
+import { loggedOutStatus, type AccountSummary, type AutoSwitchNote, type LoginCompleted, type LogoutParams, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
 import type { InactiveStore } from './files.js';
 import { AccountRegistry } from './registry.js';
 import { accountKey } from './identity.js';
@@ -30,6 +30,8 @@ const EXPIRY_UNKNOWN = `the access token carries no valid expiry time (exp), so 
 
 export class AccountService extends EventEmitter<AccountEvents> {
   private lastAnnounced = '';
+  /** What SWITCH_AT last did (../usage/auto-switch.ts), shown in Status until it does something else. */
+  private autoSwitch: AutoSwitchNote | null = null;
   /** Set while a logout runs: no token is handed out until it has finished. */
   private loggingOut: Promise<void> | null = null;
   /** The active account: the login auth.json holds. */
@@ -112,7 +114,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
 
   status(): Status {
     const loaded = this.active.loaded;
-    const base = loggedOutStatus({ login: this.logins.pending, upstream: null, accounts: this.accounts.list(), credentialStore: this.store.credentialStore() });
+    const base = loggedOutStatus({ login: this.logins.pending, upstream: null, accounts: this.accounts.list(), credentialStore: this.store.credentialStore(), autoSwitch: this.autoSwitch });
     if (loaded.kind === 'missing') return { ...base, reauthReason: this.storeProblem() };
     if (loaded.kind === 'unusable') return { ...base, reauthReason: `${this.storeName()} cannot be used: ${loaded.reason}` };
     const { record } = loaded;
@@ -157,22 +159,37 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return mirroredSession(await this.freshLogin(false));
   }
 
-  /** Makes the account `name` the one auth.json holds, the one Codex uses: the switch every trigger (a command, a limit) goes through. */
-  async switchTo(name: string): Promise<AccountSummary> {
+  /**
+   * Makes the account `name` the one auth.json holds, the one Codex uses: the switch every trigger
+   * (a command, a limit) goes through. `because`: SWITCH_AT's reason, announced with the switch.
+   */
+  async switchTo(name: string, because?: string): Promise<AccountSummary> {
     await this.changes.run(async () => {
       const key = this.accounts.keyNamed(name);
       if (key === this.accounts.activeKey()) return;
       const readOnly = await this.store.readOnlyReason();
       if (readOnly) throw new StorageFailed(`Cannot switch accounts: ${readOnly}.`);
       this.accounts.freezeNames();
+      const from = this.accounts.list().find((account) => account.active)?.name;
+      const before = this.autoSwitch;
+      // Set first: the announcements the move makes carry it.
+      if (because !== undefined && from !== undefined) this.autoSwitch = { at: new Date().toISOString(), from, to: name, reason: because };
       try {
         await this.moves.activate(key, null);
       } catch (error) {
+        this.autoSwitch = before;
         throw saveFailure(error, 'Could not switch accounts');
       }
-      this.log.info({ account: key }, 'switched accounts');
+      this.log.info({ account: key, ...(because === undefined ? {} : { reason: because }) }, because === undefined ? 'switched accounts' : 'switched accounts before a usage limit');
     });
     return this.accounts.list().find((account) => account.name === name)!;
+  }
+
+  /** SWITCH_AT found no account to switch to: said once in Status and `account/updated`. */
+  noteLimits(from: string, reason: string): void {
+    this.autoSwitch = { at: new Date().toISOString(), from, to: null, reason };
+    this.log.warn(reason);
+    this.announce();
   }
 
   /** The login held by the account `name` (default: the active one), refreshed first when due (or when forced); throws when there is none to serve. */

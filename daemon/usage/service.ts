@@ -48,7 +48,7 @@ export class UsageService extends EventEmitter<UsageEvents> {
 
   constructor(
     private readonly accounts: UsageAccounts,
-    private readonly backend: UsageBackend,
+    private readonly backend: Pick<UsageBackend, 'fetch'>,
     private readonly options: UsageOptions,
     private readonly log: Logger,
   ) {
