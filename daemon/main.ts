@@ -227,7 +227,7 @@ function own(store: AuthStore, config: CodexConfig, keyring: KeyringClient, sett
   new KeyringPoll(config, settings.keyringPollMs, () => account.reload(), log);
   config.on('changed', (mode) => {
     log.info({ credentialStore: mode }, 'config.toml changed where the login lives');
-    reload();
+    void account.credentialStoreChanged();
   });
   return { account, watcher };
 }

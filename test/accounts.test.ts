@@ -6,7 +6,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, type Status } from '../client/index.js';
-import { cli, readAuth, recorder, rpcError, waitFor } from './helpers.js';
+import { cli, readAuth, readLog, recorder, rpcError, waitFor } from './helpers.js';
 import { API_KEY, accountsDir, deviceLogin, NAMES, onDisk, threeAccounts, WHO_BY_NAME } from './accounts-support.js';
 import { refreshErrorBody } from '../support/fake-issuer.js';
 import { codexAuthJson, codexTimestamp, expMs, OTHER_ACCOUNT, readJson, rotateOutside, scene, waitForRefreshes, writeUnderLock } from './refresh-support.js';
@@ -233,5 +233,22 @@ describe('several accounts', () => {
     assert.deepEqual(onDisk(s).inactive.map((login) => login.who), ['acct_fake_123'], "work's old file was removed");
     const token = await c.token();
     assert.equal(token.type === 'chatgpt' && token.accessToken, fresh.access_token);
+  });
+
+  it('a name in names.json that breaks the naming rules is dropped at start, with a warning, and the default name applies', async (t) => {
+    const { s, daemon } = await threeAccounts(t);
+    await daemon.stop();
+    const namesFile = join(s.box.codexHome, 'codexd', 'names.json');
+    const names = JSON.parse(readFileSync(namesFile, 'utf8')) as Record<string, string>;
+    const workKey = Object.keys(names).find((key) => names[key] === NAMES.work)!;
+    writeFileSync(namesFile, JSON.stringify({ ...names, [workKey]: 'my work' }));
+    await s.start();
+    const listed = await cli(s.box, ['accounts', '--json']);
+    const work = (JSON.parse(listed.stdout) as Array<{ name: string; email: string }>).find((account) => account.email === OTHER_ACCOUNT.email)!;
+    assert.equal(work.name, OTHER_ACCOUNT.email, 'the default name, not "my work"');
+    const switched = await cli(s.box, ['switch', work.name]);
+    assert.equal(switched.code, 0, switched.stderr);
+    assert.equal(onDisk(s).active?.who, WHO_BY_NAME[NAMES.work]);
+    assert.match(readLog(s.box), /names\.json names an account \\"my work\\", which cannot be used \(a name is 1 to 64 letters/);
   });
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
 import { deadPort } from './login-support.js';
-import { cli, readLog, rpcError } from './helpers.js';
+import { cli, readLog, rpcError, waitFor } from './helpers.js';
 import { MESSAGES, rotateOutside, scene, writeAtomically, fixture } from './refresh-support.js';
 import { ErrorCodes } from '../shared/protocol.js';
 
@@ -48,13 +48,15 @@ describe('a refresh that fails', () => {
     const s = await scene(t);
     s.issuer.script('/oauth/token', { status: 503, body: { error: 'temporarily_unavailable' } });
     await s.start();
-    const { updates } = await s.watcher();
+    const watcher = await s.watcher();
     const old = s.writeFixture({ accessExpiresInS: 3600 });
-    await updates.next((u) => u.account !== null);
+    await watcher.updates.next((u) => u.account !== null);
 
     const failed = await cli(s.box, ['token', '--force-refresh']);
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /503: temporarily_unavailable/);
+    // A forced refresh never skips the backoff (here at most 1 s): asked again until it has passed.
+    await waitFor(() => watcher.client.token({ forceRefresh: true }).then(() => true, () => null), 'the backoff to pass');
     const forced = await cli(s.box, ['token', '--force-refresh']);
     assert.equal(forced.code, 0, forced.stderr);
     assert.notEqual(forced.stdout.trim(), old.tokens.access_token, 'a new token');

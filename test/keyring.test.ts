@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCodes } from '../client/index.js';
 import { keyringAccount } from '../daemon/keyring/client.js';
-import { cli, client, hasAuth, readAuth, rpcError, startDaemon, waitFor } from './helpers.js';
+import { cli, client, hasAuth, readAuth, readLog, rpcError, startDaemon, waitFor } from './helpers.js';
 import { secretServiceMissing, startSecretService, type SecretService } from './keyring-support.js';
 import { consent, finishWorlds, httpGet, world, type World } from './login-support.js';
 
@@ -219,6 +219,34 @@ describe('keyring mode, against a real Secret Service', { skip }, () => {
     assert.equal(hasAuth(w.box), true, 'and auth.json is left as it was');
     writeConfig(w.box.codexHome, 'file');
     assert.equal((await w.updates.next((s) => s.credentialStore.configured === 'file', 5000)).account?.type, 'apiKey');
+  });
+
+  it('a switch of credential store lists the accounts of the new store at once, keeps every name, and moves no account between stores', async () => {
+    const keys = { kr1: 'sk-store-switch-keyring-00000000001', kr2: 'sk-store-switch-keyring-00000000002', 'laptop-key': 'sk-store-switch-file-000000000003' };
+    const w = await keyringWorld('keyring store switch names', 'keyring');
+    const login = async (name: keyof typeof keys): Promise<void> => {
+      w.extraSecrets.push({ label: 'API key', value: keys[name] });
+      const run = await cli(w.box, ['login', '--with-api-key', '--name', name], { input: keys[name] });
+      assert.equal(run.code, 0, run.stderr);
+    };
+    const listed = (status: { accounts: Array<{ name: string; active: boolean }> }): string[] => status.accounts.map((a) => `${a.active ? '*' : ''}${a.name}`);
+    await login('kr1');
+    await login('kr2');
+    assert.deepEqual(listed(await w.watcher.read()), ['*kr2', 'kr1']);
+
+    writeConfig(w.box.codexHome, 'file');
+    await w.updates.next((s) => s.credentialStore.configured === 'file' && s.accounts.length === 0, 5000);
+    const moved = await cli(w.box, ['switch', 'kr1']);
+    assert.equal(moved.code, 1, 'an account of the other store is not quietly moved into this one');
+    assert.match(moved.stderr, /No account is named "kr1"/);
+    await login('laptop-key');
+    assert.deepEqual(listed(await w.watcher.read()), ['*laptop-key']);
+
+    writeConfig(w.box.codexHome, 'keyring');
+    await w.updates.next((s) => s.credentialStore.configured === 'keyring' && listed(s).join() === '*kr2,kr1', 5000);
+    await waitFor(() => /accounts not in .*, stay where they were with their names, .*: laptop-key"/.test(readLog(w.box)), 'the warning that names the account left in the files');
+    writeConfig(w.box.codexHome, 'file');
+    await w.updates.next((s) => s.credentialStore.configured === 'file' && listed(s).join() === '*laptop-key', 5000);
   });
 
   it("Codex's encrypted format (secrets/cli_auth.age, only a passphrase in the keyring) is explained, not taken for a logout", async () => {

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, PROTOCOL_VERSION, Requests, type ParamsOf } from '../shared/protocol.js';
 import { cli, client, rawCall, restrictedSocket, startDaemon, watch } from './helpers.js';
-import { scene } from './refresh-support.js';
+import { refreshRequests, scene } from './refresh-support.js';
 
 /** One call of every request in the protocol: adding a request breaks this file's build until it is listed. */
 const CALLS: { [K in keyof typeof Requests]: ParamsOf<(typeof Requests)[K]> } = {
@@ -30,6 +30,26 @@ const CALLS: { [K in keyof typeof Requests]: ParamsOf<(typeof Requests)[K]> } = 
 };
 
 describe('the restricted socket', () => {
+  it('forced refreshes in a loop spend one grant: from the restricted socket none within 60 s of the last, from the main one none within 10 s', async (t) => {
+    const s = await scene(t);
+    const login = s.writeFixture({ accessExpiresInS: 3600 });
+    await s.start();
+    const restricted = restrictedSocket(s.box);
+    const tokens = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const method = i % 4 === 3 ? Requests.accountRead.method : Requests.accountToken.method;
+      const reply = await rawCall(restricted, method, method === Requests.accountRead.method ? { refreshToken: true } : { forceRefresh: true });
+      assert.ok(reply.result, JSON.stringify(reply.error));
+      if (method === Requests.accountToken.method) tokens.add((reply.result as { accessToken: string }).accessToken);
+    }
+    assert.equal(refreshRequests(s.issuer).length, 1, 'one grant for forty forced refreshes');
+    assert.equal(tokens.size, 1);
+    assert.ok(!tokens.has(login.tokens.access_token), 'the fresh token, not the one before');
+    const c = await s.client();
+    for (let i = 0; i < 20; i++) await c.token({ forceRefresh: true });
+    assert.equal(refreshRequests(s.issuer).length, 1, 'the main socket gets the same fresh token');
+  });
+
   it('serves initialize, account/read, account/token and account/session, refuses every other request with -33005, and nothing changes', async (t) => {
     const s = await scene(t);
     const login = s.writeFixture();

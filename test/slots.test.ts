@@ -12,7 +12,7 @@ import { AccountSlot } from '../daemon/accounts/slot.js';
 import { accountKey } from '../daemon/accounts/identity.js';
 import type { InactiveStore } from '../daemon/accounts/files.js';
 import { IssuerError, type IssuerClient, type RefreshedTokens } from '../daemon/auth/issuer.js';
-import type { LoginStorage, RefresherOptions, StorageWriter } from '../daemon/auth/refresher.js';
+import { FORCED_REFRESH_REUSE_MS, RESTRICTED_FORCED_REFRESH_GAP_MS, type LoginStorage, type RefresherOptions, type StorageWriter } from '../daemon/auth/refresher.js';
 import { loadedFrom, serialize, type AuthRecord, type Loaded } from '../daemon/auth/store.js';
 import { createLogger } from '../daemon/runtime/log.js';
 import { Mutex } from '../daemon/runtime/mutex.js';
@@ -199,6 +199,51 @@ describe('an account slot', () => {
     assert.equal(grants.length, 1);
     slot.replace({ kind: 'ok', record: login('b', T0 + 20 * HOUR), raw: serialize(login('b', T0 + 20 * HOUR)) });
     assert.equal(slot.accountState(), 'ok');
+  });
+
+  test('a forced refresh within 10 s of the last grant gets that grant\'s token; from the restricted socket within 60 s', async () => {
+    const disk = new MemoryDisk();
+    disk.write('auth.json', login('a', T0 + HOUR));
+    const { issuer, grants } = stubIssuer();
+    const slot = slotOn(disk, issuer);
+    assert.equal(await slot.ensureFresh(true), null);
+    const first = slot.held()!.record.tokens.access_token;
+    for (let i = 0; i < 50; i++) assert.equal(await slot.ensureFresh(true), null);
+    assert.equal(grants.length, 1);
+    assert.equal(slot.held()!.record.tokens.access_token, first);
+    mock.timers.tick(FORCED_REFRESH_REUSE_MS - 1);
+    await slot.ensureFresh(true);
+    assert.equal(grants.length, 1);
+    mock.timers.tick(1);
+    await slot.ensureFresh(true);
+    assert.equal(grants.length, 2);
+    mock.timers.tick(RESTRICTED_FORCED_REFRESH_GAP_MS - 1);
+    await slot.ensureFresh(true, RESTRICTED_FORCED_REFRESH_GAP_MS);
+    assert.equal(grants.length, 2, 'the restricted socket waits longer');
+    mock.timers.tick(1);
+    await slot.ensureFresh(true, RESTRICTED_FORCED_REFRESH_GAP_MS);
+    assert.equal(grants.length, 3);
+  });
+
+  test('a forced refresh never skips the backoff of a passing failure: it gets the failure, and no grant is spent', async () => {
+    mock.method(Math, 'random', () => 0.5);
+    const disk = new MemoryDisk();
+    disk.write('auth.json', login('a', T0 + HOUR));
+    let fail = true;
+    const { issuer, grants } = stubIssuer((rt) => {
+      if (fail) throw new IssuerError('the issuer answered 503', 'transient');
+      return rotated(rt);
+    });
+    const slot = slotOn(disk, issuer);
+    assert.equal(await slot.ensureFresh(true), 'the issuer answered 503');
+    assert.equal(slot.transient?.retryAt, T0 + 500);
+    fail = false;
+    for (let i = 0; i < 20; i++) assert.equal(await slot.ensureFresh(true), 'the issuer answered 503');
+    assert.equal(grants.length, 1);
+    mock.timers.tick(500);
+    await settle();
+    assert.equal(await slot.ensureFresh(true), null);
+    assert.equal(grants.length, 2, 'the retry, by schedule; the forced refresh right after it shares its token');
   });
 
   test('callers during one refresh share it: one grant', async () => {

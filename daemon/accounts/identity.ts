@@ -36,8 +36,9 @@ function defaultName(record: AuthRecord): string {
 
 /**
  * A name for every account: the one it was given, else its default, numbered (-2, -3…) when
- * another account has it. `records` come in a fixed order (the active account first), so a
- * default that is not stored yet is the same from one call to the next.
+ * another account has it, or an account kept in the other credential store does. `records` come
+ * in a fixed order (the active account first), so a default that is not stored yet is the same
+ * from one call to the next.
  */
 export function assignNames(records: Array<[string, AuthRecord]>, stored: Record<string, string>): Map<string, string> {
   const names = new Map<string, string>();
@@ -49,6 +50,7 @@ export function assignNames(records: Array<[string, AuthRecord]>, stored: Record
       taken.add(name);
     }
   }
+  for (const name of Object.values(stored)) taken.add(name);
   for (const [key, record] of records) {
     if (names.has(key)) continue;
     const base = defaultName(record);

@@ -47,7 +47,8 @@ export class AccountMoves {
    */
   async activate(key: string, incoming: AuthRecord | null): Promise<void> {
     const target = this.accounts.inactive(key);
-    await this.accounts.storage(key).withAuthLock(async (incomingFile) => {
+    // The incoming account's own storage: the store it was read from, whatever config.toml says now.
+    await (target?.storage ?? this.accounts.storage(key)).withAuthLock(async (incomingFile) => {
       const record = incoming ?? target?.login();
       if (!record) throw new Error('the account has no usable login; log in to it again');
       const reauth = incoming ? null : (target?.reauthReason ?? null);

@@ -4,7 +4,7 @@
 // these (./moves.ts).
 import type { AccountSummary } from '../../shared/protocol.js';
 import type { InactiveStore } from './files.js';
-import { accountKey, assignNames, summarize } from './identity.js';
+import { accountKey, assignNames, nameProblem, summarize } from './identity.js';
 import { AccountNotFound } from '../errors.js';
 import type { IssuerClient } from '../auth/issuer.js';
 import type { Logger } from '../runtime/log.js';
@@ -38,7 +38,42 @@ export class AccountRegistry {
       const removed = this.files.removeLeftoverTempFiles();
       if (removed.length > 0) this.log.warn({ removed }, 'removed temp files left by an interrupted write of an account file');
     }
-    this.storedNames = await this.files.loadNames();
+    this.storedNames = await this.validNames();
+    return this.scan();
+  }
+
+  /**
+   * cli_auth_credentials_store changed: the inactive accounts are those of the new store now
+   * (each slot stays on the store it was read from, so nothing moves between stores). Accounts
+   * left in the old store (of `before`, every account's name by key before the change) keep
+   * their names, and are listed again once config.toml points there.
+   */
+  async rescan(before: Map<string, string>): Promise<string[]> {
+    for (const slot of this.slots.values()) await slot.settled();
+    for (const key of this.inactiveKeys()) this.drop(key);
+    const copiesOfActive = await this.scan();
+    const left = [...before].filter(([key]) => !this.slots.has(key) && key !== this.activeKey()).map(([, name]) => name);
+    if (left.length > 0) {
+      const where = `not in ${this.files.location}, where config.toml keeps logins now`;
+      this.log.warn({ accounts: left }, `accounts ${where}, stay where they were with their names, and are listed again when cli_auth_credentials_store points back there (nothing is moved between stores): ${left.join(', ')}`);
+    }
+    await this.saveNames();
+    return copiesOfActive;
+  }
+
+  /** The names in names.json that follow the naming rules; any other is dropped with a warning, so that the default name applies. */
+  private async validNames(): Promise<Record<string, string>> {
+    const names: Record<string, string> = {};
+    for (const [key, name] of Object.entries(await this.files.loadNames())) {
+      const problem = nameProblem(name);
+      if (problem === null) names[key] = name;
+      else this.log.warn({ account: key }, `names.json names an account ${JSON.stringify(name.slice(0, 80))}, which cannot be used (${problem}); it goes by its default name instead`);
+    }
+    return names;
+  }
+
+  /** Reads the inactive accounts of the store config.toml names; returns the keys of copies of the active login. */
+  private async scan(): Promise<string[]> {
     const active = this.activeKey();
     let stored: Array<{ key: string; loaded: Loaded }> = [];
     try {
@@ -113,7 +148,7 @@ export class AccountRegistry {
 
   /** Every account, the active one first, then by name. */
   list(): AccountSummary[] {
-    const names = this.names();
+    const names = this.namesByKey();
     const active = this.activeKey();
     return this.records()
       .map(([key, record]) => summarize(names.get(key)!, record, key === active, (key === active ? this.active : this.slots.get(key)!).accountState()))
@@ -121,7 +156,7 @@ export class AccountRegistry {
   }
 
   keyNamed(name: string): string {
-    for (const [key, taken] of this.names()) if (taken === name) return key;
+    for (const [key, taken] of this.namesByKey()) if (taken === name) return key;
     throw new AccountNotFound(`No account is named "${name}"; \`codex-auth accounts\` lists them.`);
   }
 
@@ -134,9 +169,14 @@ export class AccountRegistry {
     this.storedNames[key] = name;
   }
 
-  /** Every account keeps the name it has now, whatever comes and goes next. */
+  /** Every account keeps the name it has now, whatever comes and goes next (one in another store too). */
   freezeNames(): void {
-    this.storedNames = Object.fromEntries(this.names());
+    this.storedNames = { ...this.storedNames, ...Object.fromEntries(this.namesByKey()) };
+  }
+
+  /** The account `key` was logged out: its name is free again. */
+  forgetName(key: string): void {
+    delete this.storedNames[key];
   }
 
   /** Writes the names of the accounts there are now (a name given at login, or the default first shown). */
@@ -161,7 +201,8 @@ export class AccountRegistry {
     return records;
   }
 
-  private names(): Map<string, string> {
+  /** Every account's name, by key. */
+  namesByKey(): Map<string, string> {
     return assignNames(this.records(), this.storedNames);
   }
 }

@@ -16,7 +16,7 @@ import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
 import type { Logger } from '../runtime/log.js';
 import { Logins } from '../login/logins.js';
 import { Mutex } from '../runtime/mutex.js';
-import { STALE_AFTER_DAYS } from '../auth/refresher.js';
+import { RESTRICTED_FORCED_REFRESH_GAP_MS, STALE_AFTER_DAYS } from '../auth/refresher.js';
 import { mirroredSession } from '../auth/login-state.js';
 import type { Settings } from '../runtime/settings.js';
 import type { AuthRecord, AuthStore, Loaded } from '../auth/store.js';
@@ -88,28 +88,48 @@ export class AccountService extends EventEmitter<AccountEvents> {
 
   /** Re-reads the login; called when auth.json or the keyring entry may have changed under us. */
   async reload(): Promise<void> {
-    await this.changes.run(async () => {
-      let loaded: Loaded;
-      try {
-        loaded = await this.store.load();
-      } catch (error) {
-        this.announce(); // a keyring that stopped answering is news too
-        throw error;
-      }
-      const held = this.active.loaded;
-      if ((loaded.kind === held.kind && rawOf(loaded) === rawOf(held)) || this.active.holdsNewerThan(loaded)) {
-        this.announce(); // and so is one that answers again
-        return;
-      }
-      this.log.info(`the login changed in ${this.storeName()}`);
-      this.active.adopt(loaded);
-      // Another writer logged in to an account that is also kept inactive: auth.json wins.
-      const copy = this.accounts.dropCopyOfActive();
-      if (copy !== null) {
-        await this.moves.removeCopyOfActive(copy);
+    await this.changes.run(() => this.reloadLocked());
+  }
+
+  private async reloadLocked(): Promise<void> {
+    let loaded: Loaded;
+    try {
+      loaded = await this.store.load();
+    } catch (error) {
+      this.announce(); // a keyring that stopped answering is news too
+      throw error;
+    }
+    const held = this.active.loaded;
+    if ((loaded.kind === held.kind && rawOf(loaded) === rawOf(held)) || this.active.holdsNewerThan(loaded)) {
+      this.announce(); // and so is one that answers again
+      return;
+    }
+    this.log.info(`the login changed in ${this.storeName()}`);
+    this.active.adopt(loaded);
+    // Another writer logged in to an account that is also kept inactive: auth.json wins.
+    const copy = this.accounts.dropCopyOfActive();
+    if (copy !== null) {
+      await this.moves.removeCopyOfActive(copy);
+      this.announce();
+    }
+  }
+
+  /**
+   * config.toml moved the login to another credential store: the login is read from there, and
+   * the inactive accounts are those of that store (AccountRegistry.rescan); nothing is moved.
+   */
+  async credentialStoreChanged(): Promise<void> {
+    await this.changes
+      .run(async () => {
+        // Every account keeps the name it has, the active one too, before the store changes under it.
+        this.accounts.freezeNames();
+        const before = this.accounts.namesByKey();
+        await this.reloadLocked().catch((error: Error) => this.log.warn(`could not re-read the login: ${error.message}`));
+        const copiesOfActive = await this.accounts.rescan(before);
+        for (const key of copiesOfActive) await this.moves.removeCopyOfActive(key);
         this.announce();
-      }
-    });
+      })
+      .catch((error: Error) => this.log.warn(`could not read the accounts of the new credential store: ${error.message}`));
   }
 
   status(): Status {
@@ -141,14 +161,15 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return this.accounts.list();
   }
 
-  async read(refreshToken: boolean): Promise<Status> {
-    if (refreshToken && this.active.held()) await this.active.ensureFresh(true);
+  /** `restricted`: asked on the restricted socket, where forced refreshes are rate-limited. */
+  async read(refreshToken: boolean, restricted = false): Promise<Status> {
+    if (refreshToken && this.active.held()) await this.active.ensureFresh(true, forcedGap(restricted));
     return this.status();
   }
 
   /** The credential of the account `name` (default: the active one), without switching to it. */
-  async token(forceRefresh: boolean, name?: string): Promise<TokenResult> {
-    const login = await this.freshLogin(forceRefresh, name);
+  async token(forceRefresh: boolean, name?: string, restricted = false): Promise<TokenResult> {
+    const login = await this.freshLogin(forceRefresh, name, forcedGap(restricted));
     if (login.auth_mode === 'apikey') return { type: 'apiKey', apiKey: login.OPENAI_API_KEY! };
     const { access_token: accessToken, account_id: accountId } = login.tokens!;
     return { type: 'chatgpt', accessToken, accountId, expiresAt: isoTime(expiryMs(accessToken)) };
@@ -193,7 +214,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   }
 
   /** The login held by the account `name` (default: the active one), refreshed first when due (or when forced); throws when there is none to serve. */
-  private async freshLogin(forceRefresh: boolean, name?: string): Promise<AuthRecord> {
+  private async freshLogin(forceRefresh: boolean, name?: string, forcedGapMs?: number): Promise<AuthRecord> {
     if (this.loggingOut) await this.loggingOut;
     const slot = this.target(name);
     const again = (): Promise<AuthRecord> => this.freshLogin(false, name);
@@ -208,7 +229,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
     }
     if (loaded.record.auth_mode === 'apikey') return loaded.record;
 
-    const failure = await slot.ensureFresh(forceRefresh);
+    const failure = await slot.ensureFresh(forceRefresh, forcedGapMs);
     // A logout began while the token was refreshed, or a switch moved the account.
     if (this.loggingOut || this.target(name) !== slot) return again();
     const reauth = slot.reauthReason;
@@ -286,12 +307,14 @@ export class AccountService extends EventEmitter<AccountEvents> {
     for (const key of keys.filter((key) => key !== active)) {
       const warning = await this.logoutInactive(key);
       if (warning) warnings.push(warning);
+      this.accounts.forgetName(key);
     }
     let movedAside: string | null = null;
     if (all || name === undefined || keys.includes(active!)) {
       const result = await this.logoutActive();
       if (result.warning) warnings.push(result.warning);
       movedAside = result.movedAside ?? null;
+      if (active !== null) this.accounts.forgetName(active);
     }
     await this.accounts.saveNames();
     return { ...(warnings.length > 0 ? { warning: warnings.join(' ') } : {}), ...(movedAside ? { movedAside } : {}) };
@@ -337,6 +360,11 @@ export class AccountService extends EventEmitter<AccountEvents> {
     this.lastAnnounced = key;
     this.emit('updated', status);
   }
+}
+
+/** How long after the last grant a forced refresh gets that grant's token; undefined: the refresher's default. */
+function forcedGap(restricted: boolean): number | undefined {
+  return restricted ? RESTRICTED_FORCED_REFRESH_GAP_MS : undefined;
 }
 
 function rawOf(loaded: Loaded): string {

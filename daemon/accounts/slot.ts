@@ -81,9 +81,9 @@ export class AccountSlot extends EventEmitter<{ changed: [] }> implements LoginV
     return this.refresher.nextAttemptAt();
   }
 
-  /** See Refresher.ensureFresh: never throws, resolves with why a refresh it tried failed. */
-  ensureFresh(force: boolean): Promise<string | null> {
-    return this.refresher.ensureFresh(force);
+  /** See Refresher.ensureFresh: never throws, resolves with why a refresh it tried (or held back) failed. */
+  ensureFresh(force: boolean, forcedGapMs?: number): Promise<string | null> {
+    return this.refresher.ensureFresh(force, forcedGapMs);
   }
 
   /** Resolves once no refresh is in flight. */

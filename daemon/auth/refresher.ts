@@ -23,6 +23,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * than this after it arrived: short-lived tokens stay valid, and skew cannot make a loop.
  */
 const SHORT_LIVED_MIN_GAP_MS = 30_000;
+/**
+ * A forced refresh asked for this soon after the last grant gets that grant's token instead of
+ * spending another (docs/protocol.md, "Forced refreshes"): a client that loops on a 401 costs one grant.
+ */
+export const FORCED_REFRESH_REUSE_MS = 10_000;
+/** From the restricted socket, a forced refresh spends a grant at most this often. */
+export const RESTRICTED_FORCED_REFRESH_GAP_MS = 60_000;
 /** After refresh_token_reused, how long to wait for the other writer to land its tokens. */
 const REUSE_GRACE_STEPS = [200, 400, 800, 1600];
 
@@ -63,6 +70,8 @@ export class Refresher {
    * exp − margin (null: never by schedule, it had expired on arrival by our clock).
    */
   private arrivedDue: { accessToken: string; dueAt: number | null } | null = null;
+  /** When the issuer last granted this login new tokens (Date.now()), or null. */
+  private lastGrantAt: number | null = null;
   private timer: NodeJS.Timeout | undefined;
   private readonly tick: NodeJS.Timeout;
   private stopped = false;
@@ -124,19 +133,21 @@ export class Refresher {
   }
 
   /**
-   * Before a token is handed out: refresh when it is due (or when forced), unless a permanent
-   * failure stands or a backoff is running. Never throws: resolves with the reason when a refresh
-   * was tried and failed; the caller decides whether the token it still has is good enough.
+   * Before a token is handed out: refresh when it is due, or when forced and the last grant is
+   * older than `forcedGapMs`, unless a permanent failure stands or a backoff is running. Never
+   * throws: resolves with the reason when a refresh was tried and failed, or when a forced one is
+   * held back by the backoff; the caller decides whether the token it still has is good enough.
    */
-  async ensureFresh(force: boolean): Promise<string | null> {
+  async ensureFresh(force: boolean, forcedGapMs = FORCED_REFRESH_REUSE_MS): Promise<string | null> {
     if (this.state.reauthReason) return null;
     const due = this.dueAt();
     const now = Date.now();
     const transient = this.state.transient;
-    if (!force) {
-      if (due === null || now < due) return null;
-      if (transient && now < transient.retryAt) return null;
-    }
+    // Tokens held unsaved came from a grant: for a forced refresh they are the fresh ones.
+    if (transient && now < transient.retryAt) return force && !this.state.unsaved ? transient.reason : null;
+    const recentGrant = this.lastGrantAt !== null && now - this.lastGrantAt < forcedGapMs;
+    if (force && !recentGrant) return this.refresh();
+    if (due === null || now < due) return null;
     return this.refresh();
   }
 
@@ -191,6 +202,7 @@ export class Refresher {
         // A follower's mirror has only a marker: the issuer would refuse it, so it is never sent.
         if (held.record.tokens.refresh_token === FOLLOWER_REFRESH_TOKEN) throw new IssuerError(REFRESH_MESSAGES.followerMirror, 'permanent');
         const tokens = await this.issuer.refresh(held.record.tokens.refresh_token);
+        this.lastGrantAt = Date.now();
         const heldAccount = held.record.tokens.account_id;
         if (heldAccount && tokens.id_token && identityOf(tokens.id_token).accountId !== heldAccount) {
           // A refresh must never switch accounts; keep the file as it is.

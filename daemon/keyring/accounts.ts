@@ -2,9 +2,10 @@
 // mode each in an OS keyring entry of codexd's own (service `codexd`, account
 // `cli|<home key>|<account key>`, the compact record) instead of a file; in auto mode in the
 // keyring when it answers and in the files when it does not, as the active login; in file mode in
-// the files (../accounts/files.ts). The mode is looked up at every call, so a switch in config.toml
-// takes effect at once. Account names are not secret and stay in names.json; each account keeps
-// the lock of its file storage, whichever place holds it.
+// the files (../accounts/files.ts). An account's storage keeps the mode it was made in; a switch
+// in config.toml makes the registry read the accounts of the new store (AccountRegistry.rescan).
+// Account names are not secret and stay in names.json; each account keeps the lock of its file
+// storage, whichever place holds it.
 import { codexHomeKey } from '../../shared/paths.js';
 import type { AccountFiles, InactiveStore } from '../accounts/files.js';
 import type { StoreMode } from '../auth/codex-config.js';
@@ -47,12 +48,13 @@ export class AccountsByMode implements InactiveStore {
     return [...fromKeyring, ...(await this.files.scan()).filter(({ key }) => !keys.has(key))];
   }
 
+  /** In the mode config.toml says now, for good: an account's storage never moves it to another store. */
   storage(key: string): LoginStorage {
     const fileStorage = this.files.storage(key);
     const account = this.prefix + key;
+    const mode = this.config.mode;
+    if (mode === 'file') return fileStorage;
     const load = (file: () => Promise<Loaded>) => async (): Promise<Loaded> => {
-      const mode = this.config.mode;
-      if (mode === 'file') return file();
       let raw: string | null;
       try {
         raw = await this.keyring.get(account, ACCOUNTS_SERVICE);
@@ -66,8 +68,6 @@ export class AccountsByMode implements InactiveStore {
     const writer = (file: StorageWriter): StorageWriter => ({
       load: load(() => file.load()),
       save: async (record: AuthRecord | null) => {
-        const mode = this.config.mode;
-        if (mode === 'file') return file.save(record);
         try {
           if (record === null) await this.keyring.delete(account, ACCOUNTS_SERVICE);
           else await this.keyring.set(account, serialize(record, true), ACCOUNTS_SERVICE);
@@ -78,11 +78,8 @@ export class AccountsByMode implements InactiveStore {
         return file.save(null); // in one place only, as the active login
       },
     });
-    const config = this.config;
     return {
-      get file() {
-        return config.mode === 'file' ? fileStorage.file : `the keyring entry ${account}`;
-      },
+      file: `the keyring entry ${account}`,
       load: load(() => fileStorage.load()),
       withAuthLock: (work) => fileStorage.withAuthLock((file) => work(writer(file))),
     };

@@ -5,5 +5,5 @@ import { optionalBoolean, paramsObject } from './params.js';
 
 export const handleAccountRead: RequestHandler<ReadParams, ReadResult> = {
   params: (raw) => ({ refreshToken: optionalBoolean(paramsObject(raw), 'refreshToken') }),
-  handle: async ({ refreshToken = false }, { account }) => readResult(await account.read(refreshToken)),
+  handle: async ({ refreshToken = false }, { account }, peer) => readResult(await account.read(refreshToken, peer.restricted)),
 };

@@ -12,6 +12,6 @@ export const handleAccountToken: RequestHandler<TokenParams, TokenResult> = {
   handle: ({ forceRefresh = false, account: name }, { account }, peer) => {
     // The restricted socket lends the active login only, not every account's.
     if (peer.restricted && name !== undefined) throw restrictedError(`${Requests.accountToken.method} for a named account`);
-    return account.token(forceRefresh, name);
+    return account.token(forceRefresh, name, peer.restricted);
   },
 };

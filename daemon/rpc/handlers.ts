@@ -37,9 +37,10 @@ export interface DaemonInfo {
  * Follower (../follower/follower.ts), which mirrors its upstream's.
  */
 export interface AccountPort {
-  read(refreshToken: boolean): Promise<Status>;
+  /** `restricted`: asked on the restricted socket (forced refreshes are rate-limited there). */
+  read(refreshToken: boolean, restricted?: boolean): Promise<Status>;
   /** `name`: that account's credential instead of the active one's. */
-  token(forceRefresh: boolean, name?: string): Promise<TokenResult>;
+  token(forceRefresh: boolean, name?: string, restricted?: boolean): Promise<TokenResult>;
   sessionForFollower(): Promise<SessionResult>;
   logout(params: LogoutParams): Promise<LogoutResult>;
   list(): AccountSummary[];
