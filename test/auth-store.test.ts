@@ -1,11 +1,11 @@
 // auth.json: Codex's format byte for byte, Codex's locks, atomic writes, and nothing lost.
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
 import type { Status } from '../shared/protocol.js';
-import { authPath, cli, client, fileSandbox, hasAuth, readAuth, sleep, startDaemon, waitFor, watch, type Sandbox } from './helpers.js';
+import { authPath, cli, client, fileSandbox, hasAuth, holdsOpen, readAuth, startDaemon, waitFor, watch, type Sandbox } from './helpers.js';
 import { codexAuthJson, holdLock } from './refresh-support.js';
 import { ErrorCodes } from '../shared/protocol.js';
 
@@ -108,9 +108,11 @@ describe('auth.json', () => {
   it('a write waits while another process holds flock on auth.lock, and completes after release', async () => {
     const b = box();
     const daemon = await startDaemon(b);
-    const lock = await holdLock(join(b.codexHome, 'auth.lock'));
+    const lockFile = join(b.codexHome, 'auth.lock');
+    const lock = await holdLock(lockFile);
     const login = cli(b, ['login', '--with-api-key'], { input: KEY });
-    await sleep(700);
+    // codexd opens auth.lock for its write and keeps it open while it waits for the lock.
+    await waitFor(() => holdsOpen(daemon.pid, realpathSync(lockFile)) || null, 'codexd to wait for auth.lock');
     assert.equal(hasAuth(b), false, 'nothing is written while the lock is held');
     await lock.release();
     const result = await login;

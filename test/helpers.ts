@@ -9,7 +9,7 @@
 // started on demand, per test), hardening/support.ts `suite` (per file, with its report).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, afterEach } from 'node:test';
@@ -273,6 +273,21 @@ export function startCli(box: Sandbox, args: string[], options: { env?: NodeJS.P
     });
   });
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Whether process `pid` has `file` (a real path) open now, from /proc. */
+export function holdsOpen(pid: number, file: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** Runs the real codex-auth binary to its exit. */

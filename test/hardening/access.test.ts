@@ -65,7 +65,6 @@ function skipUnless(t: TestContext, problem: string | null): boolean {
 describe('another user', () => {
   it('cannot connect even with the socket chmod 666, because the socket folder is 0700', async (t) => {
     if (!skipUnless(t, setprivProblem())) return;
-    s.count({ cases: 1 });
     const box = s.box();
     // Everything above the socket folder is passable, so the folder itself is what stops them.
     chmodSync(box.dir, 0o711);
@@ -80,12 +79,10 @@ describe('another user', () => {
     assert.equal(cliRun.status, 2, cliRun.stderr);
     assert.match(cliRun.stderr, /its folder .* is owned by root \(uid 0\), not by you \(nobody \(uid 65534\)\)/);
     assert.equal(daemon.proc.exitCode, null);
-    s.count({ faults: 1 });
   });
 
   it('is refused by the peer-credential check when the folder is opened too (755 + 666), and the daemon logs it', async (t) => {
     if (!skipUnless(t, setprivProblem())) return;
-    s.count({ cases: 1 });
     const box = s.box();
     chmodSync(box.dir, 0o711);
     chmodSync(join(box.dir, 'run'), 0o711);
@@ -115,14 +112,12 @@ describe('another user', () => {
       c.on('error', reject);
     });
     assert.match(own, new RegExp(`"pid":${daemon.pid}`));
-    s.count({ faults: 1 });
   });
 });
 
 describe('another user on the restricted socket', () => {
   it('is refused by the same peer-credential check (folder 755, socket 666), and the daemon logs it', async (t) => {
     if (!skipUnless(t, setprivProblem())) return;
-    s.count({ cases: 1 });
     const box = s.box();
     chmodSync(box.dir, 0o711);
     chmodSync(join(box.dir, 'run'), 0o711);
@@ -135,7 +130,6 @@ describe('another user on the restricted socket', () => {
     assert.equal(result.answer, '', 'but the daemon answered nothing, not even the restricted-method error');
     assert.notEqual(result.error, 'timeout', 'and hung up at once');
     await waitFor(() => /refused a connection from another user/.test(readLog(box)), 'the refusal in the log');
-    s.count({ faults: 1 });
   });
 });
 
@@ -248,18 +242,15 @@ async function assertNothingSent(box: Sandbox, env: NodeJS.ProcessEnv, socketPat
 
 describe('a stranger where a client looks for codexd', () => {
   it('a socket in a folder open to others gets nothing from any client', async () => {
-    s.count({ cases: 1 });
     const box = s.box();
     // /tmp: sticky and open to everyone, and not ours unless we are root; either way refused.
     const socketPath = join('/tmp', `cxd-stranger-${process.pid}.sock`);
     const stranger = await startStranger(socketPath, { asNobody: false, makeFolder: false });
     await assertNothingSent(box, { CODEXD_SOCKET: socketPath }, socketPath, /\/tmp .*(owned by|has mode 1777)/, stranger);
-    s.count({ faults: 1 });
   });
 
   it('another user who made <tmpdir>/codexd-<uid> first (XDG_RUNTIME_DIR unset) gets nothing from any client', async (t) => {
     if (!skipUnless(t, setprivProblem())) return;
-    s.count({ cases: 1 });
     const box = s.box();
     chmodSync(box.dir, 0o711);
     const tmp = join(box.dir, 'tmp');
@@ -270,12 +261,10 @@ describe('a stranger where a client looks for codexd', () => {
     // The default socket of a user without XDG_RUNTIME_DIR, CODEX_HOME or CODEXD_SOCKET.
     const env = { TMPDIR: tmp, XDG_RUNTIME_DIR: '', CODEXD_SOCKET: '', CODEX_HOME: '' };
     await assertNothingSent(box, env, socketPath, /owned by nobody \(uid 65534\)/, stranger);
-    s.count({ faults: 1 });
   });
 
   it("another user's socket inside our own 0700 folder is refused by its owner, before a byte is sent", async (t) => {
     if (!skipUnless(t, setprivProblem())) return;
-    s.count({ cases: 1 });
     const box = s.box();
     chmodSync(box.dir, 0o711);
     const theirs = join(box.dir, 'theirs');
@@ -286,11 +275,9 @@ describe('a stranger where a client looks for codexd', () => {
     mkdirSync(dirname(box.socket), { mode: 0o700 });
     renameSync(join(theirs, 'codexd.sock'), box.socket);
     await assertNothingSent(box, {}, box.socket, /runs as nobody \(uid 65534\)/, stranger);
-    s.count({ faults: 1 });
   });
 
   it('autostart refuses a spawn lock that is a symlink, and creates nothing through it', async () => {
-    s.count({ cases: 1 });
     const box = s.box();
     mkdirSync(dirname(box.socket), { mode: 0o700 });
     const target = join(box.dir, 'created-through-the-symlink');
@@ -301,7 +288,6 @@ describe('a stranger where a client looks for codexd', () => {
     assert.match(run.stderr, /^codex-auth: cannot start codexd on .*ELOOP/);
     assert.equal(run.stderr.trim().split('\n').length, 1);
     assert.equal(existsSync(target), false, 'the symlink was not followed');
-    s.count({ faults: 1 });
   });
 });
 
@@ -315,21 +301,19 @@ describe('the socket path given to codexd', () => {
     const dir = join(folder, 'a-directory');
     mkdirSync(dir);
     for (const [path, what] of [[file, 'a regular file'], [dir, 'a directory']] as const) {
-      s.count({ cases: 1 });
+      s.ran(1);
       const daemon = await s.daemon(box, { args: ['--socket', path], waitReady: false });
       const { code } = await daemon.exited;
       s.capture('codexd at a socket path that is not a socket', daemon.stderr());
       assert.equal(code, 2, daemon.stderr());
       assert.equal(daemon.stderr().trim().split('\n').length, 1, daemon.stderr());
       assert.match(daemon.stderr(), new RegExp(`^codexd: ${path} is ${what}, not a socket; refusing to replace it`));
-      s.count({ faults: 1 });
     }
     assert.equal(readFileSync(file, 'utf8'), 'not a socket\n');
     assert.ok(lstatSync(dir).isDirectory());
   });
 
   it('only the socket\'s own folder is created (0700), never missing parents above it', { timeout: 60_000 }, async () => {
-    s.count({ cases: 1 });
     const box = s.box();
     const above = join(box.dir, 'run', 'missing');
     const daemon = await s.daemon(box, { args: ['--socket', join(above, 'codexd', 'codexd.sock')], waitReady: false });
@@ -341,7 +325,6 @@ describe('the socket path given to codexd', () => {
     const served = await s.daemon(box);
     assert.equal(lstatSync(dirname(box.socket)).mode & 0o777, 0o700);
     await served.stop();
-    s.count({ faults: 1 });
   });
 });
 
@@ -393,7 +376,6 @@ function listeners(port: number): string[] {
 
 describe('the log file', () => {
   it('an existing log file that others can read (0644) is made 0600 at start, and is appended to', async () => {
-    s.count({ cases: 1 });
     const box = s.box();
     mkdirSync(dirname(box.logFile), { recursive: true, mode: 0o700 });
     writeFileSync(box.logFile, '{"msg":"an older line"}\n', { mode: 0o644 });
@@ -402,13 +384,11 @@ describe('the log file', () => {
     assert.equal((statSync(box.logFile).mode & 0o777).toString(8), '600');
     await waitFor(() => readLog(box).includes('codexd is ready'), 'the daemon to log that it is ready');
     assert.ok(readLog(box).startsWith('{"msg":"an older line"}'), 'the old lines are kept');
-    s.count({ faults: 1 });
   });
 });
 
 describe('the login callback server', () => {
   it('listens on loopback only (127.0.0.1 and ::1), answers 403 to a wrong Host, and a forged callback with the wrong state changes nothing', async () => {
-    s.count({ cases: 1 });
     const issuer = await s.issuer();
     const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_LOGIN_PORT: '0' });
     const old = fixture(issuer.mintTokens(), issuer.account);
@@ -448,6 +428,5 @@ describe('the login callback server', () => {
     const done = await completed.next((e) => e.loginId === login.loginId);
     assert.deepEqual(done, { loginId: login.loginId, success: true, error: null });
     assert.notEqual(readAuth(box), old.raw);
-    s.count({ faults: 1 });
   });
 });

@@ -57,7 +57,6 @@ async function skipped(t: TestContext): Promise<boolean> {
 describe('login callback on ::1', () => {
   it('another user listening on [::1] at the callback port: the port counts as taken, and Chromium never reaches them', async (t: TestContext) => {
     if (await skipped(t)) return;
-    s.count({ cases: 1 });
     const intruder = await listen6(0);
     t.after(() => close(intruder.server));
     const issuer = await s.issuer();
@@ -82,12 +81,10 @@ describe('login callback on ::1', () => {
     assert.equal(refused?.code, ErrorCodes.loginFailed, 'the login does not start on a port whose ::1 is taken');
     assert.match(refused!.message, new RegExp(`Port ${intruder.port} is in use`));
     assert.equal(issuer.count('/oauth/token'), 0);
-    s.count({ faults: 1 });
   });
 
   it('with ::1 free, codexd holds it for the whole login, nobody else can take it, and Chromium completes the login', async (t: TestContext) => {
     if (await skipped(t)) return;
-    s.count({ cases: 1 });
     const issuer = await s.issuer();
     const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_LOGIN_PORT: '0' });
     await s.daemon(box);
@@ -112,6 +109,5 @@ describe('login callback on ::1', () => {
     });
     assert.match(successText, /signed in/i);
     assert.deepEqual(await completed.next((e) => e.loginId === started.loginId, 10_000), { loginId: started.loginId, success: true, error: null });
-    s.count({ faults: 1 });
   });
 });

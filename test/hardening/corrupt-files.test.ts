@@ -74,7 +74,6 @@ function asides(codexHome: string): string[] {
 describe('a corrupt auth.json at start', () => {
   for (const c of cases) {
     it(`${c.name}: reported with the reason, left alone, and kept aside when a login replaces it`, async () => {
-      s.count({ cases: 1 });
       const issuer = await s.issuer();
       const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_TICK_S: '1' });
       const corrupt = c.contents(issuer);
@@ -111,14 +110,12 @@ describe('a corrupt auth.json at start', () => {
       assert.equal(statSync(join(box.codexHome, kept[0]!)).mode & 0o777, 0o600, 'the copy is private, whatever the old mode');
       assert.equal(JSON.parse(readFileSync(file, 'utf8')).OPENAI_API_KEY, API_KEY);
       await updates.next((u) => u.account?.type === 'apiKey'); // the watcher reconnected by itself and hears it
-      s.count({ faults: 1 });
     });
   }
 });
 
 describe('a corrupt auth.json appearing while the daemon runs', () => {
   it('an outside writer breaks the file: the change is announced with the reason, and no refresh or token call writes over it', async () => {
-    s.count({ cases: 1 });
     const issuer = await s.issuer();
     const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_TICK_S: '1' });
     writeAtomically(box.codexHome, fixture(issuer.mintTokens({ accessExpiresInS: 3600 }), issuer.account).raw);
@@ -134,11 +131,9 @@ describe('a corrupt auth.json appearing while the daemon runs', () => {
     await sleep(1200);
     assert.equal(readAuth(box), broken);
     assert.equal(issuer.count('/oauth/token'), 0);
-    s.count({ faults: 1 });
   });
 
   it('a logout removes a corrupt file only after keeping it aside', async () => {
-    s.count({ cases: 1 });
     const box = s.box();
     const broken = '{"auth_mode": "apikey", "OPENAI_API_KEY": 42}';
     writeAtomically(box.codexHome, broken);
@@ -150,7 +145,6 @@ describe('a corrupt auth.json appearing while the daemon runs', () => {
     const kept = asides(box.codexHome);
     assert.equal(kept.length, 1);
     assert.equal(readFileSync(join(box.codexHome, kept[0]!), 'utf8'), broken);
-    s.count({ faults: 1 });
   });
 });
 
@@ -196,7 +190,6 @@ const PEAK_RSS_LIMIT_KIB = 200 * 1024;
 describe('an auth.json that is not a regular file', () => {
   for (const c of notFiles) {
     it(`${c.name} at start: the daemon starts, says why, stays small, and a login moves it aside`, { timeout: 60_000 }, async () => {
-      s.count({ cases: 1 });
       const box = s.box();
       mkdirSync(box.codexHome, { recursive: true, mode: 0o700 });
       const file = authPath(box);
@@ -215,12 +208,10 @@ describe('an auth.json that is not a regular file', () => {
       assert.equal(kept.length, 1, `moved aside once: ${kept.join(', ')}`);
       c.movedAside(join(box.codexHome, kept[0]!));
       assert.equal(JSON.parse(readFileSync(file, 'utf8')).OPENAI_API_KEY, API_KEY);
-      s.count({ faults: 1 });
     });
   }
 
   it('a FIFO renamed over auth.json while the daemon runs: announced, and the next write neither hangs nor keeps the locks', { timeout: 60_000 }, async () => {
-    s.count({ cases: 1 });
     const box = s.box();
     writeAtomically(box.codexHome, JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: API_KEY }, null, 2));
     await s.daemon(box);
@@ -236,6 +227,5 @@ describe('an auth.json that is not a regular file', () => {
     assert.ok(lstatSync(join(box.codexHome, asides(box.codexHome)[0]!)).isFIFO(), 'the FIFO is kept aside');
     assert.equal(await probeLock(join(box.codexHome, 'auth.lock')), 0, 'auth.lock is free again');
     assert.equal(await probeLock(join(box.codexHome, 'auth.json.lock')), 0, 'auth.json.lock is free again');
-    s.count({ faults: 1 });
   });
 });

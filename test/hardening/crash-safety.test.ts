@@ -201,7 +201,7 @@ describe('SIGKILL at a random point', () => {
         await killed;
         await daemon.exited;
         conn.close();
-        s.count({ cases: 1 });
+        s.ran(1);
 
         const file = authPath(box);
         const where = `run ${run} (killed after ${delay.toFixed(2)} ms of ${windowMs.toFixed(1)})`;
@@ -222,7 +222,6 @@ describe('SIGKILL at a random point', () => {
         }
         outcomes[outcome]++;
         leftovers += tempFiles(box.codexHome).length;
-        s.count({ faults: 1 });
       }
       // The last kill's leftovers, and a planted one, go at the next start; files that merely look alike stay.
       writeFileSync(join(box.codexHome, '.auth-Zq9Xy1'), '{"auth_mode": "chat', { mode: 0o600 });
@@ -246,7 +245,7 @@ describe('a restart while another process writes', () => {
     const ROUNDS = 20;
     let missed = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      s.count({ cases: 1 });
+      s.ran(1);
       const box = s.box({ CODEXD_LOG_LEVEL: 'info' });
       const daemon = await s.daemon(box, { waitReady: false });
       // As soon as the socket accepts, as a Codex CLI that happens to log in right then would.
@@ -269,7 +268,6 @@ describe('a restart while another process writes', () => {
       const c = await s.client(box);
       const seen = await waitFor(async () => (await c.read()).account?.type === 'apiKey', 'the outside login', 2000).then(() => true, () => false);
       if (!seen) missed++;
-      else s.count({ faults: 1 });
       await c.close();
       await killAndWait(daemon);
     }
@@ -279,7 +277,6 @@ describe('a restart while another process writes', () => {
 
 describe('a start while Codex holds auth.lock', () => {
   it('the daemon serves at once and leaves the temp files to the lock holder (flock auth.lock sleep)', async () => {
-    s.count({ cases: 1 });
     const box = s.box();
     const key = 'sk-held-lock-at-start-0123456789abcdef';
     s.secret('API key (held auth.lock)', key);
@@ -296,6 +293,5 @@ describe('a start while Codex holds auth.lock', () => {
     } finally {
       await holder.release();
     }
-    s.count({ faults: 1 });
   });
 });

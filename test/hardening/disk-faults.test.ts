@@ -121,7 +121,6 @@ s.secret('API key (disk tests)', API_KEY_2);
 
 describe('a full disk', () => {
   it('during a login write: the old auth.json is intact, the error is reported, and the next write after space returns succeeds', async (t) => {
-    s.count({ cases: 1 });
     const issuer = await s.issuer();
     const box = s.box({ CODEXD_ISSUER: issuer.url });
     if (!tmpfsHome(t, box)) return;
@@ -147,11 +146,9 @@ describe('a full disk', () => {
     const saved = JSON.parse(readAuth(box)) as { auth_mode: string; OPENAI_API_KEY: string };
     assert.deepEqual([saved.auth_mode, saved.OPENAI_API_KEY], ['apikey', API_KEY_2]);
     await updates.next((u) => u.account?.type === 'apiKey');
-    s.count({ faults: 1 });
   });
 
   it('while a corrupt auth.json is kept aside: nothing half-copied is left, the corrupt file stays, and the retry keeps a complete copy', async (t) => {
-    s.count({ cases: 1 });
     const box = s.box();
     if (!tmpfsHome(t, box)) return;
     // Big enough that the copy cannot fit in what is left.
@@ -176,13 +173,11 @@ describe('a full disk', () => {
     const kept = readdirSync(box.codexHome).filter((name) => name.startsWith('auth.json.corrupt-'));
     assert.equal(kept.length, 1, `exactly one copy kept aside: ${kept.join(', ')}`);
     assert.equal(readFileSync(join(box.codexHome, kept[0]!), 'utf8'), corrupt);
-    s.count({ faults: 1 });
   });
 
   it(
     'during a refresh write: the old auth.json is intact, the error is reported, and the rotated tokens are not lost (the next write after space returns succeeds)',
     async (t) => {
-      s.count({ cases: 1 });
       const issuer = await s.issuer();
       const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_REFRESH_BACKOFF_BASE_MS: '100', CODEXD_REFRESH_BACKOFF_MAX_MS: '200' });
       if (!tmpfsHome(t, box)) return;
@@ -208,7 +203,6 @@ describe('a full disk', () => {
       assert.equal(status.state, 'ok', `the login survives the full disk: ${status.reauthReason}`);
       const disk = JSON.parse(readAuth(box)) as { tokens: { access_token: string } };
       assert.notEqual(disk.tokens.access_token, old.tokens.access_token, 'the refreshed tokens reach the disk once there is space');
-      s.count({ faults: 1 });
     },
   );
 });
@@ -217,7 +211,6 @@ describe('CODEX_HOME and the log file on one full disk', () => {
   it(
     'a refresh while it is full: the daemon survives, serves the rotated tokens, saves them once there is space (a restart is still logged in) and reports the log lines it dropped; a restart while it is full logs to stderr and serves',
     async (t) => {
-      s.count({ cases: 1 });
       const issuer = await s.issuer();
       const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_REFRESH_BACKOFF_BASE_MS: '100', CODEXD_REFRESH_BACKOFF_MAX_MS: '200' });
       const disk = sharedDisk(t, box);
@@ -267,14 +260,12 @@ describe('CODEX_HOME and the log file on one full disk', () => {
       assert.equal(after.state, 'ok', `the saved refresh token was the live one (no refresh_token_reused): ${after.reauthReason}`);
       await c2.close();
       await second.stop();
-      s.count({ faults: 1 });
     },
   );
 });
 
 describe('a read-only CODEX_HOME', () => {
   it('at start: codexd serves it read-only; the token is served and a login gets one clear error', async (t) => {
-    s.count({ cases: 1 });
     const box = s.box();
     writeAtomically(box.codexHome, JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: API_KEY_1 }, null, 2));
     if (!readOnly(t, box)) return;
@@ -287,11 +278,9 @@ describe('a read-only CODEX_HOME', () => {
     assert.match(error.message, /is read-only \(EROFS\)/);
     assert.match(readFileSync(box.logFile, 'utf8'), /codexd serves it read-only/);
     assert.equal(daemon.proc.exitCode, null);
-    s.count({ faults: 1 });
   });
 
   it('while running: a login gets a clear error, a refresh is held in memory, a logout revokes nothing, and writes work again once it is writable', async (t) => {
-    s.count({ cases: 1 });
     const issuer = await s.issuer();
     const box = s.box({ CODEXD_ISSUER: issuer.url });
     const old = fixture(issuer.mintTokens(), issuer.account);
@@ -330,6 +319,5 @@ describe('a read-only CODEX_HOME', () => {
     umount(box.codexHome);
     assert.deepEqual(await c.loginStart({ type: 'apiKey', apiKey: API_KEY_2 }), { type: 'apiKey' });
     assert.equal(hasAuth(box), true);
-    s.count({ faults: 1 });
   });
 });

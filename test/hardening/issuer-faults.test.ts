@@ -69,7 +69,6 @@ describe('a refresh meets a faulty issuer (the access token has expired, so no v
   for (const fault of [...faults, otherAccount]) {
     const permanent = fault === otherAccount;
     it(`${fault.name}: ${permanent ? '-33002 reauthRequired' : '-33003 issuerUnavailable'}, announced, auth.json untouched, every call answered in time`, async () => {
-      s.count({ cases: 1 });
       const issuer = await s.issuer();
       const tokens = issuer.mintTokens({ accessExpiresInS: -60 });
       const old = fixture(tokens, issuer.account);
@@ -133,14 +132,12 @@ describe('a refresh meets a faulty issuer (the access token has expired, so no v
       assert.deepEqual(tempFiles(box.codexHome), [], 'no temp file is left behind');
       assert.equal(daemon.proc.exitCode, null, 'the daemon is still running');
       assert.equal((await bystander.daemonStatus()).pid, daemon.pid);
-      s.count({ faults: 1 });
     });
   }
 });
 
 describe('an issuer reply far larger than any token reply', () => {
   it('64 MiB: the read stops at 1 MiB, the refresh fails as a passing failure that says so, and the daemon does not grow with it', async () => {
-    s.count({ cases: 1 });
     const issuer = await s.issuer();
     const old = fixture(issuer.mintTokens({ accessExpiresInS: -60 }), issuer.account);
     issuer.script('/oauth/token', { status: 200, body: 'x'.repeat(64 * 1024 * 1024) });
@@ -158,14 +155,12 @@ describe('an issuer reply far larger than any token reply', () => {
     assert.ok(peak - baseline < 32 * 1024, `RSS grew by ${((peak - baseline) / 1024).toFixed(1)} MiB while the reply came in`);
     assert.equal(readAuth(box), old.raw);
     assert.equal(daemon.proc.exitCode, null);
-    s.count({ faults: 1 });
   });
 });
 
 describe('a device-code login meets a faulty issuer', () => {
   for (const fault of faults.filter((f) => !/id_token/.test(f.name))) {
     it(`${fault.name}: -33004 loginFailed in time, no pending login, auth.json untouched`, async () => {
-      s.count({ cases: 1 });
       const issuer = await s.issuer();
       const old = fixture(issuer.mintTokens(), issuer.account);
       const url = await fault.arrange(issuer, '/api/accounts/deviceauth/usercode');
@@ -184,7 +179,6 @@ describe('a device-code login meets a faulty issuer', () => {
       if (url === null) assert.ok(issuer.count('/api/accounts/deviceauth/usercode') >= 1, 'the fault was really met');
       assert.equal(readAuth(box), old.raw);
       assert.equal(daemon.proc.exitCode, null);
-      s.count({ faults: 1 });
     });
   }
 });
@@ -192,7 +186,6 @@ describe('a device-code login meets a faulty issuer', () => {
 describe('a browser login meets a faulty issuer at the code exchange', () => {
   for (const fault of faults) {
     it(`${fault.name}: login/completed says it failed, the login ends, auth.json untouched`, async () => {
-      s.count({ cases: 1 });
       const issuer = await s.issuer();
       const old = fixture(issuer.mintTokens(), issuer.account);
       const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_HTTP_TIMEOUT_S: String(HTTP_TIMEOUT_S), CODEXD_LOGIN_PORT: '0' });
@@ -216,7 +209,6 @@ describe('a browser login meets a faulty issuer at the code exchange', () => {
       assert.equal(readAuth(box), old.raw);
       assert.deepEqual(tempFiles(box.codexHome), []);
       assert.equal(daemon.proc.exitCode, null);
-      s.count({ faults: 1 });
     });
   }
 });
@@ -225,7 +217,6 @@ describe('logout meets a faulty issuer at the revocation', () => {
   for (const fault of faults.filter((f) => /never answers|refuses|500/.test(f.name))) {
     // The revocation has its own documented timeout (Codex's 10 s), whatever CODEXD_HTTP_TIMEOUT_S says.
     it(`${fault.name}: logs out locally, with a warning, within the revocation timeout`, async () => {
-      s.count({ cases: 1 });
       const issuer = await s.issuer();
       const old = fixture(issuer.mintTokens(), issuer.account);
       const url = await fault.arrange(issuer, '/oauth/revoke');
@@ -239,7 +230,6 @@ describe('logout meets a faulty issuer at the revocation', () => {
       s.capture('logout warning', String(out.value.warning));
       assert.equal(hasAuth(box), false);
       await updates.next((u) => u.state === 'loggedOut');
-      s.count({ faults: 1 });
     });
   }
 });

@@ -58,12 +58,11 @@ describe('redaction', () => {
     }
     log.flush();
     const written = text();
-    s.count({ cases: used.length });
+    s.ran(used.length);
     const leaked = used.filter((u) => written.includes(u.value)).map((u) => `${u.field} at depth ${u.depth}${u.arrays ? ' (arrays)' : ''}`);
     assert.deepEqual(leaked, [], `logged without redaction: ${leaked.join(', ')}`);
     assert.equal(written.split('\n').filter(Boolean).length, used.length, 'every line was written');
     assert.ok(written.includes('visible'), 'and only the secret fields are removed');
-    s.count({ faults: used.length });
   });
 
   it('every secret-bearing field the daemon handles is in SECRET_FIELDS', () => {
@@ -74,9 +73,7 @@ describe('redaction', () => {
     const fromIssuer = ['id_token', 'access_token', 'refresh_token', 'code', 'code_verifier', 'authorization_code', 'subject_token', 'token', 'user_code', 'state'];
     const fromProtocol = ['apiKey', 'accessToken', 'userCode'];
     const missing = [...fromStore, ...fromIssuer, ...fromProtocol].filter((field) => !(SECRET_FIELDS as readonly string[]).includes(field));
-    s.count({ cases: 1 });
     assert.deepEqual(missing, [], `secret-bearing fields missing from daemon/runtime/log.ts SECRET_FIELDS: ${missing.join(', ')}`);
-    s.count({ faults: 1 });
   });
 
   it('a registered secret is scrubbed by value: under an unknown field, in the message, in an error stack, as a key, deep in arrays', () => {
@@ -92,17 +89,15 @@ describe('redaction', () => {
     log.child({ binding: f }).info('child binding');
     log.flush();
     const written = text();
-    s.count({ cases: values.length });
+    s.ran(values.length);
     const leaked = values.map((v, i) => (written.includes(v) ? `value ${i}` : null)).filter(Boolean);
     assert.deepEqual(leaked, [], 'registered secrets are scrubbed wherever they are');
     assert.equal((written.match(/\[REDACTED\]/g) ?? []).length >= values.length, true);
-    s.count({ faults: values.length });
   });
 });
 
 describe('the registry of secrets to scrub', () => {
   it('an API key over 4 KiB is refused with -32602; one of exactly 4 KiB is taken', async () => {
-    s.count({ cases: 2 });
     const box = s.box();
     await s.daemon(box);
     const c = await s.client(box);
@@ -115,7 +110,6 @@ describe('the registry of secrets to scrub', () => {
     const longest = `sk-${'k'.repeat(4093)}`;
     s.secret('API key of 4 KiB', longest);
     assert.deepEqual(await c.loginStart({ type: 'apiKey', apiKey: longest }), { type: 'apiKey' });
-    s.count({ faults: 2 });
   });
 
   it('does not grow with every secret the daemon has seen: 256 large API keys written to auth.json in turn, and RSS is back near its baseline', async () => {
@@ -123,7 +117,6 @@ describe('the registry of secrets to scrub', () => {
     const KEY_CHARS = 512 * 1024;
     /** 128 MiB of keys went through; keeping them would be far above this. */
     const SLACK_KIB = 48 * 1024;
-    s.count({ cases: 1 });
     const box = s.box({ CODEXD_LOG_LEVEL: 'info' });
     const daemon = await s.daemon(box);
     const c = await s.client(box);
@@ -144,6 +137,5 @@ describe('the registry of secrets to scrub', () => {
       throw new Error(`${error.message}; last seen ${rss} KiB`);
     });
     s.note(`secret registry: ${ROUNDS} keys of ${KEY_CHARS / 1024} KiB; RSS ${rss} KiB after, ${baseline} KiB before`);
-    s.count({ faults: 1 });
   });
 });

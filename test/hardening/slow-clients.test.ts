@@ -52,7 +52,6 @@ describe('slow clients', () => {
   ];
   for (const [name, text] of halves) {
     it(`${name}, then silence: closed after the ${FRAME_TIMEOUT_MS} ms idle timeout, not before`, async () => {
-      s.count({ cases: 1 });
       const conn = await RawConnection.open(box.socket);
       const at = Date.now();
       await conn.write(text);
@@ -64,12 +63,10 @@ describe('slow clients', () => {
       assert.ok(after >= FRAME_TIMEOUT_MS - 20, `closed after ${after} ms`);
       assert.deepEqual(conn.messages, []);
       await stillServed();
-      s.count({ faults: 1 });
     });
   }
 
   it('a frame trickled in slower than the whole timeout but never idle for it is answered; an idle connection with nothing pending stays open', async () => {
-    s.count({ cases: 1 });
     const trickle = await RawConnection.open(box.socket);
     const idle = await RawConnection.open(box.socket);
     const payload = request('trickle', 'daemon/status', {});
@@ -85,11 +82,9 @@ describe('slow clients', () => {
     assert.equal((await idle.call('late', 'daemon/status', {})).id, 'late');
     trickle.close();
     idle.close();
-    s.count({ faults: 1 });
   });
 
   it('a client that reuses one id for many pipelined requests (against JSON-RPC) is not wedged by the flow control', async () => {
-    s.count({ cases: 1 });
     const conn = await RawConnection.open(box.socket);
     const payload = Buffer.concat(Array.from({ length: 400 }, () => request('same', 'account/read', {})));
     await conn.write(payload);
@@ -99,11 +94,9 @@ describe('slow clients', () => {
     const probe = await conn.call('probe', 'daemon/status', {});
     assert.equal((probe.result as { pid: number }).pid, daemon.pid, 'the connection is still read and answered');
     conn.close();
-    s.count({ faults: 1 });
   });
 
   it('a client that floods requests and never reads the answers is cut off, and the daemon does not grow with what it sent', async () => {
-    s.count({ cases: 1 });
     const conn = await RawConnection.open(box.socket);
     conn.socket.pause(); // never read
     let peak = 0;
@@ -138,7 +131,6 @@ describe('slow clients', () => {
     assert.ok(growth < GROWTH_LIMIT_KIB, `the daemon's RSS grew by ${(growth / 1024).toFixed(1)} MiB while a client sent ${(written / 1e6).toFixed(1)} MB it never read answers to`);
     await stillServed();
     await waitFor(() => rssKiB(daemon.pid) < baselineRss + GROWTH_LIMIT_KIB, 'RSS back near the baseline', 10_000);
-    s.count({ faults: 1 });
   });
 
   it('many clients that never read their notifications: cut off once their unread output passes the global budget, the reader is still served, and RSS comes back', async () => {
@@ -149,7 +141,6 @@ describe('slow clients', () => {
      */
     const ROUNDS = 16;
     const SLACK_KIB = 48 * 1024;
-    s.count({ cases: 1 });
     const issuer = await s.issuer();
     // Each account/updated carries the email: 200 KiB here, for 100 connections.
     const tags = ['a', 'b'];
@@ -188,6 +179,5 @@ describe('slow clients', () => {
     });
     s.count({ bytes: 0 });
     s.note(`unread notifications: ${SILENT} silent clients, ${ROUNDS} updates of 200 KiB; RSS peak +${((peak - baseline) / 1024).toFixed(1)} MiB, after +${((rss - baseline) / 1024).toFixed(1)} MiB`);
-    s.count({ faults: 1 });
   });
 });

@@ -8,7 +8,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
-import { after } from 'node:test';
+import { after, afterEach, beforeEach } from 'node:test';
 import type { CodexdClient, CodexdError } from '../../client/index.js';
 import { startFakeIssuer, type FakeIssuer } from '../../support/fake-issuer.js';
 import { client, readLog, rpcError, sandbox, startDaemon, stopDaemons, waitFor, watch, type Daemon, type Sandbox, type Watch } from '../helpers.js';
@@ -43,8 +43,13 @@ export interface FileReport extends Counts {
 export interface Suite {
   category: string;
   counts: Counts;
-  /** A case ran (and, with `fault`, an injected fault was survived). */
-  count(delta: Partial<Counts>): void;
+  /**
+   * Cases and faults are counted, not declared: each test is one case, and its fault survived when
+   * it passes. A test that runs several cases (one per input, per round) says how many with `ran`.
+   */
+  ran(cases: number): void;
+  /** Bytes sent at the daemon. */
+  count(delta: { bytes: number }): void;
   skip(reason: string): void;
   note(text: string): void;
   box(env?: NodeJS.ProcessEnv): Sandbox;
@@ -74,13 +79,15 @@ export function suite(category: string): Suite {
   const skipped: string[] = [];
   const notes: string[] = [];
   const ps = startPsSampler();
+  let ranInTest = 0;
   const s: Suite = {
     category,
     counts: { cases: 0, faults: 0, bytes: 0 },
+    ran(cases) {
+      ranInTest += cases;
+    },
     count(delta) {
-      s.counts.cases += delta.cases ?? 0;
-      s.counts.faults += delta.faults ?? 0;
-      s.counts.bytes += delta.bytes ?? 0;
+      s.counts.bytes += delta.bytes;
     },
     skip(reason) {
       skipped.push(reason);
@@ -124,6 +131,17 @@ export function suite(category: string): Suite {
     },
   };
   current = s;
+
+  // A skipped test runs no afterEach hook: it counts nothing.
+  beforeEach(() => {
+    ranInTest = 0;
+  });
+  afterEach((t) => {
+    const cases = ranInTest || 1;
+    s.counts.cases += cases;
+    // TestContext.passed (Node 20.12+) is not in @types/node 20 yet.
+    if ((t as { passed?: boolean }).passed === true) s.counts.faults += cases;
+  });
 
   after(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
