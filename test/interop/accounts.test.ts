@@ -102,7 +102,8 @@ test('a codex exec started before a switch makes no refresh and gets no refresh_
   }
   const all = refreshes(s);
   t.diagnostic(`refresh requests: ${all.map((r) => r.headers['user-agent']).join('; ')}`);
-  assert.equal(all.length, 3, 'the three forced refreshes, and no other');
+  // The third, of work again within 10 s of the first, gets that one's token (docs/protocol.md, "Forced refreshes").
+  assert.equal(all.length, 2, 'the first two forced refreshes, and no other');
   assert.ok(all.every((r) => /^codexd\//.test(r.headers['user-agent'] ?? '')), 'every refresh was codexd\'s: Codex made none');
   // Nothing was spent twice: a reused refresh token would have left an account needing a new sign-in.
   const accounts = await (await s.client()).accounts();

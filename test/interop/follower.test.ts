@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultRestrictedSocketPath, FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
 import { startFakeIssuer, type FakeIssuer } from '../../support/fake-issuer.js';
 import { cli, client, fileSandbox, hasAuth, startDaemon, waitFor, type Sandbox } from '../helpers.js';
@@ -69,17 +68,26 @@ test('beside a follower, codex reads the mirror, codex exec never refreshes whil
   const backendSeen = backend.requests.length;
   const mirrored = new Set([first]);
   const codex = startCodex(['exec', '--skip-git-repo-check', 'hi'], codexIssuerEnv(fo));
-  for (let i = 0; i < ROTATIONS; i++) {
-    await sleep(1000); // the soak: Codex keeps running between rotations
-    const rotated = (await upClient.token({ forceRefresh: true })) as { accessToken: string };
-    await waitFor(() => mirroredToken(fo) === rotated.accessToken, 'the rotated token in the mirror');
-    mirrored.add(rotated.accessToken);
+  // The soak: Codex keeps running while the upstream rotates the tokens by its own schedule, every
+  // 2 s (tokens of 602 s, refreshed 600 s before they expire); the first rotation is forced.
+  issuer.accessTokenTtlS = 602;
+  try {
+    await upClient.token({ forceRefresh: true });
+    while (mirrored.size <= ROTATIONS) {
+      const next = await waitFor(() => {
+        const token = mirroredToken(fo);
+        return token !== null && !mirrored.has(token) ? token : null;
+      }, 'the next rotated token in the mirror', 15_000);
+      mirrored.add(next);
+    }
+  } finally {
+    issuer.accessTokenTtlS = 3600;
   }
   const result = await codex.stop();
   t.diagnostic(`codex exec (signal ${result.signal}) made ${backend.requests.length - backendSeen} requests to the loopback backend`);
 
   const refreshes = refreshRequests(issuer).slice(baseline);
-  assert.equal(refreshes.length, ROTATIONS, 'only the upstream\'s own refreshes');
+  assert.ok(refreshes.length >= ROTATIONS, 'the upstream\'s own refreshes');
   for (const r of refreshes) assert.match(r.headers['user-agent'] ?? '', /^codexd\//);
   assert.ok(!refreshes.some((r) => r.body['refresh_token'] === FOLLOWER_REFRESH_TOKEN), 'Codex never tried the marker');
   const bearers = new Set(backend.requests.slice(backendSeen).map((r) => r.authorization?.replace(/^Bearer /, '')).filter(Boolean));
