@@ -71,37 +71,41 @@ test('beside a follower, codex reads the mirror, codex exec never refreshes whil
   // The soak: Codex keeps running while the upstream rotates the tokens by its own schedule, every
   // 2 s (tokens of 602 s, refreshed 600 s before they expire); the first rotation is forced.
   issuer.accessTokenTtlS = 602;
+  const sampler = setInterval(() => {
+    const token = mirroredToken(fo);
+    if (token !== null) mirrored.add(token);
+  }, 20);
   try {
     await upClient.token({ forceRefresh: true });
-    while (mirrored.size <= ROTATIONS) {
-      const next = await waitFor(() => {
-        const token = mirroredToken(fo);
-        return token !== null && !mirrored.has(token) ? token : null;
-      }, 'the next rotated token in the mirror', 15_000);
-      mirrored.add(next);
-    }
+    await waitFor(() => mirrored.size > ROTATIONS || null, 'the rotated tokens in the mirror', 30_000);
+    const result = await codex.stop();
+    t.diagnostic(`codex exec (signal ${result.signal}) made ${backend.requests.length - backendSeen} requests to the loopback backend`);
+    clearInterval(sampler);
+
+    const refreshes = refreshRequests(issuer).slice(baseline);
+    assert.ok(refreshes.length >= ROTATIONS, 'the upstream\'s own refreshes');
+    for (const r of refreshes) assert.match(r.headers['user-agent'] ?? '', /^codexd\//);
+    assert.ok(!refreshes.some((r) => r.body['refresh_token'] === FOLLOWER_REFRESH_TOKEN), 'Codex never tried the marker');
+    const bearers = new Set(backend.requests.slice(backendSeen).map((r) => r.authorization?.replace(/^Bearer /, '')).filter(Boolean));
+    assert.ok(bearers.size > 0, 'codex exec called the backend');
+    for (const bearer of bearers) assert.ok(mirrored.has(bearer!), 'Codex sent only tokens the follower mirrored');
+
+    // `codex logout` beside the follower: what it revokes is the marker, not the upstream's access token.
+    const revokedBefore = issuer.revoked.length;
+    const logout = await runCodex(['logout'], codexIssuerEnv(fo));
+    assert.equal(logout.code, 0);
+    assert.deepEqual(issuer.revoked.slice(revokedBefore).map((r) => r.token), [FOLLOWER_REFRESH_TOKEN]);
+    // The upstream's next rotation (its refresh token still works) is mirrored again.
+    const seen = new Set(mirrored);
+    await waitFor(() => {
+      const token = mirroredToken(fo);
+      return token !== null && !seen.has(token) ? token : null;
+    }, 'the follower to write the mirror again', 15_000);
+    assert.equal((await upClient.read()).state, 'ok', 'the upstream login survived');
   } finally {
+    clearInterval(sampler);
     issuer.accessTokenTtlS = 3600;
   }
-  const result = await codex.stop();
-  t.diagnostic(`codex exec (signal ${result.signal}) made ${backend.requests.length - backendSeen} requests to the loopback backend`);
-
-  const refreshes = refreshRequests(issuer).slice(baseline);
-  assert.ok(refreshes.length >= ROTATIONS, 'the upstream\'s own refreshes');
-  for (const r of refreshes) assert.match(r.headers['user-agent'] ?? '', /^codexd\//);
-  assert.ok(!refreshes.some((r) => r.body['refresh_token'] === FOLLOWER_REFRESH_TOKEN), 'Codex never tried the marker');
-  const bearers = new Set(backend.requests.slice(backendSeen).map((r) => r.authorization?.replace(/^Bearer /, '')).filter(Boolean));
-  assert.ok(bearers.size > 0, 'codex exec called the backend');
-  for (const bearer of bearers) assert.ok(mirrored.has(bearer!), 'Codex sent only tokens the follower mirrored');
-
-  // `codex logout` beside the follower: what it revokes is the marker, not the upstream's access token.
-  const revokedBefore = issuer.revoked.length;
-  const logout = await runCodex(['logout'], codexIssuerEnv(fo));
-  assert.equal(logout.code, 0);
-  assert.deepEqual(issuer.revoked.slice(revokedBefore).map((r) => r.token), [FOLLOWER_REFRESH_TOKEN]);
-  const rotated = (await upClient.token({ forceRefresh: true })) as { accessToken: string };
-  assert.equal((await upClient.read()).state, 'ok', 'the upstream login survived');
-  await waitFor(() => mirroredToken(fo) === rotated.accessToken, 'the follower to write the mirror again');
 });
 
 test('codex login status reads the mirror at the end of a real ssh -R link', { skip: sshProblem() ?? false }, async (t) => {
