@@ -14,7 +14,7 @@ export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const codexdBin = join(root, 'dist', 'daemon', 'codexd.cjs');
 /** The `codex-auth` bin as package.json declares it (the bundle once it is built). */
 export const cliBin = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['codex-auth']!);
-export const echoServerBin = join(root, 'dist', 'bench', 'echo-server.js');
+export const echoServerBin = join(root, 'bench', 'echo-server.cjs');
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -169,10 +169,10 @@ export function startDaemon(box: Sandbox): Promise<Proc> {
   return spawnListening([...DAEMON_NODE_FLAGS, codexdBin, '--log-file', box.logFile], box.env, box.socket, `codexd (see ${box.logFile})`);
 }
 
-/** Starts the baseline echo server on `socket`. */
+/** Starts the baseline echo server (bench/echo-server.cjs) on `socket`, with the daemon's Node flags. */
 export function startEchoServer(socket: string): Promise<Proc> {
   mkdirSync(join(socket, '..'), { recursive: true, mode: 0o700 });
-  return spawnListening([echoServerBin, socket], {}, socket, 'the echo server');
+  return spawnListening([...DAEMON_NODE_FLAGS, echoServerBin, socket], {}, socket, 'the echo server');
 }
 
 /** Starts bench/bare-listener.cjs on `socket`, with the daemon's Node flags. */
