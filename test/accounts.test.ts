@@ -121,7 +121,7 @@ describe('several accounts', () => {
     assert.equal(printed.stdout, `${forced.type === 'chatgpt' ? forced.accessToken : ''}\n`);
     const missing = await cli(s.box, ['token', '--account', 'nobody']);
     assert.equal(missing.code, 1);
-    assert.equal(missing.stderr, 'No account is named "nobody"; `codex-auth accounts` lists them.\n');
+    assert.equal(missing.stderr, 'codex-auth: No account is named "nobody"; `codex-auth accounts` lists them.\n');
   });
 
   it('a login to an account codexd already has updates it in place, keeps its name, and revokes the replaced refresh token', async (t) => {
@@ -173,7 +173,7 @@ describe('several accounts', () => {
     assert.match(status.stdout, /^Not logged in\.\nRun `codex-auth switch NAME` to use one of your accounts \(dev@example\.com, work\), or `codex-auth login` to add one\.\n/);
     const token = await cli(s.box, ['token']);
     assert.equal(token.code, 1);
-    assert.match(token.stderr, /^Not logged in\. Run `codex-auth login`, or `codex-auth switch NAME` to one of your accounts/);
+    assert.match(token.stderr, /^codex-auth: Not logged in\. Run `codex-auth login`, or `codex-auth switch NAME` to one of your accounts/);
     assert.equal((await cli(s.box, ['switch', NAMES.work])).code, 0);
     assert.equal(onDisk(s).active?.who, WHO_BY_NAME[NAMES.work]);
   });
@@ -216,7 +216,7 @@ describe('several accounts', () => {
     assert.equal((await c.token({ account: NAMES.first, forceRefresh: true })).type, 'chatgpt', 'the other account still refreshes');
     const switched = await cli(s.box, ['switch', NAMES.work]);
     assert.equal(switched.code, 0);
-    assert.equal(switched.stderr, 'Warning: work needs a new sign-in: run `codex-auth login --name work`\n');
+    assert.equal(switched.stderr, 'codex-auth: Warning: work needs a new sign-in: run `codex-auth login --name work`\n');
     assert.equal((await c.read()).state, 'reauthRequired', 'the failure moves with the account');
     assert.equal(s.issuer.count('/oauth/token', 'refresh_token'), 2, 'no second try of the dead refresh token');
   });

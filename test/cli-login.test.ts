@@ -81,7 +81,7 @@ describe('an issuer that is slow or cannot be reached', () => {
     const output = run.output();
     assert.equal(code, 1, output);
     const spinning = output.indexOf('Asking the sign-in server for a one-time code');
-    const failed = output.indexOf(`Login failed: device code request failed: no answer from ${new URL(w.issuer.url).host} within 2 s`);
+    const failed = output.indexOf(`codex-auth: Login failed: device code request failed: no answer from ${new URL(w.issuer.url).host} within 2 s`);
     assert.ok(spinning >= 0 && failed > spinning, `the spinner came first, then the reason: ${JSON.stringify(output)}`);
     assert.equal(w.issuer.count('/api/accounts/deviceauth/usercode'), 1, 'the request reached the issuer and was never answered');
   });
@@ -136,10 +136,10 @@ describe('an issuer that is slow or cannot be reached', () => {
       assert.equal(run.code, 1, run.stderr);
       const lines = run.stderr.trimEnd().split('\n');
       assert.equal(lines.length, 1, `one line: ${run.stderr}`);
-      const prefix = 'Login failed: device code request failed: ';
+      const prefix = 'codex-auth: Login failed: device code request failed: ';
       assert.ok(lines[0]!.startsWith(prefix), lines[0]);
       assert.match(lines[0]!.slice(prefix.length), c.reason(new URL(issuerUrl ?? w.issuer.url).host));
-      assert.ok(readLog(w.box).includes(`the login could not start: ${lines[0]!.slice('Login failed: '.length)}`), 'the same words are logged');
+      assert.ok(readLog(w.box).includes(`the login could not start: ${lines[0]!.slice('codex-auth: Login failed: '.length)}`), 'the same words are logged');
     });
   }
 });

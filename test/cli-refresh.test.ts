@@ -19,7 +19,7 @@ describe('a refresh that fails', () => {
     const forced = await cli(s.box, ['token', '--force-refresh']);
     assert.equal(forced.code, 1, `a failed forced refresh is an error: ${forced.stderr}`);
     assert.equal(forced.stdout, '', 'no token is printed');
-    assert.match(forced.stderr, /^Could not refresh the access token \(.*ECONNREFUSED.*\)\. Try again later; `codex-auth status` shows when codexd retries\.\n$/);
+    assert.match(forced.stderr, /^codex-auth: Could not refresh the access token \(.*ECONNREFUSED.*\)\. Try again later; `codex-auth status` shows when codexd retries\.\n$/);
     assert.ok(!forced.stderr.includes(old.tokens.access_token));
 
     const error = await rpcError(c.token({ forceRefresh: true }));
@@ -78,7 +78,7 @@ describe('a refresh that needs a new sign-in', () => {
 
     const forced = await cli(s.box, ['token', '--force-refresh']);
     assert.equal(forced.code, 1);
-    assert.ok(forced.stderr.startsWith(MESSAGES.reused), forced.stderr);
+    assert.ok(forced.stderr.startsWith(`codex-auth: ${MESSAGES.reused}`), forced.stderr);
 
     const status = await cli(s.box, ['status']);
     assert.equal(status.code, 1);

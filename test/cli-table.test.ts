@@ -18,7 +18,8 @@ describe('the command table', () => {
     assert.deepEqual(names, [...new Set(names)]);
     const help = helpText();
     for (const command of COMMANDS) {
-      assert.ok(command.help.length > 0 && command.help.every(([usage]) => usage === command.name || usage.startsWith(`${command.name} `)), command.name);
+      // `__complete …` is for completion scripts, not people: no help line.
+      assert.ok((command.help.length > 0 || command.name.startsWith('__')) && command.help.every(([usage]) => usage === command.name || usage.startsWith(`${command.name} `)), command.name);
       for (const [usage, text] of command.help) assert.ok(help.split('\n').some((line) => line.startsWith(`  ${usage} `) && line.slice(usage.length + 2).trimStart().startsWith(text.split(' ')[0]!)), usage);
     }
     for (const [name, spec] of Object.entries(OPTIONS) as Array<[string, OptionSpec]>) if (spec.help) assert.match(help, new RegExp(`^ {2}(-\\w, )?--${name}\\b`, 'm'));
@@ -36,10 +37,10 @@ describe('the command table', () => {
   it('refuses what the table does not allow, in its words', () => {
     assert.throws(() => find('frob'), { name: 'UsageError', message: 'unknown command "frob"; run `codex-auth --help`' });
     assert.throws(() => find('daemon'), { name: 'UsageError', message: `usage: codex-auth ${COMMANDS.filter((c) => c.name.startsWith('daemon ')).map(synopsis).join(' | ')}` });
-    assert.throws(() => find('config', 'set', 'TICK_S'), { name: 'UsageError', message: /^usage: codex-auth config list \[--json\] \| config get KEY \| config set KEY VALUE \| / });
+    assert.throws(() => find('config', 'set', 'TICK_S'), { name: 'UsageError', message: /^usage: codex-auth config list \[--json\] \[--all\] \| config get KEY \| config set KEY VALUE \| / });
     assert.throws(() => find('switch'), { name: 'UsageError', message: 'usage: codex-auth switch NAME (`codex-auth accounts` lists the names)' });
     assert.throws(() => find('status', 'now'), { name: 'UsageError', message: 'unexpected argument "now"' });
-    assert.throws(() => find('status', '--', 'x'), { name: 'UsageError', message: '`--` passes arguments to `codex app-server` only (codex-auth app-server -- ARGS)' });
+    assert.throws(() => find('status', '--', 'x'), { name: 'UsageError', message: /^`--` passes arguments to `codex app-server` only \(codex-auth app-server -- ARGS\)/ });
     assert.throws(() => find('app-server', 'x'), { name: 'UsageError', message: 'unexpected argument "x"; pass arguments for `codex app-server` after --: codex-auth app-server -- x' });
     assert.throws(() => find('daemon', 'stop', '--json'), { name: 'UsageError', message: '--json does not apply to `codex-auth daemon stop` (codex-auth --help lists what does)' });
   });

@@ -40,7 +40,7 @@ describe('codex-auth config', () => {
     assert.equal((await cli(b, ['config', 'unset', 'LOGIN_PORT'])).code, 0);
     const unset = await cli(b, ['config', 'get', 'LOGIN_PORT']);
     assert.equal(unset.code, 1);
-    assert.equal(unset.stderr, `LOGIN_PORT is not set in ${fileOf(b)} (default: 1455)\n`);
+    assert.equal(unset.stderr, `codex-auth: LOGIN_PORT is not set in ${fileOf(b)} (default: 1455)\n`);
   });
 
   it('a value out of range, an unknown key or a wrong call is one line, exit status 2, and the file is unchanged', async (t) => {

@@ -127,7 +127,7 @@ describe('a follower whose upstream misbehaves', () => {
       const result = await cli(box, args, { timeoutMs: 5000 });
       assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stdout, '');
-      assert.match(result.stderr, /^(the link to the upstream codexd .* is down since .*|Could not refresh the access token: .*did not answer.*)\n$/);
+      assert.match(result.stderr, /^codex-auth: (the link to the upstream codexd .* is down since .*|Could not refresh the access token: .*did not answer.*)\n$/);
     }
     const c = await client(box);
     try {

@@ -90,7 +90,7 @@ describe('a follower over a real ssh -R link', { skip: problem ?? false }, () =>
     for (const args of [['logout'], ['login', '--with-api-key'], ['daemon', 'stop']]) {
       const refused = await cli(remote.box, ['--socket', remote.upstreamSocket, ...args], { ...direct, input: 'sk-remote-must-not-store-this' });
       assert.equal(refused.code, 1, `${args.join(' ')}: ${refused.stderr}`);
-      assert.match(refused.stderr, /is not served on the restricted socket, which is forwarded from the machine that holds the login; run it on that machine\n$/, args.join(' '));
+      assert.equal(refused.stderr, `codex-auth: this socket only lends tokens: it is forwarded from the machine that holds the login; run \`codex-auth ${args[0] === 'daemon' ? 'daemon stop' : args[0]}\` there\n`, args.join(' '));
     }
     assert.equal(readAuth(laptop), laptopFile);
     assert.ok(await canConnect(laptop.socket), 'the laptop\'s codexd still runs');

@@ -337,7 +337,7 @@ describe('the callback port', () => {
       const run = await cli(w.box, ['login', '--no-browser'], { env: { CODEXD_NO_AUTOSTART: '1' } });
       const reason = 'Ports 1455 and 1457 are both in use; another `codex login` may be running. Use `codex-auth login --device-auth`, or set CODEXD_LOGIN_PORT=0 to use any free port.';
       assert.equal(run.code, 1);
-      assert.equal(run.stderr, `Login failed: ${reason}\n`);
+      assert.equal(run.stderr, `codex-auth: Login failed: ${reason}\n`);
       assert.equal(run.stdout, '');
       assert.ok(readLog(w.box).includes(`the login could not start: ${reason}`), 'logged');
     } finally {

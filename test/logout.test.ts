@@ -77,7 +77,7 @@ describe('logout', () => {
     const run = await cli(w.box, ['logout'], { timeoutMs: 30_000 });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, 'Successfully logged out\n');
-    assert.match(run.stderr, /^Warning: .*revoke.*500/im);
+    assert.match(run.stderr, /^codex-auth: Warning: .*revoke.*500/im);
     assert.ok(!run.stderr.includes(tokens.refresh_token), 'an issuer echoing the token does not put it on screen');
     assert.equal(w.issuer.count('/oauth/revoke'), 1);
     assert.equal(hasAuth(w.box), false, 'auth.json is removed anyway');
@@ -89,7 +89,7 @@ describe('logout', () => {
     const run = await cli(w.box, ['logout'], { timeoutMs: 30_000 });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, 'Successfully logged out\n');
-    assert.match(run.stderr, /^Warning: .*revoke/im);
+    assert.match(run.stderr, /^codex-auth: Warning: .*revoke/im);
     assert.match(run.stderr, /ECONNREFUSED|connect/i, 'the warning says why');
     assert.equal(hasAuth(w.box), false, 'auth.json is removed anyway');
     await w.updates.next(loggedOut, 10_000);

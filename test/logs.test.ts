@@ -69,7 +69,7 @@ describe('codex-auth logs', () => {
     assert.equal(readable.code, 0, readable.stderr);
     assert.equal(readable.stdout, '[2026-01-02T03:04:05.678Z] WARN: refresh failed, will retry\ncodexd: a plain line\n');
     assert.equal((await cli(x, ['logs', '-f', '--json'], { env })).stdout, `${line}\ncodexd: a plain line\n`);
-    assert.deepEqual(readFileSync(calls, 'utf8').trim().split('\n'), ['--user -u codexd.service -o cat --no-pager', '--user -u codexd.service -o cat --no-pager -f']);
+    assert.deepEqual(readFileSync(calls, 'utf8').trim().split('\n'), ['--user -u codexd.service -o cat --no-pager', '--user -u codexd.service -o cat --no-pager -n 10 -f']);
     assert.equal(existsSync(x.logFile), false, 'no daemon was started to find out');
   });
 });

@@ -135,7 +135,7 @@ describe('the restricted socket', () => {
     assert.match(status.stdout, /^Logged in using ChatGPT/);
     const logout = await cli(s.box, ['logout', ...socket]);
     assert.equal(logout.code, 1);
-    assert.equal(logout.stderr, 'codex-auth: account/logout is not served on the restricted socket, which is forwarded from the machine that holds the login; run it on that machine\n');
+    assert.equal(logout.stderr, 'codex-auth: this socket only lends tokens: it is forwarded from the machine that holds the login; run `codex-auth logout` there\n');
     assert.ok(existsSync(s.authFile), 'still logged in');
   });
 

@@ -30,9 +30,9 @@ describe('codex-auth token, the command Codex runs for a bearer token', () => {
     const login = s.writeFixture({ accessExpiresInS: 30 }); // due, and its refresh will be refused
     await revokeOutside(s.issuer, login.tokens.refresh_token);
     await s.start();
-    failedInOneLine(await cli(s.box, ['token']), 1, /^Your access token could not be refreshed/);
+    failedInOneLine(await cli(s.box, ['token']), 1, /^codex-auth: Your access token could not be refreshed/);
 
     await (await s.client()).logout();
-    failedInOneLine(await cli(s.box, ['token']), 1, /^Not logged in/);
+    failedInOneLine(await cli(s.box, ['token']), 1, /^codex-auth: Not logged in/);
   });
 });

@@ -41,7 +41,7 @@ export async function accountsCommand(client: CodexdClient, json: boolean): Prom
 export async function switchCommand(client: CodexdClient, name: string): Promise<number> {
   const account = await client.switchAccount(name);
   process.stdout.write(`${printable(`Switched to ${account.name} (${who(account)})`)}\n`);
-  if (account.state === 'reauthRequired') process.stderr.write(`${printable(`Warning: ${account.name} needs a new sign-in: run \`codex-auth login --name ${account.name}\``)}\n`);
+  if (account.state === 'reauthRequired') process.stderr.write(`codex-auth: ${printable(`Warning: ${account.name} needs a new sign-in: run \`codex-auth login --name ${account.name}\``)}\n`);
   return 0;
 }
 
@@ -50,7 +50,7 @@ export async function logoutCommand(client: CodexdClient, name: string | undefin
   const before = await client.read();
   const active = before.accounts.find((account) => account.active);
   const result = await client.logout(all ? { all } : name === undefined ? {} : { name });
-  if (result.warning) process.stderr.write(`Warning: ${printable(result.warning)}\n`);
+  if (result.warning) process.stderr.write(`codex-auth: Warning: ${printable(result.warning)}\n`);
   if (result.movedAside) {
     process.stdout.write(`Not logged in: ${printable(before.reauthReason ?? 'auth.json could not be used')}. Moved it to ${printable(result.movedAside)}\n`);
   } else if (all) {

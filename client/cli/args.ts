@@ -1,6 +1,7 @@
 // codex-auth's command line, checked against the command table (commands.ts): the options, the
 // command, and what the command takes.
 import { parseArgs } from 'node:util';
+import { nameProblem } from '../../shared/account-name.js';
 import { COMMANDS, OPTIONS, type Command, type Option, type OptionSpec } from './commands.js';
 import { UsageError } from './usage.js';
 
@@ -23,26 +24,33 @@ export interface Flags {
   codex?: string | undefined;
   offline: boolean;
   env?: string | undefined;
+  /** `logs -n N`. */
+  lines?: number | undefined;
 }
 
-/** Edit distance, for "did you mean". */
+/** Edit distance with a swap of two neighbours as one edit (`--verison`), for "did you mean". */
 function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
   }
-  return row[b.length]!;
+  return d[a.length]![b.length]!;
+}
+
+/** The candidate `given` is most likely a typo of, if one is close enough. */
+function closest(given: string, candidates: Iterable<string>): string | undefined {
+  return [...candidates]
+    .map((candidate) => ({ candidate, d: distance(given, candidate) }))
+    .filter(({ candidate, d }) => d <= Math.max(1, Math.floor(candidate.length / 4)) || (given.length >= 3 && candidate.startsWith(given)))
+    .sort((a, b) => a.d - b.d)[0]?.candidate;
 }
 
 function unknownOption(given: string): UsageError {
-  const name = given.replace(/^-+/, '').split('=')[0]!;
-  const close = Object.keys(OPTIONS)
-    .map((option) => ({ option, d: distance(name, option) }))
-    .filter(({ option, d }) => d <= Math.max(1, Math.floor(option.length / 4)) || (name.length >= 3 && option.startsWith(name)))
-    .sort((a, b) => a.d - b.d)[0];
-  return new UsageError(`unknown option ${given}${close ? `; did you mean --${close.option}?` : ''} (codex-auth --help lists them)`);
+  const close = closest(given.replace(/^-+/, '').split('=')[0]!, Object.keys(OPTIONS));
+  return new UsageError(`unknown option ${given}${close ? `; did you mean --${close}?` : ''} (codex-auth --help lists them)`);
 }
 
 export interface CommandLine {
@@ -55,6 +63,12 @@ export interface CommandLine {
   passed: string[] | null;
   help: boolean;
   version: boolean;
+}
+
+/** A whole number of at most 1,000,000. */
+function count(option: string, text: string): number {
+  if (!/^\d{1,7}$/.test(text) || Number(text) > 1_000_000) throw new UsageError(`${option} needs a whole number from 0 to 1000000, got ${JSON.stringify(text)}`);
+  return Number(text);
 }
 
 /** Throws a UsageError for an unknown option or a missing option value. */
@@ -96,8 +110,17 @@ export function parseCommandLine(argv: string[]): CommandLine {
       codex: values.codex,
       offline: values.offline ?? false,
       env: values.env,
+      lines: values.lines === undefined ? undefined : count('-n', values.lines),
     },
   };
+}
+
+/** An account name that cannot be one is refused before anything is sent. */
+function checkNames(names: Array<string | undefined>): void {
+  for (const name of names) {
+    const problem = name === undefined ? null : nameProblem(name);
+    if (problem) throw new UsageError(`the name ${JSON.stringify(name)} is not allowed: ${problem}`);
+  }
 }
 
 /** How a command is called, as one line: `remote ssh-config HOST [--remote-uid UID]`. */
@@ -122,8 +145,14 @@ export function findCommand(commandLine: CommandLine): { command: Command; args:
   const command = named(2) ?? named(1);
   const group = (first: string | undefined): Command[] => COMMANDS.filter((c) => c.name.startsWith(`${first} `));
   if (!command) {
-    if (group(words[0]).length > 0) throw usage(group(words[0]));
-    throw new UsageError(`unknown command "${words[0]}"; run \`codex-auth --help\``);
+    const inGroup = group(words[0]);
+    if (inGroup.length > 0) {
+      const close = words.length > 1 ? closest(`${words[0]} ${words[1]}`, inGroup.map((c) => c.name)) : undefined;
+      if (!close) throw usage(inGroup);
+      throw new UsageError(`unknown command "${words[0]} ${words[1]}"; did you mean \`codex-auth ${close}\`?`);
+    }
+    const close = closest(words[0]!, new Set(COMMANDS.map((c) => c.name.split(' ')[0]!)));
+    throw new UsageError(`unknown command "${words[0]}"; ${close ? `did you mean \`codex-auth ${close}\`?` : 'run `codex-auth --help`'}`);
   }
   if (commandLine.passed !== null && !command.passes) {
     throw new UsageError(`\`--\` passes arguments to ${COMMANDS.filter((c) => c.passes).map((c) => `${c.passes} only (codex-auth ${c.name} -- ARGS)`).join(', ')}`);
@@ -134,8 +163,13 @@ export function findCommand(commandLine: CommandLine): { command: Command; args:
   const args = words.slice(command.name.split(' ').length);
   const expected = command.args?.split(' ') ?? [];
   const required = expected.filter((word) => !word.startsWith('[')).length;
-  if (args.length >= required && args.length <= expected.length) return { command, args };
+  if (args.length >= required && args.length <= expected.length) {
+    checkNames([commandLine.flags.name, commandLine.flags.account, expected[0]?.replace(/[[\]]/g, '') === 'NAME' ? args[0] : undefined]);
+    return { command, args };
+  }
   if (expected.length === 0) {
+    const close = closest(`${command.name} ${args[0]}`, COMMANDS.filter((c) => c.name.startsWith(`${command.name} `)).map((c) => c.name));
+    if (close) throw new UsageError(`unknown command "${command.name} ${args[0]}"; did you mean \`codex-auth ${close}\`?`);
     const after = command.passes ? `; pass arguments for ${command.passes} after --: codex-auth ${command.name} -- ${args.join(' ')}` : '';
     throw new UsageError(`unexpected argument "${args[0]}"${after}`);
   }

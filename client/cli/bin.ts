@@ -6,7 +6,7 @@
 // other handlers load the full CLI (handlers.ts) when they run. scripts/bundle.mjs bundles the
 // two apart; see docs/performance.md.
 import { findCommand, parseCommandLine } from './args.js';
-import { exitWith } from './output.js';
+import { exitWith, settle } from './output.js';
 
 async function run(argv: string[]): Promise<number> {
   const commandLine = parseCommandLine(argv);
@@ -16,7 +16,7 @@ async function run(argv: string[]): Promise<number> {
   }
   if (commandLine.help || commandLine.words.length === 0) return (await import('./help.js')).printHelp();
   const { command, args } = findCommand(commandLine);
-  return command.run({ args, flags: commandLine.flags, passed: commandLine.passed ?? [] });
+  return settle(command.run({ command: command.name, args, flags: commandLine.flags, passed: commandLine.passed ?? [] }), command.name);
 }
 
 exitWith(run(process.argv.slice(2)));

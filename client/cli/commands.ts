@@ -27,6 +27,7 @@ export const OPTIONS = {
   'no-autostart': { type: 'boolean', help: 'never start codexd (env CODEXD_NO_AUTOSTART=1)' },
   'dry-run': { type: 'boolean', help: 'service: show what would change, change nothing' },
   follow: { type: 'boolean', short: 'f', help: 'logs: keep printing new lines' },
+  lines: { type: 'string', short: 'n', value: 'N', help: 'logs: only the last N entries (with -f: 10 unless given)' },
   'remote-uid': { type: 'string', value: 'UID', help: 'remote ssh-config: your uid on HOST (default: the same as here)' },
   account: { type: 'string', value: 'NAME', help: 'token, usage, app-server: that account instead of the active one' },
   codex: { type: 'string', value: 'PATH', help: 'app-server: the Codex to run (env CODEXD_CODEX; default: codex)' },
@@ -44,8 +45,9 @@ export const OPTIONS = {
 
 export type Option = keyof typeof OPTIONS;
 
-/** What a handler gets: the words after the command's name, the options, and the words after `--`. */
+/** What a handler gets: the command's name, the words after it, the options, and the words after `--`. */
 export interface Call {
+  command: string;
   args: string[];
   flags: Flags;
   passed: string[];
@@ -54,7 +56,7 @@ export interface Call {
 export interface Command {
   /** The words after `codex-auth`: `status`, `daemon stop`. */
   name: string;
-  /** Its arguments as help shows them, `[...]` when optional: `NAME`, `[NAME]`, `KEY VALUE`. */
+  /** Its arguments as help shows them, `[...]` when optional: `NAME` (an account's, checked before anything is sent), `[NAME]`, `KEY VALUE`. */
   args?: string;
   /** Where the arguments come from, said when one is missing. */
   argsFrom?: string;
@@ -122,17 +124,18 @@ export const COMMANDS: readonly Command[] = [
     run: full('logout'),
   },
   { name: 'daemon start', options: CONNECT, help: [['daemon start', 'start codexd (commands start it on demand anyway)']], run: full('daemonStart') },
-  { name: 'daemon stop', options: CONNECT, help: [['daemon stop', 'stop codexd']], run: full('daemonStop') },
+  { name: 'daemon stop', options: CONNECT, help: [['daemon stop', 'stop codexd (a connected editor starts it again with its next request)']], run: full('daemonStop') },
+  { name: 'daemon restart', options: CONNECT, help: [['daemon restart', 'stop codexd and start it again (after a settings change)']], run: full('daemonRestart') },
   { name: 'daemon status', options: [...CONNECT, 'json'], help: [['daemon status', 'whether codexd runs: pid, uptime, socket, log']], run: full('daemonStatus') },
   {
     name: 'logs',
-    options: ['socket', 'follow', 'json'],
-    help: [['logs [-f] [--json]', "the daemon's log, readable (-f: follow; from the journal under systemd)"]],
+    options: ['socket', 'follow', 'lines', 'json'],
+    help: [['logs [-f] [--json]', "the daemon's log, readable (-f: follow; -n N: the last N entries; from the journal under systemd)"]],
     run: full('logs'),
   },
   { name: 'service install', options: ['dry-run'], help: [['service install', 'install the systemd user units, the launchd agent or the Windows logon task (--dry-run)']], run: full('serviceInstall') },
   { name: 'service uninstall', options: ['dry-run'], help: [['service uninstall', 'remove them (--dry-run)']], run: full('serviceUninstall') },
-  { name: 'config list', options: ['json'], help: [['config list', 'the settings file']], run: full('configList') },
+  { name: 'config list', options: ['json', 'all'], help: [['config list [--all]', 'the settings file (--all: every setting, with the defaults)']], run: full('configList') },
   { name: 'config get', args: 'KEY', options: [], help: [['config get KEY', 'one setting']], run: full('configGet') },
   { name: 'config set', args: 'KEY VALUE', options: [], help: [['config set KEY VALUE', 'change a setting (checked first)']], run: full('configSet') },
   { name: 'config unset', args: 'KEY', options: [], help: [['config unset KEY', 'remove a setting: its default applies']], run: full('configUnset') },

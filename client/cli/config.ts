@@ -27,22 +27,44 @@ export async function configSet(key: string, value: string): Promise<number> {
   } catch (error) {
     throw schemaError(error, file);
   }
-  out(`${name} set to ${JSON.stringify(settings.get(name))} in ${file}; a running codexd uses it once restarted (codex-auth daemon stop)`);
+  out(`${name} set to ${JSON.stringify(settings.get(name))} in ${file}; ${takesEffect(name)}`);
   return 0;
 }
 
-export async function configList(json: boolean): Promise<number> {
+/** Settings only clients read: the next command uses them, no daemon restart needed. */
+const CLIENT_ONLY: readonly Name[] = ['NO_AUTOSTART', 'CODEX'];
+
+function takesEffect(name: Name): string {
+  return CLIENT_ONLY.includes(name) ? 'codex-auth uses it from its next run' : 'a running codexd uses it once restarted (codex-auth daemon restart)';
+}
+
+const shown = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value));
+
+/** The settings in the file; with `all`, every setting, and its default where the file does not set it. */
+export async function configList(json: boolean, all: boolean): Promise<number> {
   const settings = await openSettingsFile();
-  if (json) out(jsonText(settings.store));
-  else for (const [name, set] of Object.entries(settings.store)) out(`${name}=${typeof set === 'string' ? set : JSON.stringify(set)}`);
+  const set = settings.store as Record<string, unknown>;
+  if (all) {
+    const every = Object.fromEntries(Object.entries(SETTINGS).map(([name, spec]) => [name, name in set ? set[name] : 'default' in spec ? spec.default : null]));
+    if (json) out(jsonText(every));
+    else for (const [name, value] of Object.entries(every)) out(`${name}=${value === null ? '' : shown(value)}${name in set ? '' : value === null ? '  (not set)' : '  (default)'}`);
+    return 0;
+  }
+  if (json) out(jsonText(set));
+  else if (Object.keys(set).length === 0) out(`Nothing is set in ${settingsFilePath()}: every setting has its default (codex-auth config list --all shows them)`);
+  else for (const [name, value] of Object.entries(set)) out(`${name}=${shown(value)}`);
   return 0;
 }
 
 export async function configUnset(key: string): Promise<number> {
   const name = settingName(key);
   const settings = await openSettingsFile();
+  if (!settings.has(name)) {
+    out(`${name} was not set in ${settingsFilePath()}; nothing changed`);
+    return 0;
+  }
   settings.delete(name);
-  out(`${name} removed from ${settingsFilePath()}`);
+  out(`${name} removed from ${settingsFilePath()}; ${takesEffect(name)}`);
   return 0;
 }
 
@@ -52,9 +74,9 @@ export async function configGet(key: string): Promise<number> {
   const set = settings.get(name);
   if (set === undefined) {
     const spec = SETTINGS[name];
-    process.stderr.write(`${name} is not set in ${settingsFilePath()}${'default' in spec ? ` (default: ${spec.default})` : ''}\n`);
+    process.stderr.write(`codex-auth: ${name} is not set in ${settingsFilePath()}${'default' in spec ? ` (default: ${spec.default})` : ''}\n`);
     return 1;
   }
-  out(typeof set === 'string' ? set : JSON.stringify(set));
+  out(shown(set));
   return 0;
 }

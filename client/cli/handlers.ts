@@ -89,22 +89,38 @@ async function daemonStart({ flags }: Call): Promise<number> {
     process.stdout.write(`codexd is already running (pid ${running.pid}, socket ${running.socket})\n`);
     return 0;
   }
+  return startDaemon(socket);
+}
+
+async function startDaemon(socket: string): Promise<number> {
   const { CodexdClient } = await import('../index.js');
   const started = await new CodexdClient(socket, { autostart: true, expect: {}, anyVersion: true }).daemonStatus();
   process.stdout.write(`codexd started (pid ${started.pid}, socket ${started.socket}, log ${started.logFile ?? 'stderr'})\n`);
   return 0;
 }
 
-async function daemonStop({ flags }: Call): Promise<number> {
-  const { client, running } = await runningDaemon(flags);
-  if (!running) {
-    process.stdout.write('codexd is not running\n');
-    return 0;
-  }
+/** Stops the daemon on the socket; false when none was running. */
+async function stopDaemon(flags: Flags): Promise<{ socket: string; stopped: boolean }> {
+  const { client, socket, running } = await runningDaemon(flags);
+  if (!running) return { socket, stopped: false };
   await client.shutdown();
   await waitForExit(running.pid, 10_000);
-  process.stdout.write(`codexd stopped (pid ${running.pid})\n`);
+  // Its count includes this command's own connection.
+  const others = running.connections - 1;
+  const clients = others === 1 ? '1 client was connected' : `${others} clients were connected`;
+  process.stdout.write(`codexd stopped (pid ${running.pid})${others > 0 ? `; ${clients}: the next request from one of them starts codexd again` : ''}\n`);
+  return { socket, stopped: true };
+}
+
+async function daemonStop({ flags }: Call): Promise<number> {
+  if (!(await stopDaemon(flags)).stopped) process.stdout.write('codexd is not running\n');
   return 0;
+}
+
+async function daemonRestart({ flags }: Call): Promise<number> {
+  const { socket, stopped } = await stopDaemon(flags);
+  if (!stopped) process.stdout.write('codexd was not running\n');
+  return startDaemon(socket);
 }
 
 async function service(action: 'installService' | 'uninstallService', flags: Flags): Promise<number> {
@@ -122,7 +138,8 @@ async function logs({ flags }: Call): Promise<number> {
   });
   await client.close();
   const { showLogs } = await import('./logs.js');
-  const options = { follow: flags.follow, json: flags.json };
+  // As `tail -f`: with -f, the last 10 entries unless -n says otherwise.
+  const options = { follow: flags.follow, json: flags.json, last: flags.lines ?? (flags.follow ? 10 : null) };
   if (running?.activation === 'systemd' || (!running && systemdOwnsSocket(socket))) return showLogs({ journal: true }, options);
   if (running && running.logFile === null) {
     process.stderr.write(`codex-auth: codexd (pid ${running.pid}) runs in the foreground and logs to its own terminal\n`);
@@ -151,11 +168,12 @@ const HANDLERS = {
   logout: ({ flags, args }: Call) => withClient(flags, (client) => logoutCommand(client, args[0], flags.all)),
   daemonStart,
   daemonStop,
+  daemonRestart,
   daemonStatus,
   logs,
   serviceInstall: ({ flags }: Call) => service('installService', flags),
   serviceUninstall: ({ flags }: Call) => service('uninstallService', flags),
-  configList: async ({ flags }: Call) => (await import('./config.js')).configList(flags.json),
+  configList: async ({ flags }: Call) => (await import('./config.js')).configList(flags.json, flags.all),
   configGet: async ({ args }: Call) => (await import('./config.js')).configGet(args[0]!),
   configSet: async ({ args }: Call) => (await import('./config.js')).configSet(args[0]!, args[1]!),
   configUnset: async ({ args }: Call) => (await import('./config.js')).configUnset(args[0]!),
@@ -176,5 +194,5 @@ export type HandlerName = keyof typeof HANDLERS;
 
 /** Runs a handler to its exit status: the full CLI's errors are told apart by its own classes. */
 export function runHandler(name: HandlerName, call: Call): Promise<number> {
-  return settle(HANDLERS[name](call));
+  return settle(HANDLERS[name](call), call.command);
 }

@@ -30,11 +30,21 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
+/** The line after a login: which account it is saved as, and that it is the active one now. */
+async function savedAs(client: CodexdClient, replacedKey: boolean): Promise<string> {
+  const active = (await client.read()).accounts.find((account) => account.active);
+  if (!active) return '';
+  const what = replacedKey ? `Replaced the API key of account ${active.name}` : `Account ${active.name}`;
+  return `${printable(`${what}, now the active one (the one Codex uses)`)}\n`;
+}
+
 async function loginWithKey(client: CodexdClient, key: string, name: string | undefined): Promise<number> {
   if (!key) throw new UsageError('no API key given; nothing was changed');
   if (/\s/.test(key)) throw new UsageError('the API key has whitespace inside it; nothing was changed');
+  // A name that an API-key account has already: this login gives that account the new key.
+  const replacing = name !== undefined && (await client.accounts()).some((account) => account.name === name && account.type === 'apiKey');
   await client.loginStart({ type: 'apiKey', apiKey: key, ...(name === undefined ? {} : { name }) });
-  process.stdout.write(`Logged in using an API key - ${maskApiKey(key)}\n`);
+  process.stdout.write(`Logged in using an API key - ${maskApiKey(key)}\n${await savedAs(client, replacing)}`);
   return 0;
 }
 
@@ -46,7 +56,7 @@ export async function login(client: CodexdClient, options: LoginOptions): Promis
     return loginWithKey(client, await readStdin(), options.name);
   }
   if (options.apiKey !== undefined) {
-    process.stderr.write('Warning: --api-key puts the key in your shell history and in `ps` output. Prefer: printenv OPENAI_API_KEY | codex-auth login --with-api-key\n');
+    process.stderr.write('codex-auth: Warning: --api-key puts the key in your shell history and in `ps` output. Prefer: printenv OPENAI_API_KEY | codex-auth login --with-api-key\n');
     return loginWithKey(client, options.apiKey.trim(), options.name);
   }
   if (options.deviceAuth) return waitForLogin(client, 'chatgptDeviceCode', options);
@@ -54,12 +64,13 @@ export async function login(client: CodexdClient, options: LoginOptions): Promis
     // A follower refuses every login: say so before asking how to sign in.
     const { upstream } = await client.read();
     if (upstream) {
-      process.stderr.write(`Login failed: this codexd follows the upstream codexd on ${printable(upstream.path)}, where the login lives: run \`codex-auth login\` there.\n`);
+      process.stderr.write(`codex-auth: Login failed: this codexd follows the upstream codexd on ${printable(upstream.path)}, where the login lives: run \`codex-auth login\` there.\n`);
       return 1;
     }
     // --no-browser leaves out the one item that would open a browser.
+    const browser = whyNoBrowser() === null ? 'Sign in with ChatGPT (opens a browser)' : 'Sign in with ChatGPT (prints a URL to open in a browser elsewhere)';
     const methods = [
-      ...(options.noBrowser ? [] : [{ label: 'Sign in with ChatGPT (opens a browser)', method: 'chatgpt' as const }]),
+      ...(options.noBrowser ? [] : [{ label: browser, method: 'chatgpt' as const }]),
       { label: 'Sign in with a one-time device code (for SSH and headless machines)', method: 'chatgptDeviceCode' as const },
       { label: 'Paste an API key', method: 'apiKey' as const },
     ];
@@ -162,7 +173,7 @@ async function startLogin(client: CodexdClient, type: ChatGptLogin, name: string
   } catch (error) {
     starting?.stop();
     if (!(error instanceof CodexdError)) throw error;
-    process.stderr.write(`Login failed: ${printable(error.message)}\n`);
+    process.stderr.write(`codex-auth: Login failed: ${printable(error.message)}\n`);
     return 1;
   }
   starting?.stop();
@@ -182,16 +193,21 @@ async function awaitOutcome(completions: Completions, loginId: string, type: Cha
 async function reportOutcome(client: CodexdClient, loginId: string, outcome: LoginCompleted | 'interrupted'): Promise<number> {
   if (outcome === 'interrupted') {
     await client.loginCancel(loginId).catch(() => undefined);
-    process.stderr.write('Login cancelled.\n');
+    process.stderr.write('codex-auth: Login cancelled.\n');
     return 130;
   }
+  // Cancelled from another terminal (`codex-auth login --cancel`): the daemon says it in Codex's words.
+  if (!outcome.success && outcome.error === 'Login was cancelled') {
+    process.stderr.write('codex-auth: Login cancelled.\n');
+    return 1;
+  }
   if (!outcome.success) {
-    process.stderr.write(`Login failed: ${printable(outcome.error ?? 'unknown error')}\n`);
+    process.stderr.write(`codex-auth: Login failed: ${printable(outcome.error ?? 'unknown error')}\n`);
     return 1;
   }
   const { account } = await client.read();
   const who = account?.type === 'chatgpt' ? `${account.email ?? 'unknown email'}${account.planType ? ` (${account.planType})` : ''}` : 'ChatGPT';
-  process.stdout.write(`Logged in as ${printable(who)}\n`);
+  process.stdout.write(`Logged in as ${printable(who)}\n${await savedAs(client, false)}`);
   return 0;
 }
 

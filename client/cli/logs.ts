@@ -1,4 +1,4 @@
-// `codex-auth logs [-f] [--json]`: the daemon's log, readable. Under systemd it is in the journal;
+// `codex-auth logs [-f] [-n N] [--json]`: the daemon's log, readable. Under systemd it is in the journal;
 // otherwise in the log file of the daemon that serves this CODEX_HOME. Loaded only by that command.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
@@ -11,6 +11,8 @@ export type LogSource = { journal: true } | { journal: false; file: string };
 export interface LogsOptions {
   follow: boolean;
   json: boolean;
+  /** Only the last this many entries of what is there already; null: all of them. */
+  last: number | null;
 }
 
 const FOLLOW_POLL_MS = 250;
@@ -53,7 +55,7 @@ function lineSplitter(write: (line: string) => void): (chunk: string) => void {
 function journal(options: LogsOptions, write: (line: string) => void): Promise<number> {
   // Test-only: CODEXD_JOURNALCTL names a stand-in, as CODEXD_SYSTEMCTL does for `service`.
   const binary = process.env['CODEXD_JOURNALCTL'] || 'journalctl';
-  const args = ['--user', '-u', 'codexd.service', '-o', 'cat', '--no-pager', ...(options.follow ? ['-f'] : [])];
+  const args = ['--user', '-u', 'codexd.service', '-o', 'cat', '--no-pager', ...(options.last === null ? [] : ['-n', String(options.last)]), ...(options.follow ? ['-f'] : [])];
   return new Promise((resolve) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const feed = lineSplitter(write);
@@ -86,10 +88,14 @@ function readFrom(file: string, offset: number, feed: (chunk: string) => void): 
 }
 
 async function logFile(file: string, options: LogsOptions, write: (line: string) => void): Promise<number> {
-  const feed = lineSplitter(write);
+  // What is there already, held back when only the last entries are wanted.
+  const before: string[] = [];
+  let feed = lineSplitter(options.last === null ? write : (line) => before.push(line));
   let offset: number;
   try {
     offset = readFrom(file, 0, feed);
+    if (options.last !== null) for (const line of options.last === 0 ? [] : before.slice(-options.last)) write(line);
+    feed = lineSplitter(write);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     process.stderr.write(code === 'ENOENT' ? `codex-auth: no log yet at ${file}; codexd writes it once it runs detached\n` : `codex-auth: cannot read ${file}: ${code ?? (error as Error).message}\n`);

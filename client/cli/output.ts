@@ -14,13 +14,17 @@ export function print(json: boolean, value: unknown, text: string): void {
  * (scripts/bundle.mjs), each with its own copy of the error classes: each settles the commands
  * it runs itself.
  */
-export async function settle(command: Promise<number> | number): Promise<number> {
+export async function settle(command: Promise<number> | number, name = 'it'): Promise<number> {
   try {
     return await command;
   } catch (error) {
     if (error instanceof Cancelled) {
-      process.stderr.write(`${error.message}\n`);
+      process.stderr.write(`codex-auth: ${error.message}\n`);
       return error.exitCode;
+    }
+    if (error instanceof CodexdError && error.code === ErrorCodes.restricted) {
+      process.stderr.write(`codex-auth: this socket only lends tokens: it is forwarded from the machine that holds the login; run ${name === 'it' ? name : `\`codex-auth ${name}\``} there\n`);
+      return 1;
     }
     // By name: `codex-auth config` runs from the unbundled modules, whose classes are not the bundle's.
     // A name the daemon refuses (`switch`, `--name`, `--account`) is a usage error too.
@@ -28,7 +32,7 @@ export async function settle(command: Promise<number> | number): Promise<number>
     const usage = invalidParams || ['UsageError', 'SettingsError'].includes((error as Error)?.name) || (error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS');
     const unreachable = error instanceof DaemonUnreachableError;
     // One line, never a stack trace: the message says what happened.
-    const message = error instanceof Error ? error.message : String(error);
+    const message = (error instanceof Error ? error.message : String(error)).replace(/^Invalid params: /, '');
     process.stderr.write(`codex-auth: ${printable(message.replace(/\s*\n\s*/g, ' '))}\n`);
     return usage || unreachable ? 2 : 1;
   }

@@ -79,7 +79,8 @@ export async function choose(title: string, options: string[]): Promise<number> 
     const answer = await ask(`Choose [1-${options.length}, Enter for 1]: `);
     if (answer === '') return 0;
     const index = Number(answer) - 1;
-    if (Number.isInteger(index) && index >= 0 && index < options.length) return index;
+    if (/^\d+$/.test(answer) && index >= 0 && index < options.length) return index;
+    process.stderr.write(`codex-auth: ${JSON.stringify(answer)} is not one of the choices: type a number from 1 to ${options.length}, or Enter for 1.\n`);
   }
 }
 

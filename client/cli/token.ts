@@ -18,8 +18,8 @@ export async function token(flags: Flags): Promise<number> {
     print(flags.json, result, result.type === 'apiKey' ? result.apiKey : result.accessToken);
     return 0;
   } catch (error) {
-    if (error instanceof CodexdError && error.code !== ErrorCodes.internalError && error.code !== ErrorCodes.invalidParams) {
-      process.stderr.write(`${printable(error.message)}\n`);
+    if (error instanceof CodexdError && error.code !== ErrorCodes.internalError && error.code !== ErrorCodes.invalidParams && error.code !== ErrorCodes.restricted) {
+      process.stderr.write(`codex-auth: ${printable(error.message)}\n`);
       return 1;
     }
     throw error;

@@ -20,13 +20,6 @@ export function accountKey(record: AuthRecord): string {
   return `chatgpt-${digest(`${record.tokens?.account_id ?? identity.accountId ?? ''}\n${identity.userId ?? ''}`)}`;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
-
-/** Why `name` cannot name an account, or null when it can. */
-export function nameProblem(name: string): string | null {
-  return NAME.test(name) ? null : 'a name is 1 to 64 letters, digits and . _ @ + -, starting with a letter or digit';
-}
-
 /** The email, or `apikey-<last 4>`, made a valid name. */
 function defaultName(record: AuthRecord): string {
   const base = record.auth_mode === 'apikey' ? `apikey-${(record.OPENAI_API_KEY ?? '').slice(-4)}` : (identityOf(record.tokens?.id_token ?? '').email ?? 'chatgpt');

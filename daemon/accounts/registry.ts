@@ -4,7 +4,8 @@
 // these (./moves.ts).
 import type { AccountSummary } from '../../shared/protocol.js';
 import type { InactiveStore } from './files.js';
-import { accountKey, assignNames, nameProblem, summarize } from './identity.js';
+import { nameProblem } from '../../shared/account-name.js';
+import { accountKey, assignNames, summarize } from './identity.js';
 import { AccountNotFound } from '../errors.js';
 import type { IssuerClient } from '../auth/issuer.js';
 import type { Logger } from '../runtime/log.js';

@@ -1,7 +1,7 @@
 // What every handler uses to check its params: a bad param is an invalid-params error that names it.
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCodes, type Empty } from '../../shared/protocol.js';
-import { nameProblem } from '../accounts/identity.js';
+import { nameProblem } from '../../shared/account-name.js';
 
 export type Params = Record<string, unknown>;
 
@@ -37,7 +37,7 @@ export function optionalString(params: Params, key: string): string | undefined 
   return params[key] === undefined ? undefined : requiredString(params, key);
 }
 
-/** An account's name, as `nameProblem` (daemon/accounts/inactive.ts) allows it; undefined when not given. */
+/** An account's name, as `nameProblem` (shared/account-name.ts) allows it; undefined when not given. */
 export function optionalName(params: Params, key: string): string | undefined {
   const name = optionalString(params, key);
   const problem = name === undefined ? null : nameProblem(name);

@@ -50,6 +50,6 @@ describe('hostile strings on the terminal', () => {
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assertClean('login --device-auth', result.stdout.replace(/\u001b\[1m|\u001b\[0m/g, '') + result.stderr);
     assert.match(result.stdout, /AB\]0;pwned\[2J\[H2JqCD/);
-    assert.match(result.stderr, /^Login failed: .*denied\]0;pwned\[2J\[H2Jqhere/m);
+    assert.match(result.stderr, /^codex-auth: Login failed: .*denied\]0;pwned\[2J\[H2Jqhere/m);
   });
 });
