@@ -4,13 +4,13 @@
 import { mkdirSync } from 'node:fs';
 import { SettingsError } from './errors.js';
 import { configDir, readSettingsFile, settingsFilePath } from './paths.js';
-import { settingsSchema } from './settings.js';
+import { checkFileValues, settingsSchema } from './settings.js';
 
 export type SettingsFile = import('conf').default<Record<string, unknown>>;
 
-/** A file that is not JSON fails as readSettingsFile fails; a value out of its range names its key. */
+/** A file that is not JSON fails as readSettingsFile fails; a value out of its range names its key and the value, as the daemon does. */
 export async function openSettingsFile(env: NodeJS.ProcessEnv = process.env): Promise<SettingsFile> {
-  readSettingsFile(env);
+  checkFileValues(readSettingsFile(env), settingsFilePath(env));
   // Private, like every folder codexd makes; conf would create a missing one with the umask's mode.
   mkdirSync(configDir(env), { recursive: true, mode: 0o700 });
   const { default: Conf } = await import('conf');

@@ -140,12 +140,25 @@ export function settingsFilePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDir(env), 'config.json');
 }
 
+/** The settings file of each path this process has read: it is read once (the daemon takes a change at its next start). */
+const settingsFiles = new Map<string, Record<string, unknown>>();
+
 /**
  * The settings file as plain JSON; {} when there is none. A file that is not a JSON object is
- * an error for every process alike (the daemon does not start, the CLI exits 2).
+ * an error for every process alike (the daemon does not start, the CLI exits 2). Read once per
+ * process: every later call gets what the first one read.
  */
 export function readSettingsFile(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const file = settingsFilePath(env);
+  let settings = settingsFiles.get(file);
+  if (!settings) {
+    settings = parseSettingsFile(file);
+    settingsFiles.set(file, settings);
+  }
+  return settings;
+}
+
+function parseSettingsFile(file: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));

@@ -86,6 +86,30 @@ export function settingsSchema(): Record<string, object> {
   return Object.fromEntries(Object.entries(SETTINGS).map(([name, spec]) => [name, schemaOf(spec)]));
 }
 
+/** Why a value of the settings file does not fit `spec` (what it must be), or null when it fits. */
+function fileValueProblem(spec: Spec, value: unknown): string | null {
+  if (spec.type === 'integer') return Number.isSafeInteger(value) && (value as number) >= spec.min && (value as number) <= spec.max ? null : `an integer from ${spec.min} to ${spec.max}`;
+  if (spec.type === 'boolean') return [true, false, 0, 1, ...BOOLEAN_TEXT].includes(value as string) ? null : `one of true, false, ${BOOLEAN_TEXT.join(', ')}`;
+  if (typeof value !== 'string' || value === '') return 'a non-empty string';
+  if (spec.oneOf && !spec.oneOf.includes(value)) return `one of ${spec.oneOf.join(', ')}`;
+  if (spec.pattern && !new RegExp(spec.pattern).test(value)) return spec.expect ?? `a string matching ${spec.pattern}`;
+  return null;
+}
+
+/**
+ * Checks the settings file's values (its parsed JSON, from `file`) against the table, as
+ * settingsSchema does for conf, without loading conf: the first value that does not fit names its
+ * key, the file and the value given. Keys that are not settings are left alone.
+ */
+export function checkFileValues(values: Record<string, unknown>, file: string): Record<string, unknown> {
+  for (const [name, value] of Object.entries(values)) {
+    if (!Object.hasOwn(SETTINGS, name)) continue;
+    const problem = fileValueProblem(SETTINGS[name as Name], value);
+    if (problem) throw new SettingsError(`${name} in ${file} must be ${problem}, got ${JSON.stringify(value)}`);
+  }
+  return values;
+}
+
 /**
  * Checks one value given as text (a variable or a flag) against its setting; `where` is the name
  * the user wrote it under, for the error.

@@ -70,9 +70,9 @@ describe('codex-auth config', () => {
     writeFileSync(fileOf(b), JSON.stringify({ REFRESH_MARGIN_S: 100_000 }), { mode: 0o600 });
     const listed = await cli(b, ['config', 'list']);
     assert.equal(listed.code, 2);
-    assert.equal(listed.stderr, `codex-auth: REFRESH_MARGIN_S in ${fileOf(b)} must be <= 86400\n`);
+    assert.equal(listed.stderr, `codex-auth: REFRESH_MARGIN_S in ${fileOf(b)} must be an integer from 0 to 86400, got 100000\n`);
     const status = await cli(b, ['status']);
     assert.equal(status.code, 2);
-    assert.match(status.stderr, /^codex-auth: codexd could not start: REFRESH_MARGIN_S in \S+config\.json must be <= 86400\n$/);
+    assert.match(status.stderr, /^codex-auth: codexd could not start: REFRESH_MARGIN_S in \S+config\.json must be an integer from 0 to 86400, got 100000\n$/);
   });
 });

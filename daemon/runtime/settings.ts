@@ -1,8 +1,8 @@
 // The daemon's settings: each from its flag, variable, settings-file value or default, by the
 // table in shared/settings.ts (docs/settings.md).
 import { isAbsolute, resolve } from 'node:path';
-import { defaultCodexHome, defaultSocketPath, readSettingsFile, restrictedSocketPath } from '../../shared/paths.js';
-import { checkText, envName, SETTINGS, type IntegerName, type Name } from '../../shared/settings.js';
+import { defaultCodexHome, defaultSocketPath, readSettingsFile, restrictedSocketPath, settingsFilePath } from '../../shared/paths.js';
+import { checkFileValues, checkText, envName, SETTINGS, type IntegerName, type Name } from '../../shared/settings.js';
 
 export interface Settings {
   socket: string;
@@ -43,16 +43,9 @@ export interface DaemonFlags {
   upstream?: string | undefined;
 }
 
-/** config.json's values, checked against the settings table by conf; conf loads only when there is a file. */
-async function readFile(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
-  const plain = readSettingsFile(env);
-  if (Object.keys(plain).length === 0) return plain;
-  const { openSettingsFile } = await import('../../shared/conf.js');
-  return (await openSettingsFile(env)).store;
-}
-
 export async function loadSettings(flags: DaemonFlags, env: NodeJS.ProcessEnv = process.env): Promise<Settings> {
-  const file = await readFile(env);
+  // Read once for the whole process (shared/paths.ts keeps it), checked by the settings table.
+  const file = checkFileValues(readSettingsFile(env), settingsFilePath(env));
   /** The flag, else the variable, else the file's value; undefined when none is set. */
   const pick = (name: Name, flag?: { value: string | undefined; where: string }): string | number | undefined => {
     if (flag?.value !== undefined) return checkText(name, flag.value, flag.where);
