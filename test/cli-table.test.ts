@@ -17,9 +17,8 @@ describe('the command table', () => {
     const names = COMMANDS.map((command) => command.name);
     assert.deepEqual(names, [...new Set(names)]);
     const help = helpText();
-    for (const command of COMMANDS) {
-      // `__complete …` is for completion scripts, not people: no help line.
-      assert.ok((command.help.length > 0 || command.name.startsWith('__')) && command.help.every(([usage]) => usage === command.name || usage.startsWith(`${command.name} `)), command.name);
+    for (const command of COMMANDS.filter((c) => !c.hidden)) {
+      assert.ok(command.help.length > 0 && command.help.every(([usage]) => usage === command.name || usage.startsWith(`${command.name} `)), command.name);
       for (const [usage, text] of command.help) assert.ok(help.split('\n').some((line) => line.startsWith(`  ${usage} `) && line.slice(usage.length + 2).trimStart().startsWith(text.split(' ')[0]!)), usage);
     }
     for (const [name, spec] of Object.entries(OPTIONS) as Array<[string, OptionSpec]>) if (spec.help) assert.match(help, new RegExp(`^ {2}(-\\w, )?--${name}\\b`, 'm'));
@@ -40,7 +39,7 @@ describe('the command table', () => {
     assert.throws(() => find('config', 'set', 'TICK_S'), { name: 'UsageError', message: /^usage: codex-auth config list \[--json\] \[--all\] \| config get KEY \| config set KEY VALUE \| / });
     assert.throws(() => find('switch'), { name: 'UsageError', message: 'usage: codex-auth switch NAME (`codex-auth accounts` lists the names)' });
     assert.throws(() => find('status', 'now'), { name: 'UsageError', message: 'unexpected argument "now"' });
-    assert.throws(() => find('status', '--', 'x'), { name: 'UsageError', message: /^`--` passes arguments to `codex app-server` only \(codex-auth app-server -- ARGS\)/ });
+    assert.throws(() => find('status', '--', 'x'), { name: 'UsageError', message: '`--` is only for codex-auth app-server -- ARGS and codex-auth exec -- CMD [ARGS...]' });
     assert.throws(() => find('app-server', 'x'), { name: 'UsageError', message: 'unexpected argument "x"; pass arguments for `codex app-server` after --: codex-auth app-server -- x' });
     assert.throws(() => find('daemon', 'stop', '--json'), { name: 'UsageError', message: '--json does not apply to `codex-auth daemon stop` (codex-auth --help lists what does)' });
   });

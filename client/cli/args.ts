@@ -155,7 +155,7 @@ export function findCommand(commandLine: CommandLine): { command: Command; args:
     throw new UsageError(`unknown command "${words[0]}"; ${close ? `did you mean \`codex-auth ${close}\`?` : 'run `codex-auth --help`'}`);
   }
   if (commandLine.passed !== null && !command.passes) {
-    throw new UsageError(`\`--\` passes arguments to ${COMMANDS.filter((c) => c.passes).map((c) => `${c.passes} only (codex-auth ${c.name} -- ARGS)`).join(', ')}`);
+    throw new UsageError(`\`--\` is only for ${COMMANDS.filter((c) => c.passes).map((c) => `codex-auth ${c.name} -- ${c.passes![1]}`).join(' and ')}`);
   }
   // Options given to a command they do not apply to are usage errors, not silently ignored.
   const stray = given.find((option) => !command.options.includes(option));
@@ -170,7 +170,7 @@ export function findCommand(commandLine: CommandLine): { command: Command; args:
   if (expected.length === 0) {
     const close = closest(`${command.name} ${args[0]}`, COMMANDS.filter((c) => c.name.startsWith(`${command.name} `)).map((c) => c.name));
     if (close) throw new UsageError(`unknown command "${command.name} ${args[0]}"; did you mean \`codex-auth ${close}\`?`);
-    const after = command.passes ? `; pass arguments for ${command.passes} after --: codex-auth ${command.name} -- ${args.join(' ')}` : '';
+    const after = command.passes ? `; pass arguments for ${command.passes[0]} after --: codex-auth ${command.name} -- ${args.join(' ')}` : '';
     throw new UsageError(`unexpected argument "${args[0]}"${after}`);
   }
   // `config set KEY` is answered with every config command.

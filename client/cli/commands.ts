@@ -60,8 +60,10 @@ export interface Command {
   args?: string;
   /** Where the arguments come from, said when one is missing. */
   argsFrom?: string;
-  /** Who gets the words after `--`, for a command that takes them. */
-  passes?: string;
+  /** Who gets the words after `--`, for a command that takes them, and what they are: [`codex app-server`, 'ARGS']. */
+  passes?: readonly [string, string];
+  /** Left out of `--help` and of completion (a helper for completion scripts). */
+  hidden?: boolean;
   /** The options it takes, beyond --help and --version; any other is a usage error. */
   options: readonly Option[];
   /** Its lines in `--help`: what to type after `codex-auth`, and what it does. */
@@ -159,7 +161,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'app-server',
-    passes: '`codex app-server`',
+    passes: ['`codex app-server`', 'ARGS'],
     options: [...CONNECT, 'account', 'codex'],
     help: [['app-server [-- ARGS]', "run `codex app-server ARGS` logged in with codexd's token, for editors (--account NAME: that account; --codex PATH: that Codex)"]],
     run: full('appServer'),
@@ -180,12 +182,12 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'exec',
-    passes: 'the command `exec` runs',
+    passes: ['the command it runs', 'CMD [ARGS...]'],
     options: [...CONNECT, 'account', 'env'],
     help: [['exec -- CMD [ARGS...]', 'run CMD with the credential in an environment variable (OPENAI_API_KEY for an API key; --env VAR, required for a ChatGPT token; --account NAME), never in its arguments. Read once, at start: a tool that outlives its token should run `codex-auth token` each time instead (Codex\'s provider auth command does)']],
     run: full('exec'),
   },
   // For completion scripts: account names from a running codexd, never starting one. Not in --help.
-  { name: '__complete accounts', options: ['socket'], help: [], run: async ({ flags }) => (await import('./complete-accounts.js')).completeAccounts(flags.socket) },
+  { name: '__complete accounts', hidden: true, options: ['socket'], help: [], run: async ({ flags }) => (await import('./complete-accounts.js')).completeAccounts(flags.socket) },
   { name: 'help', options: [], help: [['help', 'this help']], run: async () => (await import('./help.js')).printHelp() },
 ];

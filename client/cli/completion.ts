@@ -14,7 +14,7 @@ export interface CompletionEntry {
 
 /** Every command line of the table but the hidden ones, with whether its argument is an account name. */
 export function completionEntries(): CompletionEntry[] {
-  return COMMANDS.filter((c) => c.help.length > 0 && c.name !== 'help').map((c) => ({
+  return COMMANDS.filter((c) => !c.hidden && c.name !== 'help').map((c) => ({
     words: c.name.split(' '),
     flags: c.options.map((o) => `--${o}`),
     takesAccount: c.args === 'NAME' || c.args === '[NAME]',
