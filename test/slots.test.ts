@@ -122,7 +122,7 @@ describe('an account slot', () => {
   });
 
   function slotOn(disk: MemoryDisk, issuer: IssuerClient): AccountSlot {
-    const slot = new AccountSlot(disk.storage('auth.json'), issuer, OPTIONS, log);
+    const slot = AccountSlot.refreshed(disk.storage('auth.json'), issuer, OPTIONS, log);
     slots.push(slot);
     slot.adopt(disk.read('auth.json'));
     return slot;
@@ -286,7 +286,7 @@ describe('a switch between slots', () => {
   }
 
   function daemonOn(disk: MemoryDisk, issuer: IssuerClient) {
-    const active = new AccountSlot(disk.storage('auth.json'), issuer, OPTIONS, log);
+    const active = AccountSlot.refreshed(disk.storage('auth.json'), issuer, OPTIONS, log);
     active.adopt(disk.read('auth.json'));
     const accounts = new AccountRegistry(active, disk.inactiveStore(), issuer, OPTIONS, log, () => undefined);
     const moves = new AccountMoves(disk.storage('auth.json'), active, accounts, issuer, log);

@@ -127,7 +127,7 @@ export class AccountRegistry {
   /** A slot for the account `key`, kept fresh on its own storage; `reauth` carries over why it needs a new sign-in. */
   add(key: string, loaded: Loaded, reauth: string | null): void {
     this.slots.get(key)?.dispose();
-    const slot = new AccountSlot(this.files.storage(key), this.issuer, this.refresherOptions, this.log.child({ account: key }));
+    const slot = AccountSlot.refreshed(this.files.storage(key), this.issuer, this.refresherOptions, this.log.child({ account: key }));
     slot.replace(loaded, reauth);
     slot.on('changed', this.onChange);
     this.slots.set(key, slot);

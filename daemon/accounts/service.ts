@@ -9,6 +9,7 @@ import type { InactiveStore } from './files.js';
 import { AccountRegistry } from './registry.js';
 import { accountKey } from './identity.js';
 import { AccountMoves } from './moves.js';
+import { StatusAnnouncer } from './announcer.js';
 import { AccountSlot } from './slot.js';
 import { CredentialStoreUnavailable, IssuerUnavailable, LoginFailed, NotLoggedIn, ReauthRequired, saveFailure, StorageFailed } from '../errors.js';
 import type { IssuerClient } from '../auth/issuer.js';
@@ -29,7 +30,7 @@ export interface AccountEvents {
 const EXPIRY_UNKNOWN = `the access token carries no valid expiry time (exp), so it is refreshed ${STALE_AFTER_DAYS} days after the last refresh, as Codex does`;
 
 export class AccountService extends EventEmitter<AccountEvents> {
-  private lastAnnounced = '';
+  private readonly announcer: StatusAnnouncer;
   /** What SWITCH_AT last did (../usage/auto-switch.ts), shown in Status until it does something else. */
   private autoSwitch: AutoSwitchNote | null = null;
   /** Set while a logout runs: no token is handed out until it has finished. */
@@ -57,7 +58,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
       backoffMaxMs: settings.refreshBackoffMaxMs,
       tickMs: settings.tickS * 1000,
     };
-    this.active = new AccountSlot(store, issuer, refresherOptions, log);
+    this.active = AccountSlot.refreshed(store, issuer, refresherOptions, log);
+    this.announcer = new StatusAnnouncer(this.active, () => this.status(), (status) => this.emit('updated', status));
     this.accounts = new AccountRegistry(this.active, files, issuer, refresherOptions, log, () => this.announce());
     this.moves = new AccountMoves(store, this.active, this.accounts, issuer, log);
     this.logins = new Logins(store, issuer, (record, name) => this.saveLogin(record, name), settings, log);
@@ -352,13 +354,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return this.store.credentialStore().using === 'keyring' ? 'the OS keyring entry' : 'auth.json';
   }
 
-  /** Sends `account/updated` when anything a client can see has changed since the last one. */
   private announce(): void {
-    const status = this.status();
-    const key = `${rawOf(this.active.loaded)}\u0000${JSON.stringify(status)}`;
-    if (key === this.lastAnnounced) return;
-    this.lastAnnounced = key;
-    this.emit('updated', status);
+    this.announcer.announce();
   }
 }
 

@@ -1,8 +1,10 @@
-// One account slot: a login's state, the refresher that keeps it fresh, and where it is stored.
-// The active account is a slot on auth.json (or Codex's keyring entry), each inactive account a
-// slot on its own file (or keyring entry). The slot is the one writer of its login's state: its
-// refresher changes it while refreshing, and the account moves (./moves.ts) change it only
-// through `adopt` and `replace` below. Everyone else reads it.
+// One account slot: a login's state, the source that keeps it current, and where it is stored.
+// The active account is a slot on auth.json (or Codex's keyring entry) and each inactive account
+// a slot on its own file (or keyring entry), each kept fresh by a refresher (the issuer); a
+// follower's mirror is a slot on its auth.json whose source is the upstream codexd
+// (../follower/follower.ts). The slot is the one writer of its login's state: its refresher
+// changes it while refreshing, and the account moves (./moves.ts) and a follower's syncs change
+// it only through `adopt` and `replace` below. Everyone else reads it.
 import { EventEmitter } from 'node:events';
 import type { AccountState } from '../../shared/protocol.js';
 import type { IssuerClient } from '../auth/issuer.js';
@@ -12,20 +14,36 @@ import { Refresher, type LoginStorage, type RefresherOptions } from '../auth/ref
 import { releaseSecrets } from '../runtime/secrets.js';
 import type { AuthRecord, Loaded } from '../auth/store.js';
 
+/** What keeps a slot's login current: a Refresher, or a follower's upstream. */
+export interface LoginSource {
+  /** When the next refresh (or retry) will be tried, in ms since the epoch; null when none will be. */
+  nextAttemptAt(): number | null;
+  /** Never throws: resolves with why a refresh it tried (or held back) failed, else null. */
+  ensureFresh(force: boolean, forcedGapMs?: number): Promise<string | null>;
+  /** Resolves once no refresh is in flight. */
+  settled(): Promise<void>;
+  /** No more refreshes by schedule. */
+  stop(): void;
+}
+
 export class AccountSlot extends EventEmitter<{ changed: [] }> implements LoginView {
   private readonly state: LoginState;
-  private readonly refresher: Refresher;
+  private readonly source: LoginSource;
 
   constructor(
     readonly storage: LoginStorage,
-    issuer: IssuerClient,
-    options: RefresherOptions,
+    source: (state: LoginState) => LoginSource,
     log: Logger,
   ) {
     super();
     this.state = new LoginState(log);
-    this.refresher = new Refresher(storage, issuer, this.state, options, log);
+    this.source = source(this.state);
     this.state.on('changed', () => this.emit('changed'));
+  }
+
+  /** A slot kept fresh by the issuer: the active account, or an inactive one. */
+  static refreshed(storage: LoginStorage, issuer: IssuerClient, options: RefresherOptions, log: Logger): AccountSlot {
+    return new AccountSlot(storage, (state) => new Refresher(storage, issuer, state, options, log), log);
   }
 
   get loaded(): Loaded {
@@ -78,17 +96,17 @@ export class AccountSlot extends EventEmitter<{ changed: [] }> implements LoginV
 
   /** When the next refresh (or retry) will be tried, in ms since the epoch; null when none will be. */
   nextAttemptAt(): number | null {
-    return this.refresher.nextAttemptAt();
+    return this.source.nextAttemptAt();
   }
 
-  /** See Refresher.ensureFresh: never throws, resolves with why a refresh it tried (or held back) failed. */
+  /** Never throws: resolves with why a refresh it tried (or held back) failed (see Refresher.ensureFresh). */
   ensureFresh(force: boolean, forcedGapMs?: number): Promise<string | null> {
-    return this.refresher.ensureFresh(force, forcedGapMs);
+    return this.source.ensureFresh(force, forcedGapMs);
   }
 
   /** Resolves once no refresh is in flight. */
   settled(): Promise<void> {
-    return this.refresher.settled();
+    return this.source.settled();
   }
 
   /** Another writer changed the storage (or the slot was just filled from it): take what it holds. */
@@ -106,12 +124,12 @@ export class AccountSlot extends EventEmitter<{ changed: [] }> implements LoginV
 
   /** No more refreshes by schedule; one in flight still ends (see settled()). */
   stop(): void {
-    this.refresher.stop();
+    this.source.stop();
   }
 
   /** Its login moved out for good: no refreshes, no listeners, no secrets held. */
   dispose(): void {
-    this.refresher.stop();
+    this.source.stop();
     this.removeAllListeners();
     this.state.removeAllListeners();
     releaseSecrets(this.state);

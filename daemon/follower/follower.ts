@@ -2,17 +2,19 @@
 // lives in the upstream codexd, usually on another machine at the end of `ssh -R`. The follower
 // mirrors it into its own auth.json (Codex's format, under Codex's locks, without the refresh
 // token) whenever the upstream announces a change, and serves status and tokens from that
-// mirror. It never sends a request to the issuer: it does not refresh, log in or log out.
+// mirror: an account slot (../accounts/slot.ts) whose source is the upstream. It never sends a
+// request to the issuer: it does not refresh, log in or log out.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CodexdError } from '../../shared/errors.js';
 import { FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
 import { ErrorCodes, loggedOutStatus, Requests, type AccountSummary, type LogoutResult, type SessionResult, type Status, type TokenResult } from '../../shared/protocol.js';
 import type { AccountEvents } from '../accounts/service.js';
+import { StatusAnnouncer } from '../accounts/announcer.js';
+import { AccountSlot, type LoginSource } from '../accounts/slot.js';
 import { IssuerUnavailable, LoginUpstream, NotLoggedIn, ReauthRequired } from '../errors.js';
 import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
 import type { Logger } from '../runtime/log.js';
-import { holdSecrets } from '../runtime/secrets.js';
 import { mirroredSession } from '../auth/login-state.js';
 import { StartupError } from '../runtime/socket.js';
 import { serialize, timestamp, type AuthRecord, type AuthStore } from '../auth/store.js';
@@ -32,16 +34,21 @@ function sentence(text: string): string {
   return text.endsWith('.') ? text : `${text}.`;
 }
 
-/** auth.json for a session, as Codex writes one. */
-function recordOf(session: SessionResult): AuthRecord {
+/** The login a session holds, as the mirror keeps it (last_refresh as the upstream sent it). */
+function heldRecordOf(session: SessionResult): AuthRecord {
   if (session.authMode === 'apikey') return { auth_mode: 'apikey', OPENAI_API_KEY: session.apiKey };
   return {
     auth_mode: 'chatgpt',
     OPENAI_API_KEY: null,
     tokens: { id_token: session.idToken, access_token: session.accessToken, refresh_token: FOLLOWER_REFRESH_TOKEN, account_id: session.accountId },
-    // Codex counts tokens without last_refresh as unavailable.
-    last_refresh: session.lastRefresh ?? timestamp(),
+    ...(session.lastRefresh === null ? {} : { last_refresh: session.lastRefresh }),
   };
+}
+
+/** auth.json for a session, as Codex writes one: Codex counts tokens without last_refresh as unavailable. */
+function recordOf(session: SessionResult): AuthRecord {
+  const record = heldRecordOf(session);
+  return record.auth_mode === 'chatgpt' ? { ...record, last_refresh: record.last_refresh ?? timestamp() } : record;
 }
 
 export class Follower extends EventEmitter<AccountEvents> {
@@ -51,8 +58,8 @@ export class Follower extends EventEmitter<AccountEvents> {
   private upstreamHome: string | null = null;
   /** Why the last attempt to connect failed, while the link is down. */
   private linkFailure: string | null = null;
-  /** The upstream's login as last received; null when there is none. */
-  private mirror: SessionResult | null = null;
+  /** The upstream's login as last received. */
+  private readonly slot: AccountSlot;
   /** The upstream's answer when it had no session to give (not logged in, sign-in needed). */
   private refusal: { code: number; message: string } | null = null;
   /** Why the last sync failed while the link was up (the upstream could not refresh, say). */
@@ -65,7 +72,7 @@ export class Follower extends EventEmitter<AccountEvents> {
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private lastAnnounced = '';
+  private readonly announcer: StatusAnnouncer;
   private firstSynced: () => void = () => undefined;
   /** Logins happen upstream; there is never one pending here. */
   readonly logins = {
@@ -82,6 +89,8 @@ export class Follower extends EventEmitter<AccountEvents> {
   ) {
     super();
     this.syncFailures = new RepeatedFailure(log);
+    this.slot = new AccountSlot(store, () => this.upstreamSource(), log);
+    this.announcer = new StatusAnnouncer(this.slot, () => this.status(), (status) => this.emit('updated', status));
     this.note = new MirrorNote(store.codexHome);
     this.link = new UpstreamLink({ ...link, log });
     this.link.on('connected', (served) => {
@@ -114,7 +123,7 @@ export class Follower extends EventEmitter<AccountEvents> {
         `${this.store.file} holds a login of its own (${own}), which following ${this.link.path} would overwrite; log it out first (codex-auth logout, without --upstream), or follow into another CODEX_HOME`,
       );
     }
-    if (loaded.kind === 'ok') this.hold(mirroredSession(loaded.record));
+    if (loaded.kind === 'ok') this.slot.adopt(loaded);
     const answered = new Promise<void>((resolve) => {
       this.firstSynced = resolve;
       this.link.once('unreachable', () => resolve());
@@ -131,6 +140,7 @@ export class Follower extends EventEmitter<AccountEvents> {
 
   stop(): void {
     this.link.stop();
+    this.slot.stop();
     clearTimeout(this.expiryTimer);
   }
 
@@ -191,6 +201,33 @@ export class Follower extends EventEmitter<AccountEvents> {
     throw new LoginUpstream(this.livesUpstream(`switch ${name}`));
   }
 
+  /** The upstream's login as last received; null when there is none. */
+  private get mirror(): SessionResult | null {
+    const record = this.slot.login();
+    return record === null ? null : mirroredSession(record);
+  }
+
+  /** The slot's source: only the upstream refreshes; a forced refresh asks it to, then fetches what it announces. */
+  private upstreamSource(): LoginSource {
+    return {
+      nextAttemptAt: () => null,
+      ensureFresh: async (force) => {
+        if (!force) return null;
+        try {
+          await this.link.request(Requests.accountToken, { forceRefresh: true }, true);
+        } catch (error) {
+          return error instanceof LinkDown ? this.linkDown() : `${this.upstreamName} answered: ${foreignText((error as Error).message)}`;
+        }
+        await this.sync();
+        return null;
+      },
+      settled: async () => {
+        await this.syncing;
+      },
+      stop: () => undefined,
+    };
+  }
+
   private get connected(): boolean {
     return this.linkState.state === 'connected';
   }
@@ -228,14 +265,8 @@ export class Follower extends EventEmitter<AccountEvents> {
   /** The mirrored login, for a token or a session; throws when there is none to serve. */
   private async current(forceRefresh: boolean): Promise<SessionResult> {
     if (forceRefresh) {
-      // Only the upstream refreshes; it announces the new token, and the sync below fetches it.
-      try {
-        await this.link.request(Requests.accountToken, { forceRefresh: true }, true);
-      } catch (error) {
-        const why = error instanceof LinkDown ? this.linkDown() : `${this.upstreamName} answered: ${foreignText((error as Error).message)}`;
-        throw new IssuerUnavailable(`Could not refresh the access token: ${why}.`);
-      }
-      await this.sync();
+      const failure = await this.slot.ensureFresh(true);
+      if (failure) throw new IssuerUnavailable(`Could not refresh the access token: ${failure}.`);
     } else if (this.connected && this.expired()) {
       await this.sync(); // the upstream may hold a newer token than it has announced yet
     }
@@ -356,7 +387,7 @@ export class Follower extends EventEmitter<AccountEvents> {
     if (own === this.ownLogin) return;
     this.ownLogin = own;
     if (own) {
-      this.mirror = null;
+      this.slot.replace({ kind: 'missing' });
       this.log.warn(this.stoppedReason(own));
     } else {
       this.log.info(`${this.store.file} holds no login of this machine's own any more: mirroring ${this.upstreamName} again`);
@@ -365,21 +396,15 @@ export class Follower extends EventEmitter<AccountEvents> {
   }
 
   private holdOrForget(session: SessionResult | null): void {
-    if (session) this.hold(session);
-    else this.mirror = null;
+    if (!session) {
+      this.slot.replace({ kind: 'missing' });
+      return;
+    }
+    const record = heldRecordOf(session);
+    this.slot.adopt({ kind: 'ok', record, raw: serialize(record) });
   }
 
-  private hold(session: SessionResult): void {
-    this.mirror = session;
-    holdSecrets(this, session.authMode === 'apikey' ? [session.apiKey] : [session.accessToken, session.idToken]);
-  }
-
-  /** Sends `account/updated` when anything a client can see has changed since the last one. */
   private announce(): void {
-    const status = this.status();
-    const key = `${this.mirror?.authMode === 'chatgpt' ? this.mirror.accessToken : ''}\u0000${JSON.stringify(status)}`;
-    if (key === this.lastAnnounced) return;
-    this.lastAnnounced = key;
-    this.emit('updated', status);
+    this.announcer.announce();
   }
 }
