@@ -4,13 +4,17 @@
 // clients connected. Each asserts what is printed and the exit status.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cli, fileSandbox, startCli, waitFor } from './helpers.js';
+import { cli, fileSandbox, startCli, startDaemon, stopDaemons, waitFor } from './helpers.js';
 import { finishWorlds, world } from './login-support.js';
 import { cliOnPty } from './pty.js';
 
 after(finishWorlds);
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const API_KEY = 'sk-proj-new-user-0123456789abcdefWXYZ';
 const ROTATED = 'sk-proj-new-user-rotated-9876543210LMNO';
@@ -133,5 +137,53 @@ describe('daemon stop and restart', () => {
     const again = await cli(w.box, ['daemon', 'restart']);
     assert.match(again.stdout, /^codexd stopped \(pid \d+\)\ncodexd started \(pid \d+, socket .*\)\n$/);
     await cli(w.box, ['daemon', 'stop']);
+  });
+});
+
+describe('a busy login port that is not Codex\'s', () => {
+  it('is not sent GET /cancel: the login fails in one line naming the port (exit 1)', async () => {
+    const seen: string[] = [];
+    const other = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (other.address() as AddressInfo).port;
+      const w = await world('unrelated port', { env: { CODEXD_LOGIN_PORT: String(port) } });
+      const run = await cli(w.box, ['login', '--no-browser'], { env: { CODEXD_NO_AUTOSTART: '1' } });
+      assert.deepEqual(run, {
+        code: 1,
+        stdout: '',
+        stderr: `codex-auth: Login failed: Port ${port} is in use; another \`codex login\` may be running. Use \`codex-auth login --device-auth\`, or set CODEXD_LOGIN_PORT=0 to use any free port.\n`,
+      });
+      assert.deepEqual(seen, [], 'nothing was sent to the server on that port');
+    } finally {
+      other.closeAllConnections();
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+});
+
+describe('a follower\'s hints', () => {
+  it('all point at the upstream machine: status, accounts and token when the upstream is logged out', async () => {
+    const w = await world('follower hints');
+    const fo = fileSandbox({ CODEXD_UPSTREAM: w.box.socket, CODEXD_ISSUER: w.issuer.url });
+    const follower = await startDaemon(fo);
+    try {
+      const upstream = `the upstream codexd on ${w.box.socket} (CODEX_HOME ${w.box.codexHome} there)`;
+      const status = await cli(fo, ['status']);
+      assert.equal(status.code, 1);
+      assert.match(status.stdout, new RegExp(`^Not logged in: ${escape(upstream)} answered: Not logged in\\.\nRun \`codex-auth login\` on the upstream machine\\.\n  upstream: `));
+      assert.deepEqual(await cli(fo, ['accounts']), {
+        code: 1,
+        stdout: `No accounts here: this codexd follows the upstream codexd on ${w.box.socket}, where the accounts live; run \`codex-auth accounts\` there.\n`,
+        stderr: '',
+      });
+      assert.deepEqual(await cli(fo, ['token']), { code: 1, stdout: '', stderr: `codex-auth: Not logged in: ${upstream} answered: Not logged in. Run \`codex-auth login\` on the upstream machine.\n` });
+    } finally {
+      await stopDaemons([follower]);
+      fo.cleanup();
+    }
   });
 });

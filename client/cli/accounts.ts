@@ -30,10 +30,17 @@ function who(account: AccountSummary): string {
   return `${account.email ?? 'unknown email'}${account.planType ? `, ${account.planType}` : ''}`;
 }
 
+/** A follower keeps no accounts of its own: they are its upstream's. */
+async function noAccounts(client: CodexdClient): Promise<string> {
+  const { upstream } = await client.read();
+  if (upstream) return `No accounts here: this codexd follows the upstream codexd on ${upstream.path}, where the accounts live; run \`codex-auth accounts\` there.`;
+  return 'No accounts. Run `codex-auth login` to add one.';
+}
+
 export async function accountsCommand(client: CodexdClient, json: boolean): Promise<number> {
   const accounts = await client.accounts();
   if (json) print(true, accounts, '');
-  else if (accounts.length === 0) process.stdout.write('No accounts. Run `codex-auth login` to add one.\n');
+  else if (accounts.length === 0) process.stdout.write(`${printable(await noAccounts(client))}\n`);
   else print(false, accounts, describeAccounts(accounts, Date.now(), await client.usage().catch(() => [])));
   return accounts.length > 0 ? 0 : 1;
 }

@@ -47,8 +47,9 @@ export function describeStatus(status: Status, apiKey: string | null, daemon: Da
   if (!account) {
     lines.push(status.reauthReason ? `Not logged in: ${status.reauthReason}` : 'Not logged in.');
     // A follower's reason that names the command to run (one that stopped mirroring) is instruction enough.
-    if (status.upstream && !status.reauthReason?.includes('`codex')) lines.push(signIn);
-    else lines.push(others.length > 0 ? `Run \`codex-auth switch NAME\` to use one of your accounts (${others.join(', ')}), or \`codex-auth login\` to add one.` : 'Run `codex-auth login` to sign in.');
+    if (status.upstream) {
+      if (!status.reauthReason?.includes('`codex')) lines.push(signIn);
+    } else lines.push(others.length > 0 ? `Run \`codex-auth switch NAME\` to use one of your accounts (${others.join(', ')}), or \`codex-auth login\` to add one.` : 'Run `codex-auth login` to sign in.');
   } else if (account.type === 'apiKey') {
     lines.push(`Logged in using an API key - ${apiKey ? maskApiKey(apiKey) : '***'}`);
   } else {

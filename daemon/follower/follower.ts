@@ -252,8 +252,9 @@ export class Follower extends EventEmitter<AccountEvents> {
     );
   }
 
+  /** What the upstream said, without its advice (`Run \`codex-auth login\``): that is for its own machine, and reads here as if for this one. */
   private refusalReason(): string | null {
-    return this.refusal ? `${this.upstreamName} answered: ${this.refusal.message}` : null;
+    return this.refusal ? `${this.upstreamName} answered: ${this.refusal.message.replace(/\s*Run `codex-auth [\s\S]*$/, '')}` : null;
   }
 
   private reauthReason(expiresAt: number | null): string | null {
@@ -272,7 +273,7 @@ export class Follower extends EventEmitter<AccountEvents> {
     }
     const status = this.status();
     const { mirror } = this;
-    if (!mirror) throw new NotLoggedIn(sentence(`Not logged in: ${status.reauthReason ?? `nothing mirrored from ${this.upstreamName} yet`}`));
+    if (!mirror) throw new NotLoggedIn(`${sentence(`Not logged in: ${status.reauthReason ?? `nothing mirrored from ${this.upstreamName} yet`}`)} Run \`codex-auth login\` on the upstream machine.`);
     if (status.state === 'reauthRequired') throw new ReauthRequired(sentence(status.reauthReason!));
     if (this.expired()) {
       throw new IssuerUnavailable(`The access token has expired and ${this.upstreamName} has no newer one${this.syncError ? `: ${this.syncError}` : ''}.`);

@@ -10,6 +10,8 @@ import { LoginError } from './flow.js';
 import { successPage } from './pages.js';
 
 const FALLBACK_PORT = 1457;
+/** The ports Codex registers for its callback, where an earlier login's server is asked to /cancel. */
+const CODEX_PORTS = [1455, FALLBACK_PORT];
 const BIND_ATTEMPTS = 10;
 const BIND_RETRY_MS = 200;
 /** How long a response still being written may take once the server has stopped listening. */
@@ -80,7 +82,7 @@ export function sendHtml(res: ServerResponse, status: number, html: string): voi
 }
 
 /**
- * Codex's port dance: on a busy port ask the old login server to /cancel, retry, then fall back
+ * Codex's port dance: on a busy 1455 or 1457 ask the old login server to /cancel, retry, then fall back
  * 1455 → 1457. A port is busy when either loopback address is taken; port 0 takes any port free
  * on both. `busyPort` is the preferred port when it had to be given up.
  */
@@ -88,7 +90,8 @@ async function bindCallbackServer(server: Server, server6: NetServer, preferred:
   const ports = preferred === 1455 ? [1455, FALLBACK_PORT] : [preferred];
   for (const port of ports) {
     if (port !== preferred) log.warn(`port ${preferred} is in use (another \`codex login\` may be running); falling back to port ${port}`);
-    let cancelSent = port === 0;
+    // Only Codex's own ports hold a login server that /cancel stops; another port may be anyone's.
+    let cancelSent = !CODEX_PORTS.includes(port);
     for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
       try {
         return { port: await listenOnLoopback(server, server6, port), busyPort: port === preferred ? null : preferred };
