@@ -17,6 +17,7 @@ import { benchRoot, removeRoot, sandbox, startDaemon, startEchoServer, writeLogi
 import { resourceBench } from './resources.js';
 import { coalescingBench, propagationBench } from './refresh.js';
 import { startupBench } from './startup.js';
+import { usageBench } from './usage.js';
 
 const HELP = `npm run bench [-- --quick] [-- --json]
 
@@ -26,7 +27,7 @@ figure with its goal: the median of several runs after a warm-up, with min and m
   --quick   fewer and shorter runs (about 75 s instead of about 3 minutes)
   --json    print the results as JSON on stdout instead of the table
   --only G  run only these groups (comma-separated: latency, coldstart, startup,
-            propagation, coalescing, resources, bridge)
+            propagation, coalescing, resources, bridge, usage)
   -h, --help`;
 
 interface Plan {
@@ -37,6 +38,7 @@ interface Plan {
   coalescing: { ns: number[]; warmup: number; runs: number };
   resources: { runs: number; requests: number; clients: number; idleS: number; quietS: number };
   bridge: { rounds: number; messages: number };
+  usage: { accounts: number; warmup: number; runs: number };
 }
 
 const FULL: Plan = {
@@ -47,6 +49,7 @@ const FULL: Plan = {
   coalescing: { ns: [1, 100, 1000], warmup: 1, runs: 5 },
   resources: { runs: 3, requests: 100_000, clients: 16, idleS: 30, quietS: 10 },
   bridge: { rounds: 6, messages: 3000 },
+  usage: { accounts: 5, warmup: 2, runs: 21 },
 };
 
 const QUICK: Plan = {
@@ -58,9 +61,10 @@ const QUICK: Plan = {
   // The idle window is as long as in the full run: the kernel counts CPU time in 10 ms ticks.
   resources: { runs: 1, requests: 100_000, clients: 16, idleS: 30, quietS: 10 },
   bridge: { rounds: 2, messages: 2000 },
+  usage: { accounts: 5, warmup: 1, runs: 9 },
 };
 
-const GROUPS = ['latency', 'coldstart', 'startup', 'propagation', 'coalescing', 'resources', 'bridge'] as const;
+const GROUPS = ['latency', 'coldstart', 'startup', 'propagation', 'coalescing', 'resources', 'bridge', 'usage'] as const;
 
 function parse(): { json: boolean; quick: boolean; only: Set<string> } {
   const { values } = parseArgs({
@@ -161,6 +165,7 @@ async function main(): Promise<void> {
       await coalescing.stop();
     }
     if (options.only.has('bridge')) figures.push(...(await bridgeBench({ box: primary, ...plan.bridge, progress })));
+    if (options.only.has('usage')) figures.push(...(await usageBench({ issuer, root, ...plan.usage, progress })));
     await daemon.stop();
     if (options.only.has('startup')) figures.push(...(await startupBench({ issuer, root, ...plan.startup, progress })));
     if (options.only.has('resources')) figures.push(...(await resourceBench({ issuer, root, ...plan.resources, progress })));
