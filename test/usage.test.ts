@@ -157,12 +157,17 @@ describe('account/rateLimits/read', () => {
     assert.equal(u.daemon.proc.exitCode, null);
   });
 
-  it('times out a backend that does not answer', async (t) => {
+  it('times out a backend that does not answer, and does not read a huge answer', async (t) => {
     const u = await usageScene(t, 1, { CODEXD_HTTP_TIMEOUT_S: '1' });
     u.backend.scriptUsage(u.accounts[0]!.accountId, { body: {}, hang: true });
     const error = await rpcError(u.c.rateLimits());
     assert.equal(error.code, ErrorCodes.usageUnavailable);
-    assert.match(error.message, /could not reach the ChatGPT backend: no answer from 127\.0\.0\.1:\d+ within 1 s$/);
+    assert.match(error.message, /the request to the ChatGPT backend failed: no answer from 127\.0\.0\.1:\d+ within 1 s$/);
+    // Bigger than 1 MiB: not read.
+    u.backend.scriptUsage(u.accounts[0]!.accountId, { body: { ...usagePayload({}), padding: 'x'.repeat(1024 * 1024) } });
+    const big = await rpcError(u.c.rateLimits());
+    assert.match(big.message, /the request to the ChatGPT backend failed: the reply is larger than 1 MiB$/);
+    assert.equal(u.daemon.proc.exitCode, null);
   });
 
   it('serves the active account on the restricted socket, and no other', async (t) => {

@@ -37,7 +37,7 @@ export class UsageBackend {
     const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, accept: 'application/json', 'user-agent': `codexd/${this.options.version}` };
     if (accountId) headers['chatgpt-account-id'] = accountId;
     const reply = await this.http.request(url, { method: 'GET', headers, timeoutMs: this.options.timeoutMs });
-    if ('failure' in reply) throw new UsageUnavailable(`could not reach the ChatGPT backend: ${reply.failure}`);
+    if ('failure' in reply) throw new UsageUnavailable(`the request to the ChatGPT backend failed: ${reply.failure}`);
     if (reply.status === 401 || reply.status === 403) {
       throw new UsageUnavailable(`the ChatGPT backend at ${host} refused the access token (HTTP ${reply.status}); \`codex-auth token --force-refresh --account NAME\` gets a new one, and \`codex-auth login\` signs in again`);
     }

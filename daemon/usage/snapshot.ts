@@ -26,10 +26,10 @@ function fail(field: string, expected: string): never {
   throw new BackendShapeError(`${field} is not ${expected}`);
 }
 
-/** i32, as Codex decodes used_percent and the window's seconds. */
-function integer(record: Record<string, unknown>, key: string, where: string): number {
+/** An integer (i32 as Codex decodes used_percent and the window's seconds; reset_at, a Unix time, may be larger). */
+function integer(record: Record<string, unknown>, key: string, where: string, max = 2 ** 31 - 1): number {
   const value = record[key];
-  if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > 2 ** 31) fail(`${where}.${key}`, 'an integer');
+  if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > max) fail(`${where}.${key}`, 'an integer');
   return value;
 }
 
@@ -45,7 +45,7 @@ function window(value: unknown, field: string): RateLimitWindow | null {
   const usedPercent = integer(record, 'used_percent', field);
   const seconds = integer(record, 'limit_window_seconds', field);
   integer(record, 'reset_after_seconds', field); // Codex refuses a window without it
-  const resetAt = integer(record, 'reset_at', field);
+  const resetAt = integer(record, 'reset_at', field, Number.MAX_SAFE_INTEGER);
   return { usedPercent, windowDurationMins: Math.ceil(seconds / 60), resetsAt: resetAt };
 }
 
