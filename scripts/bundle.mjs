@@ -1,5 +1,5 @@
 // Bundles the two programs into CommonJS files next to tsc's output. codexd becomes
-// dist/daemon/codexd.cjs (daemon/main.ts and what it imports, pino and vscode-jsonrpc included),
+// dist/daemon/codexd.cjs (daemon/main.ts and what it imports, pino included),
 // so the daemon starts without the ES module loader and without resolving its ~25 modules one by
 // one; what it loads only on demand stays outside (conf, undici, open, pino-pretty, koffi). Its
 // keyring helper becomes dist/daemon/keyring-helper.cjs.
@@ -13,7 +13,7 @@
 // One file starts much faster than ~25 ES modules (and vscode-jsonrpc's 15 CommonJS ones)
 // resolved, read and linked one by one, and CommonJS skips the ES module loader that Node starts
 // for the first ES module; see docs/performance.md for the figures. Modules handlers.ts
-// imports dynamically (the client library with vscode-jsonrpc, the login flow) are in
+// imports dynamically (the client library, the login flow) are in
 // handlers.cjs but run only when a command imports them.
 //
 // Run after `tsc` (npm run build does both). What stays outside the bundles, loaded at run time

@@ -1,12 +1,21 @@
 // What every handler uses to check its params: a bad param is an invalid-params error that names it.
-import { ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCodes, type Empty } from '../../shared/protocol.js';
 import { nameProblem } from '../../shared/account-name.js';
 
+/** A request refused with this JSON-RPC code and message, as they are (bad params, the restricted socket). */
+export class RequestRejected extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export type Params = Record<string, unknown>;
 
-export function invalid(message: string): ResponseError<void> {
-  return new ResponseError(ErrorCodes.invalidParams, `Invalid params: ${message}`);
+export function invalid(message: string): RequestRejected {
+  return new RequestRejected(ErrorCodes.invalidParams, `Invalid params: ${message}`);
 }
 
 export function paramsObject(params: unknown): Params {

@@ -2,15 +2,15 @@
 // frame, a huge message, a peer that stops reading) closes that connection and nothing else.
 // Output nobody reads is bounded per connection (the transport) and across all of them (here).
 import { createServer, type Server, type Socket } from 'node:net';
-import { createMessageConnection, ResponseError, type Logger as RpcLogger, type MessageConnection } from 'vscode-jsonrpc/node';
 import { frame } from '../../shared/framing.js';
 import { ErrorCodes, Notifications, Requests, type LoginCompleted, type NotificationDef, type RateLimitsUpdated, type Status } from '../../shared/protocol.js';
-import { FrameReader, FrameWriter, type TransportLimits } from '../../shared/transport.js';
+import { FramedConnection, type Answer, type IncomingRequest, type TransportLimits } from '../../shared/transport.js';
 import type { Logger } from '../runtime/log.js';
 import { peerUid } from '../../shared/os.js';
 import { AccountNotFound, CredentialStoreUnavailable, DomainError, IssuerUnavailable, LoginFailed, LoginUpstream, NoChatgptUsage, NotLoggedIn, ReauthRequired, StorageFailed, UsageUnavailable } from '../errors.js';
 import { accountUpdated } from './codex-shapes.js';
 import { scrub, scrubStrings } from '../runtime/secrets.js';
+import { RequestRejected } from './params.js';
 
 /** The connection a request came on. */
 export interface Peer {
@@ -65,8 +65,8 @@ const SECRET_RESULTS = new Set<string>([Requests.accountToken.method, Requests.a
 const RESTRICTED_METHODS = new Set<string>(Object.values(Requests).flatMap((def) => (def.restricted ? [def.method] : [])));
 
 /** The answer to a request the restricted socket does not serve (docs/remote.md). */
-export function restrictedError(what: string): ResponseError {
-  return new ResponseError(ErrorCodes.restricted, `${what} is not served on the restricted socket, which is forwarded from the machine that holds the login; run it on that machine`);
+export function restrictedError(what: string): RequestRejected {
+  return new RequestRejected(ErrorCodes.restricted, `${what} is not served on the restricted socket, which is forwarded from the machine that holds the login; run it on that machine`);
 }
 
 /** Unread output across all connections past which the connections furthest behind are cut off. */
@@ -83,8 +83,7 @@ export interface ServerOptions {
 
 export class RpcServer {
   readonly server: Server;
-  private readonly connections = new Map<MessageConnection, FrameWriter>();
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Map<Socket, FramedConnection>();
   private readonly ownUid = process.getuid?.();
   private inFlight = 0;
   private idle: (() => void) | null = null;
@@ -119,11 +118,11 @@ export class RpcServer {
   private broadcast<P>({ method, restricted }: NotificationDef<P>, params: P): void {
     if (this.options.restricted && !restricted) return;
     const framed = Buffer.from(frame({ jsonrpc: '2.0', method, params: scrubStrings(params) }));
-    for (const writer of this.connections.values()) writer.writeFrame(framed);
+    for (const connection of this.connections.values()) connection.writeFrame(framed);
     let unread = 0;
-    for (const socket of this.sockets) unread += socket.writableLength;
+    for (const socket of this.connections.keys()) unread += socket.writableLength;
     if (unread <= MAX_UNREAD_BYTES) return;
-    const slowest = [...this.sockets].sort((a, b) => b.writableLength - a.writableLength);
+    const slowest = [...this.connections.keys()].sort((a, b) => b.writableLength - a.writableLength);
     let cut = 0;
     for (const socket of slowest) {
       if (unread <= MAX_UNREAD_BYTES) break;
@@ -152,7 +151,7 @@ export class RpcServer {
   }
 
   closeConnections(): void {
-    for (const socket of this.sockets) socket.end();
+    for (const socket of this.connections.keys()) socket.end();
   }
 
   private accept(socket: Socket): void {
@@ -166,67 +165,51 @@ export class RpcServer {
       socket.destroy();
       return;
     }
-    if (this.sockets.size >= maxConnections) {
+    if (this.connections.size >= maxConnections) {
       socket.end(frame({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.tooManyConnections, message: `codexd: too many connections (limit ${maxConnections})` } }));
       log.warn({ limit: maxConnections }, 'refused a connection over the limit');
       return;
     }
-    this.sockets.add(socket);
-
-    const writer = new FrameWriter(socket, limits, (id) => reader.answered(id));
-    const reader = new FrameReader(socket, limits, (code, message, id) => {
-      void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as never);
-    });
-    const connection = createMessageConnection(reader, writer, rpcLogger(log));
     const peer = createPeer(this.options.restricted);
-    connection.onRequest((method, params) => this.dispatch(method, params, peer));
-    connection.onError(([error]) => log.debug({ err: error.message }, 'connection error'));
-    connection.onClose(() => {
-      this.connections.delete(connection);
-      this.sockets.delete(socket);
-      connection.dispose();
-      peer.close();
+    const connection = new FramedConnection(socket, limits, {
+      request: (request) => {
+        this.answer(connection, request, peer).catch((error: Error) => log.error({ method: request.method, err: error.message }, 'could not send an answer'));
+      },
+      error: (error) => log.debug({ err: error.message }, 'connection error'),
     });
     socket.on('close', () => {
-      this.connections.delete(connection);
-      this.sockets.delete(socket);
+      this.connections.delete(socket);
       peer.close();
     });
-    this.connections.set(connection, writer);
-    connection.listen();
+    this.connections.set(socket, connection);
   }
 
-  private async dispatch(method: string, params: unknown, peer: Peer): Promise<unknown> {
+  private async answer(connection: FramedConnection, { id, method, params }: IncomingRequest, peer: Peer): Promise<void> {
+    connection.answer(id, await this.dispatch(method, params, peer));
+  }
+
+  private async dispatch(method: string, params: unknown, peer: Peer): Promise<Answer> {
     const handler = this.options.handlers.get(method);
-    if (!handler) return new ResponseError(ErrorCodes.methodNotFound, `Unknown method: ${method}`);
-    if (peer.restricted && !RESTRICTED_METHODS.has(method)) return restrictedError(method);
+    if (!handler) return { error: { code: ErrorCodes.methodNotFound, message: `Unknown method: ${method}` } };
+    if (peer.restricted && !RESTRICTED_METHODS.has(method)) return { error: { code: ErrorCodes.restricted, message: restrictedError(method).message } };
     this.inFlight++;
     try {
-      const result = await handler(params ?? {}, peer);
-      return SECRET_RESULTS.has(method) ? result : scrubStrings(result);
+      const result = (await handler(params ?? {}, peer)) ?? null;
+      return { result: SECRET_RESULTS.has(method) ? result : scrubStrings(result) };
     } catch (error) {
       const [code, message] = this.errorReply(method, error);
-      return new ResponseError(code, scrub(message));
+      return { error: { code, message: scrub(message) } };
     } finally {
       if (--this.inFlight === 0) this.idle?.();
     }
   }
 
   private errorReply(method: string, error: unknown): [number, string] {
-    if (error instanceof ResponseError) return [error.code, error.message];
+    if (error instanceof RequestRejected) return [error.code, error.message];
     const domain = error instanceof DomainError ? DOMAIN_CODES.find(([type]) => error instanceof type) : undefined;
     if (domain) return [domain[1], (error as Error).message];
     // A bug, whatever the method: logged with its stack, answered as an internal error.
     this.options.log.error({ method, err: String((error as Error)?.stack ?? error) }, 'request failed');
     return [ErrorCodes.internalError, `codexd failed to handle ${method}: ${(error as Error)?.message ?? String(error)}`];
   }
-}
-
-function rpcLogger(log: Logger): RpcLogger {
-  return {
-    error: (message) => log.debug(message),
-    warn: (message) => log.debug(message),
-    info: () => undefined,
-    log: () => undefined,
-  };
 }
