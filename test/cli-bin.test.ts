@@ -1,6 +1,6 @@
 // The codex-auth bin: `codex-auth token` is on the hot path of every tool that runs
 // `Authorization: Bearer $(codex-auth token)`, so it must not load the full CLI (handlers.cjs, with
-// the client library and vscode-jsonrpc); nor must help or a usage error. Every other command
+// the client library); nor must help or a usage error. Every other command
 // loads it.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
