@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import { connect, ErrorCodes, type RateLimitsUpdated } from '../client/index.js';
 import { usagePayload } from '../support/fake-backend.js';
 import { API_KEY } from './accounts-support.js';
-import { rawCall, recorder, restrictedSocket, rpcError, waitFor } from './helpers.js';
-import { testAccount, usageScene } from './usage-support.js';
+import { client, fileSandbox, rawCall, recorder, restrictedSocket, rpcError, startDaemon, stopDaemons, waitFor } from './helpers.js';
+import { testAccount, usageScene, writeBackendConfig } from './usage-support.js';
 
 /** A backend answer, and what Codex 0.171's app-server made of it (`account/rateLimits/read`, observed). */
 const PAYLOAD = {
@@ -180,6 +180,25 @@ describe('account/rateLimits/read', () => {
     assert.match(named.error.message, /^account\/rateLimits\/read for a named account is not served on the restricted socket/);
     assert.equal((await rawCall(restricted, 'account/usage/list')).error?.code, ErrorCodes.restricted);
     assert.equal(u.backend.usageRequests(u.accounts[0]!.accountId).length, 0);
+  });
+});
+
+describe('usage on a follower', () => {
+  it("reads the upstream's active account's usage with the token it mirrors, from its own config.toml's backend", async (t) => {
+    const u = await usageScene(t, 1);
+    u.backend.scriptUsage(u.accounts[0]!.accountId, { body: usagePayload({ primary: { usedPercent: 33 } }) });
+    const follower = fileSandbox({ CODEXD_UPSTREAM: restrictedSocket(u.s.box) });
+    writeBackendConfig(follower.codexHome, u.backend.url);
+    const daemons = [await startDaemon(follower)];
+    t.after(() => stopDaemons(daemons));
+    const c = await client(follower);
+    t.after(() => c.close());
+    await waitFor(async () => (await c.read()).state === 'ok', 'the follower mirrors the login');
+    const usage = await c.rateLimits();
+    assert.deepEqual([usage.account, usage.rateLimits.primary?.usedPercent], [null, 33]);
+    const token = await u.c.token();
+    assert.equal(u.backend.usageRequests()[0]!.authorization, `Bearer ${token.type === 'chatgpt' ? token.accessToken : ''}`);
+    assert.equal((await rpcError(c.rateLimits({ account: 'work' }))).code, ErrorCodes.accountNotFound, 'a follower has no accounts of its own');
   });
 });
 
