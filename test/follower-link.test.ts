@@ -1,18 +1,14 @@
 // A follower's link to an upstream that misbehaves (issue 19 items 4, 9 and 12): one that falls
 // silent (a laptop asleep at the far end of ssh -R), never answers `initialize`, closes every
 // connection right after accepting it, or leads back to the follower itself. The upstream here is
-// a hand-written one in the test process, speaking the protocol frame by frame; the follower is
+// a hand-made one in the test process (upstream-support.ts); the follower is
 // the built codexd with short time limits (CODEXD_UPSTREAM_TIMEOUT_MS, CODEXD_UPSTREAM_RETRY_MAX_MS).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Status } from '../client/index.js';
-import { frame, FrameParser, MAX_MESSAGE_BYTES } from '../shared/framing.js';
-import { PROTOCOL_VERSION, type SessionResult } from '../shared/protocol.js';
 import { startFakeIssuer, type FakeIssuer } from '../support/fake-issuer.js';
 import { cli, client, fileSandbox, readLog, restrictedSocket, startDaemon, stopDaemons, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { sessionOf, startFakeUpstream, type FakeUpstream } from './upstream-support.js';
 
 let issuer: FakeIssuer;
 const daemons: Daemon[] = [];
@@ -26,67 +22,10 @@ after(async () => {
   await issuer.close();
 });
 
-type Behaviour = 'answer' | 'silent' | 'close';
-
-/** An upstream codexd written by hand: it answers, falls silent, or closes each connection at once, as told. */
-class HandmadeUpstream {
-  behaviour: Behaviour = 'answer';
-  connections = 0;
-  session: SessionResult;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(
-    readonly path: string,
-    accessExpiresInS: number,
-  ) {
-    const tokens = issuer.mintTokens({ accessExpiresInS });
-    this.session = { authMode: 'chatgpt', accessToken: tokens.access_token, idToken: tokens.id_token, accountId: issuer.account.accountId, expiresAt: null, lastRefresh: new Date().toISOString() };
-    this.server = createServer((socket) => this.accept(socket));
-  }
-
-  listen(): Promise<void> {
-    return new Promise((resolve) => this.server.listen(this.path, resolve));
-  }
-
-  close(): void {
-    for (const socket of this.sockets) socket.destroy();
-    this.server.close();
-  }
-
-  private accept(socket: Socket): void {
-    this.connections++;
-    socket.on('error', () => undefined);
-    if (this.behaviour === 'close') {
-      socket.destroy();
-      return;
-    }
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    const parser = new FrameParser(MAX_MESSAGE_BYTES);
-    socket.on('data', (chunk: Buffer) =>
-      parser.push(chunk, (body) => {
-        if (this.behaviour !== 'answer') return;
-        const { id, method } = JSON.parse(body.toString('utf8')) as { id: number; method: string };
-        const result =
-          method === 'initialize'
-            ? { serverInfo: { name: 'codexd', version: 'handmade' }, protocolVersion: PROTOCOL_VERSION, startedBy: 'user', instanceIds: ['handmade'] }
-            : method === 'account/session'
-              ? this.session
-              : method === 'account/token'
-                ? { type: 'chatgpt', accessToken: this.session.authMode === 'chatgpt' ? this.session.accessToken : '', accountId: null, expiresAt: null }
-                : {};
-        socket.write(frame({ jsonrpc: '2.0', id, result }));
-      }),
-    );
-  }
-}
-
-async function handmadeUpstream(accessExpiresInS = 3600): Promise<HandmadeUpstream> {
-  const dir = join(fileSandbox().dir, 'up');
-  mkdirSync(dir, { mode: 0o700 });
-  const upstream = new HandmadeUpstream(join(dir, 'upstream.sock'), accessExpiresInS);
-  await upstream.listen();
+/** A hand-made upstream (upstream-support.ts) holding a login whose access token expires in `accessExpiresInS`. */
+async function loggedInUpstream(accessExpiresInS = 3600): Promise<FakeUpstream & { session: Record<string, unknown> }> {
+  const upstream = Object.assign(await startFakeUpstream(fileSandbox().dir), { session: sessionOf(issuer, accessExpiresInS) });
+  upstream.answer = (method) => (method === 'account/session' ? { result: upstream.session } : method === 'account/token' ? { result: { type: 'chatgpt', accessToken: upstream.session['accessToken'], accountId: null, expiresAt: null } } : undefined);
   after(() => upstream.close());
   return upstream;
 }
@@ -110,8 +49,8 @@ async function status(box: Sandbox): Promise<Status> {
 
 describe('a follower whose upstream misbehaves', () => {
   it('an upstream that falls silent is taken for down and retried; once the token expires, token, --force-refresh and account/read {refreshToken} answer at once', async () => {
-    const upstream = await handmadeUpstream(4);
-    const box = await follower(upstream.path);
+    const upstream = await loggedInUpstream(4);
+    const box = await follower(upstream.socket);
     await waitFor(async () => (await status(box)).state === 'ok', 'the follower to mirror the token');
     upstream.behaviour = 'silent';
     const seen = upstream.connections;
@@ -138,17 +77,14 @@ describe('a follower whose upstream misbehaves', () => {
     }
     // The upstream wakes up: the follower is back within the retry ceiling.
     upstream.behaviour = 'answer';
-    upstream.session = (() => {
-      const tokens = issuer.mintTokens({ accessExpiresInS: 3600 });
-      return { ...upstream.session, accessToken: tokens.access_token, idToken: tokens.id_token } as SessionResult;
-    })();
+    upstream.session = sessionOf(issuer, 3600);
     await waitFor(async () => (await status(box)).state === 'ok', 'the follower to reconnect and mirror the new token', 10_000);
   });
 
   it('an upstream that closes every connection right after accepting it is retried with the backoff, and followed once it answers', async () => {
-    const upstream = await handmadeUpstream();
+    const upstream = await loggedInUpstream();
     upstream.behaviour = 'close';
-    const box = await follower(upstream.path);
+    const box = await follower(upstream.socket);
     await waitFor(() => upstream.connections >= 4, 'four attempts (0.5 s, 1 s, 1 s apart)', 10_000);
     assert.equal((await status(box)).upstream?.state, 'disconnected');
     upstream.behaviour = 'answer';

@@ -26,6 +26,10 @@ export interface FakeUpstream {
   announce(): void;
   /** How many requests for `method` have arrived. */
   count(method: string): number;
+  /** `answer` (the default), `silent` (read everything, answer nothing: a laptop asleep) or `close` (close each connection at accept). */
+  behaviour: 'answer' | 'silent' | 'close';
+  /** Connections accepted so far. */
+  connections: number;
   close(): Promise<void>;
 }
 
@@ -56,6 +60,8 @@ export async function startFakeUpstream(dir: string): Promise<FakeUpstream> {
       for (const peer of peers) peer.write(frame({ jsonrpc: '2.0', method: 'account/updated', params: {} }));
     },
     count: (method) => upstream.requests.filter((r) => r.method === method).length,
+    behaviour: 'answer',
+    connections: 0,
     close: () => {
       for (const peer of peers) peer.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -70,6 +76,11 @@ export async function startFakeUpstream(dir: string): Promise<FakeUpstream> {
     }
   };
   const server: Server = createServer((peer) => {
+    upstream.connections++;
+    if (upstream.behaviour === 'close') {
+      peer.destroy();
+      return;
+    }
     peers.add(peer);
     peer.on('close', () => peers.delete(peer));
     peer.on('error', () => undefined);
@@ -77,7 +88,7 @@ export async function startFakeUpstream(dir: string): Promise<FakeUpstream> {
     peer.on('data', (chunk: Buffer) =>
       parser.push(chunk, (body) => {
         const message = JSON.parse(body.toString('utf8')) as { id?: unknown; method?: string; params?: unknown };
-        if (message.id === undefined || typeof message.method !== 'string') return;
+        if (message.id === undefined || typeof message.method !== 'string' || upstream.behaviour === 'silent') return;
         upstream.requests.push({ method: message.method, params: message.params });
         const answer = upstream.answer(message.method, message.params);
         if (answer) return reply(peer, message.id, answer);
