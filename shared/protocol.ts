@@ -209,6 +209,8 @@ export interface LogoutResult {
   warning?: string;
   /** Set when auth.json could not be used: where it was moved (auth.json.corrupt-<time>). */
   movedAside?: string;
+  /** Set when the active account's logout made another account the active one: its name. */
+  activated?: string;
 }
 
 export type Activation = 'bind' | 'systemd';

@@ -163,19 +163,20 @@ describe('several accounts', () => {
     assert.equal(none.stdout, 'No accounts. Run `codex-auth login` to add one.\n');
   });
 
-  it('logging out of the active account leaves the others, and says how to make one active', async (t) => {
+  it('logging out of the active account makes another one active, as gh does, and says which; --all leaves none', async (t) => {
     const { s } = await threeAccounts(t);
     const run = await cli(s.box, ['logout'], { timeoutMs: 30_000 });
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stdout, `Successfully logged out\nNo account is active now; \`codex-auth switch NAME\` makes one active (${NAMES.first}, ${NAMES.work})\n`);
+    assert.equal(run.stdout, `Successfully logged out\n${NAMES.first} (dev@example.com, pro) is the active account now (the one Codex uses); \`codex-auth switch NAME\` picks another\n`);
+    assert.equal(onDisk(s).active?.who, WHO_BY_NAME[NAMES.first]);
     const status = await cli(s.box, ['status']);
-    assert.equal(status.code, 1);
-    assert.match(status.stdout, /^Not logged in\.\nRun `codex-auth switch NAME` to use one of your accounts \(dev@example\.com, work\), or `codex-auth login` to add one\.\n/);
-    const token = await cli(s.box, ['token']);
-    assert.equal(token.code, 1);
-    assert.match(token.stderr, /^codex-auth: Not logged in\. Run `codex-auth login`, or `codex-auth switch NAME` to one of your accounts/);
-    assert.equal((await cli(s.box, ['switch', NAMES.work])).code, 0);
-    assert.equal(onDisk(s).active?.who, WHO_BY_NAME[NAMES.work]);
+    assert.equal(status.code, 0, status.stdout);
+    assert.match(status.stdout, /^Logged in using ChatGPT as dev@example\.com \(pro\)$/m);
+    assert.deepEqual((await cli(s.box, ['accounts', '--json']).then((r) => JSON.parse(r.stdout) as Array<{ name: string }>)).map((account) => account.name).sort(), [NAMES.first, NAMES.work]);
+    const all = await cli(s.box, ['logout', '--all'], { timeoutMs: 30_000 });
+    assert.deepEqual(all, { code: 0, stdout: 'Logged out of every account (2)\n', stderr: '' });
+    assert.equal(onDisk(s).active, null);
+    assert.equal((await cli(s.box, ['token'])).code, 1);
   });
 
   it('inactive accounts are refreshed before they expire, in their own files, without touching auth.json', async (t) => {

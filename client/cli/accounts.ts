@@ -68,7 +68,11 @@ export async function logoutCommand(client: CodexdClient, name: string | undefin
     process.stdout.write(before.account ? 'Successfully logged out\n' : 'Not logged in\n');
   }
   const others = before.accounts.filter((account) => !account.active && account.name !== name && !all);
-  if ((name === undefined || name === active?.name) && active && others.length > 0) {
+  const now = result.activated === undefined ? undefined : others.find((account) => account.name === result.activated);
+  if (now) {
+    process.stdout.write(`${printable(`${now.name} (${who(now)}) is the active account now (the one Codex uses); \`codex-auth switch NAME\` picks another`)}
+`);
+  } else if ((name === undefined || name === active?.name) && active && others.length > 0) {
     process.stdout.write(`${printable(`No account is active now; \`codex-auth switch NAME\` makes one active (${others.map((account) => account.name).join(', ')})`)}\n`);
   }
   return 0;

@@ -265,7 +265,9 @@ export class AccountService extends EventEmitter<AccountEvents> {
       const key = accountKey(record);
       this.accounts.freezeNames();
       const owner = name === undefined ? undefined : this.accounts.ownerOfName(name);
-      if (owner !== undefined && owner !== key) {
+      // A new API key under the name of an API-key account replaces that account's key (key rotation).
+      const rotated = owner !== undefined && owner !== key && record.auth_mode === 'apikey' && this.accounts.list().some((account) => account.name === name && account.type === 'apiKey') ? owner : undefined;
+      if (owner !== undefined && owner !== key && rotated === undefined) {
         throw new LoginFailed(`The name "${name}" belongs to another account; choose another name, or log out of that account first.`);
       }
       const replaced = (key === this.accounts.activeKey() ? this.active : this.accounts.inactive(key))?.login() ?? null;
@@ -273,6 +275,12 @@ export class AccountService extends EventEmitter<AccountEvents> {
         await this.moves.activate(key, record);
       } catch (error) {
         throw saveFailure(error);
+      }
+      if (rotated !== undefined) {
+        // Active or not before, the old key is an inactive account now: it goes, and its name with it.
+        await this.logoutInactive(rotated);
+        this.accounts.forgetName(rotated);
+        this.log.info({ account: rotated }, 'replaced an API key');
       }
       if (name !== undefined) this.accounts.giveName(key, name);
       await this.accounts.saveNames();
@@ -312,14 +320,33 @@ export class AccountService extends EventEmitter<AccountEvents> {
       this.accounts.forgetName(key);
     }
     let movedAside: string | null = null;
+    let activated: string | null = null;
     if (all || name === undefined || keys.includes(active!)) {
       const result = await this.logoutActive();
       if (result.warning) warnings.push(result.warning);
       movedAside = result.movedAside ?? null;
       if (active !== null) this.accounts.forgetName(active);
+      // As `gh auth logout`: another account, if there is one, becomes the active one.
+      if (!all) activated = await this.activateAnother();
     }
     await this.accounts.saveNames();
-    return { ...(warnings.length > 0 ? { warning: warnings.join(' ') } : {}), ...(movedAside ? { movedAside } : {}) };
+    return { ...(warnings.length > 0 ? { warning: warnings.join(' ') } : {}), ...(movedAside ? { movedAside } : {}), ...(activated ? { activated } : {}) };
+  }
+
+  /** After the active account's logout: the first inactive account that needs no new sign-in (else the first) becomes active; its name, or null when there is none. */
+  private async activateAnother(): Promise<string | null> {
+    const inactive = this.accounts.list().filter((account) => !account.active);
+    const next = inactive.find((account) => account.state !== 'reauthRequired') ?? inactive[0];
+    if (!next) return null;
+    try {
+      await this.moves.activate(this.accounts.keyNamed(next.name), null);
+    } catch (error) {
+      this.log.warn(`after the logout, could not make ${next.name} the active account: ${(error as Error).message}`);
+      return null;
+    }
+    this.log.info({ account: next.name }, 'made another account active after the logout');
+    this.announce();
+    return next.name;
   }
 
   /** A refresh in flight is spending the refresh token on disk: it settles first. */
