@@ -69,7 +69,7 @@ describe('codex-auth with a bad --socket', () => {
           const what = `${bad.name}: codex-auth ${args.slice(0, -2).join(' ')} -> ${run.code} ${JSON.stringify(run.stdout + run.stderr)}`;
           // Progress lines and the --api-key warning may come first; the error is the last line, and the only one.
           const lines = run.stderr.trimEnd().split('\n');
-          const errors = lines.filter((line) => line.startsWith('codex-auth: '));
+          const errors = lines.filter((line) => line.startsWith('codex-auth: ') && !line.startsWith('codex-auth: Warning: '));
           if (/^\s+at /m.test(run.stderr) || run.code !== 2 || run.stdout !== '' || errors.length !== 1 || errors[0] !== lines.at(-1) || !bad.says.test(errors[0]!)) {
             failures.push(what);
           }
