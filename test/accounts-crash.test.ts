@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { connect, type CodexdClient } from '../client/index.js';
-import { canConnect, codexdBin, killAtEnd, sleep, slowSyscalls, straceProblem, waitFor } from './helpers.js';
+import type { CodexdClient } from '../client/index.js';
+import { canConnect, client, codexdBin, killAtEnd, sleep, slowSyscalls, straceProblem, waitFor } from './helpers.js';
 import { NAMES, onDisk, threeAccounts, WHO_BY_NAME, type Who } from './accounts-support.js';
 import type { Scene } from './refresh-support.js';
 
@@ -19,7 +19,7 @@ async function slowDaemon(s: Scene): Promise<{ c: CodexdClient; pid: number }> {
   const proc = spawn('strace', [...SLOW_SYSCALLS, process.execPath, codexdBin, '--log-file', s.box.logFile], { env: s.box.env, stdio: 'ignore' });
   killAtEnd(proc);
   await waitFor(() => canConnect(s.box.socket), `codexd under strace to listen; log:\n${s.log()}`, 30_000);
-  const c = await connect({ socket: s.box.socket, autostart: false });
+  const c = await client(s.box);
   return { c, pid: (await c.daemonStatus()).pid };
 }
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
-import { connect, type TokenResult } from '../client/index.js';
+import type { TokenResult } from '../client/index.js';
+import { client } from './helpers.js';
 import { API_KEY, NAMES, threeAccounts, WHO_BY_NAME, type Who } from './accounts-support.js';
 
 const CLIENTS = 16;
@@ -75,13 +76,13 @@ describe('switching under load', () => {
     })();
 
     const answers: Array<{ asked: number; answered: number; named: string | undefined; who: Who }> = [];
-    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connect({ socket: s.box.socket, autostart: false })));
-    const callers = clients.map(async (client, i) => {
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => client(s.box)));
+    const callers = clients.map(async (c, i) => {
       for (let n = 0; running; n++) {
         const named = (i + n) % 4 === 0 ? names[(i + n) % names.length] : undefined;
         const forceRefresh = named !== undefined && WHO_BY_NAME[named] !== 'apikey' && (i + n) % 24 === 0;
         const asked = performance.now();
-        const result = await client.token({ ...(named === undefined ? {} : { account: named }), forceRefresh });
+        const result = await c.token({ ...(named === undefined ? {} : { account: named }), forceRefresh });
         answers.push({ asked, answered: performance.now(), named, who: whoseToken(result) });
       }
     });
@@ -99,7 +100,7 @@ describe('switching under load', () => {
       running = false;
     }
     await load;
-    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(clients.map((c) => c.close()));
     assert.equal(switches.length, SWITCHES);
 
     for (const answer of answers) {

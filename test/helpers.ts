@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { connect as netConnect } from 'node:net';
 import { CodexdError, connect, type CodexdClient, type LoginCompleted, type Status } from '../client/index.js';
 import { frame, FrameParser, MAX_MESSAGE_BYTES } from '../shared/framing.js';
-import { daemonLockPath, defaultLogFile, defaultRestrictedSocketPath } from '../shared/paths.js';
+import { daemonLockPath, defaultLogFile, defaultRestrictedSocketPath, expectedDaemon } from '../shared/paths.js';
 import { canConnect, waitFor } from '../support/wait.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -306,9 +306,9 @@ export async function cli(box: Sandbox, args: string[], options: { input?: strin
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
-/** A client of the library, on the sandbox's socket, never autostarting. */
+/** A client of the library, on the sandbox's socket, never autostarting; it expects the sandbox's CODEX_HOME, not the caller's. */
 export function client(box: Sandbox, socket = box.socket): Promise<CodexdClient> {
-  return connect({ socket, autostart: false });
+  return connect({ socket, autostart: false, expect: expectedDaemon(box.env) });
 }
 
 export function readLog(box: Sandbox): string {

@@ -4,7 +4,7 @@
 // socket's share, and account/rateLimits/updated with the subscription's poll.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connect, ErrorCodes, type RateLimitsUpdated } from '../client/index.js';
+import { ErrorCodes, type RateLimitsUpdated } from '../client/index.js';
 import { usagePayload } from '../support/fake-backend.js';
 import { API_KEY } from './accounts-support.js';
 import { client, fileSandbox, rawCall, recorder, restrictedSocket, rpcError, startDaemon, stopDaemons, waitFor } from './helpers.js';
@@ -95,7 +95,7 @@ describe('account/rateLimits/read', () => {
     const [first, second] = u.accounts;
     u.backend.scriptUsage(first!.accountId, { body: usagePayload({ primary: { usedPercent: 11 } }), delayMs: 200 });
     u.backend.scriptUsage(second!.accountId, { body: usagePayload({ primary: { usedPercent: 22 } }) });
-    const clients = await Promise.all(Array.from({ length: 100 }, () => connect({ socket: u.s.box.socket, autostart: false })));
+    const clients = await Promise.all(Array.from({ length: 100 }, () => client(u.s.box)));
     t.after(() => Promise.all(clients.map((c) => c.close())));
     const answers = await Promise.all(clients.map((c) => c.rateLimits({ account: first!.email })));
     assert.equal(u.backend.usageRequests(first!.accountId).length, 1, 'one request for all of them');
@@ -208,7 +208,7 @@ describe('account/rateLimits/updated', () => {
     const [inactive, active] = u.accounts;
     const listener = await u.s.client();
     const updates = recorder<RateLimitsUpdated>((l) => listener.onRateLimitsUpdated(l));
-    const remote = await connect({ socket: restrictedSocket(u.s.box), autostart: false });
+    const remote = await client(u.s.box, restrictedSocket(u.s.box));
     t.after(() => remote.close());
     const remoteUpdates = recorder<RateLimitsUpdated>((l) => remote.onRateLimitsUpdated(l));
     u.backend.scriptUsage(inactive!.accountId, { body: usagePayload({ primary: { usedPercent: 30 } }) });
