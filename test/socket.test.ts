@@ -6,7 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, unlink
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { authPath, canConnect, cli, client, codexdBin, daemonPidOf, fileSandbox, killAtEnd, readLog, restrictedSocket, sleep, slowSyscalls, startDaemon, straceProblem, waitFor, type Daemon, type Sandbox } from './helpers.js';
+import { authPath, canConnect, cli, client, codexdBin, daemonPidOf, fileSandbox, killAtEnd, readLog, restrictedSocket, sleep, slowSyscalls, startDaemon, straceProblem, waitFor, type Sandbox } from './helpers.js';
 
 
 function frame(body: string): string {
@@ -34,7 +34,7 @@ function runningDaemons(box: Sandbox): number[] {
 }
 
 /** The daemon exits 0 within 10 s: far sooner than the 30 s safety-net poll, so its watch saw the change. */
-async function stepsAside(daemon: Daemon): Promise<void> {
+async function stepsAside(daemon: { exited: Promise<{ code: number | null }> }): Promise<void> {
   const timeout = sleep(10_000, undefined, { ref: false }).then(() => {
     throw new Error('the daemon kept running');
   });
@@ -137,6 +137,22 @@ describe('the socket', () => {
     const daemon = await startDaemon(b);
     rmSync(dirname(b.socket), { recursive: true });
     await stepsAside(daemon);
+  });
+
+  it('a daemon whose socket folder is removed the moment it listens, before it watches the socket, steps aside', async (t) => {
+    // listen() returns 1 s late: a client can connect, and remove the folder, before the daemon
+    // has looked at its socket file or started watching it.
+    const slowListen = slowSyscalls('listen', 1000);
+    const problem = straceProblem(slowListen);
+    if (problem) return t.skip(problem);
+    const b = fileSandbox();
+    const strace = spawn('strace', [...slowListen, process.execPath, codexdBin, '--log-file', b.logFile], { env: b.env, stdio: 'ignore' });
+    killAtEnd(strace);
+    const exited = new Promise<{ code: number | null }>((resolve) => strace.once('exit', (code) => resolve({ code })));
+    await waitFor(() => canConnect(b.socket), 'codexd to listen', 30_000);
+    rmSync(dirname(b.socket), { recursive: true });
+    await stepsAside({ exited });
+    assert.match(readLog(b), /was removed or replaced/);
   });
 
   it('a second daemon on the same socket exits non-zero naming the running one', async () => {

@@ -27,6 +27,10 @@ export interface Serving {
   watcher: FileWatcher | null;
 }
 
+function lostSocket(path: string): string {
+  return `the socket file ${path} was removed or replaced`;
+}
+
 function listeners(serving: Serving): Listener[] {
   return serving.restricted ? [serving.main, serving.restricted] : [serving.main];
 }
@@ -77,11 +81,13 @@ export class Lifecycle {
       this.socketGuards = bound.map(
         ({ path, identity }) =>
           new FileWatcher(path, () => {
-            if (!socketIsOurs(path, identity!)) void this.shutdown(`the socket file ${path} was removed or replaced`);
+            if (!socketIsOurs(path, identity!)) void this.shutdown(lostSocket(path));
           }),
       );
     }
-    const requested = this.stopRequested;
+    // A client can connect (and remove the socket) as soon as it is bound, before the watch begins.
+    const lost = bound.find(({ path, identity }) => !socketIsOurs(path, identity!));
+    const requested = this.stopRequested ?? (lost ? lostSocket(lost.path) : null);
     if (requested) setImmediate(() => void this.shutdown(requested));
   }
 

@@ -155,7 +155,7 @@ export async function bindSocket(server: Server, socketPath: string, role: Socke
     } finally {
       bindLock.release();
     }
-    return { ino: lstatSync(socketPath).ino };
+    return { ino: inodeOf(socketPath) };
   }
   await bindPipe(server, socketPath);
   return null;
@@ -231,6 +231,15 @@ function listen(server: Server, path: string): Promise<void> {
       process.umask(previous);
     }
   });
+}
+
+/** -1 when the file is already gone (removed the moment it was bound): no socket file matches it. */
+function inodeOf(path: string): number {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return -1;
+  }
 }
 
 /** Whether the socket file is still the one we bound (a newer daemon may own the path now). */
