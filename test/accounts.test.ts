@@ -231,6 +231,8 @@ describe('several accounts', () => {
     await writeUnderLock(s.box.codexHome, codexAuthJson(fresh, OTHER_ACCOUNT.accountId, codexTimestamp(Date.now())));
     await updates.next((u) => u.accounts.find((a) => a.active)?.name === NAMES.work, 10_000);
     assert.deepEqual((await c.accounts()).map((a) => `${a.active ? '*' : ''}${a.name}`), [`*${NAMES.work}`, NAMES.first], 'the key it replaced is gone, work keeps its name');
+    // The news that work is active goes out as auth.json is read; its old file goes after that, under its lock.
+    await waitFor(() => readLog(s.box).includes('removed the account file of the active account'), "codexd to remove work's old file", 10_000);
     assert.deepEqual(onDisk(s).inactive.map((login) => login.who), ['acct_fake_123'], "work's old file was removed");
     const token = await c.token();
     assert.equal(token.type === 'chatgpt' && token.accessToken, fresh.access_token);
