@@ -42,12 +42,15 @@ async function typeErrorsAfter(edit: (protocol: string) => string): Promise<stri
   writeFileSync(protocol, after);
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
-    await promisify(execFile)(process.execPath, [tsc, '-p', scratch, '--noEmit', '--pretty', 'false'], { cwd: scratch });
+    // Its own environment: a caller's NODE_OPTIONS (a small heap) must not end tsc before it reports.
+    await promisify(execFile)(process.execPath, [tsc, '-p', scratch, '--noEmit', '--pretty', 'false'], { cwd: scratch, env: { PATH: process.env['PATH'] } });
     return [];
   } catch (error) {
-    const { stdout } = error as { stdout?: string };
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     if (stdout === undefined) throw error;
-    return stdout.split('\n').filter((line) => / error TS\d+:/.test(line));
+    const errors = stdout.split('\n').filter((line) => / error TS\d+:/.test(line));
+    if (errors.length === 0) throw new Error(`tsc failed without a type error: ${stderr ?? ''}${stdout}`);
+    return errors;
   }
 }
 
