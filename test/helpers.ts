@@ -293,6 +293,8 @@ export function holdsOpen(pid: number, file: string): boolean {
 /** Runs the real codex-auth binary to its exit. */
 export async function cli(box: Sandbox, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   const run = startCli(box, args, { env: options.env, stdin: 'pipe' });
+  // A CLI that exits before it reads its input makes this write fail (EPIPE): its output and exit status say what happened.
+  run.child.stdin!.on('error', () => undefined);
   run.child.stdin!.end(options.input ?? '');
   const timeoutMs = options.timeoutMs ?? 15_000;
   let timer: NodeJS.Timeout | undefined;
