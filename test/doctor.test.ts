@@ -31,8 +31,8 @@ function check(report: Report, id: string) {
 }
 
 /** A scene logged in through auth.json, with codexd running. */
-async function loggedIn(t: TestContext): Promise<Scene> {
-  const s = await scene(t);
+async function loggedIn(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<Scene> {
+  const s = await scene(t, env);
   s.writeFixture();
   await s.start();
   return s;
@@ -40,7 +40,8 @@ async function loggedIn(t: TestContext): Promise<Scene> {
 
 describe('doctor', () => {
   test('a healthy home: every check ok, in the shape of Codex doctor report, exit 0, no secret printed', async (t) => {
-    const s = await loggedIn(t);
+    // Any free login port: Codex's own (1455, 1457) may be taken by other tests on this machine.
+    const s = await loggedIn(t, { CODEXD_LOGIN_PORT: '0' });
     const { code, report } = await doctor(s.box);
     assert.equal(code, 0);
     assert.equal(report.schemaVersion, 1);
