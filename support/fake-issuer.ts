@@ -72,6 +72,11 @@ export interface FakeIssuer {
   clientId: string;
   /** Every request, in order, recorded before it is handled. */
   requests: RecordedRequest[];
+  /**
+   * Other identities a person may sign in as: the consent and device pages offer `account` and
+   * these (to try several accounts by hand: fake-issuer-main's --email).
+   */
+  otherAccounts: FakeAccount[];
   /** Identity put in newly minted tokens (browser and device logins, mintTokens). Refreshes keep the identity of their grant. */
   account: FakeAccount;
   /** Lifetime of minted access tokens (their `exp`), and `expires_in` of the code exchange. */
@@ -171,6 +176,8 @@ interface DeviceLogin {
   userCode: string;
   polls: number;
   approved: boolean;
+  /** Who approved it, when another identity than `account` was chosen. */
+  account?: FakeAccount;
 }
 
 interface ScriptEntry {
@@ -191,6 +198,7 @@ class FakeIssuerServer implements FakeIssuer {
   accessTokenTtlS = 3600;
   deviceCodeEnabled = true;
   devicePendingPolls = 1;
+  otherAccounts: FakeAccount[] = [];
   consent: FakeIssuer['consent'] = 'approve';
   readonly requests: RecordedRequest[] = [];
   readonly codeExchanges: CodeExchange[] = [];
@@ -212,7 +220,7 @@ class FakeIssuerServer implements FakeIssuer {
     ['POST /oauth/revoke', (rq, res) => this.revoke(rq, res)],
     ['POST /api/accounts/deviceauth/usercode', (rq, res) => this.deviceUserCode(rq, res)],
     ['POST /api/accounts/deviceauth/token', (rq, res) => this.devicePoll(rq, res)],
-    ['GET /codex/device', (_rq, res) => sendHtml(res, 200, devicePage(this.account.email))],
+    ['GET /codex/device', (_rq, res) => sendHtml(res, 200, devicePage(this.emails()))],
     ['POST /codex/device', (rq, res) => this.deviceApprove(rq, res)],
   ]);
 
@@ -319,7 +327,7 @@ class FakeIssuerServer implements FakeIssuer {
       return;
     }
     const action = `/oauth/consent?${new URLSearchParams(request.query).toString()}`;
-    sendHtml(res, 200, consentPage(this.account.email, request.query.scope ?? '', action));
+    sendHtml(res, 200, consentPage(this.emails(), request.query.scope ?? '', action));
   }
 
   /** The consent page's form: the authorize query string plus `decision=approve|deny` in the body. */
@@ -339,7 +347,7 @@ class FakeIssuerServer implements FakeIssuer {
       const { error, error_description } = this.consent;
       redirect(res, withQuery(redirectUri, { error, error_description, state }));
     } else {
-      const code = this.registerCode(redirectUri, codeChallenge);
+      const code = this.registerCode(redirectUri, codeChallenge, this.chosen(request.body));
       redirect(res, withQuery(redirectUri, { code, state }));
     }
   }
@@ -357,11 +365,21 @@ class FakeIssuerServer implements FakeIssuer {
     return undefined;
   }
 
-  /** A fresh authorization code for this.account, redeemable once with the matching redirect_uri and verifier. */
-  private registerCode(redirectUri: string, codeChallenge: string): string {
+  /** A fresh authorization code for `account` (default this.account), redeemable once with the matching redirect_uri and verifier. */
+  private registerCode(redirectUri: string, codeChallenge: string, account: FakeAccount = this.account): string {
     const code = randomToken(32);
-    this.codes.set(code, { redirectUri, codeChallenge, account: { ...this.account }, used: false });
+    this.codes.set(code, { redirectUri, codeChallenge, account: { ...account }, used: false });
     return code;
+  }
+
+  /** The emails a person may sign in as, `account`'s first. */
+  private emails(): string[] {
+    return [this.account.email, ...this.otherAccounts.map((account) => account.email)];
+  }
+
+  /** The identity a consent or device form chose (its `email` field), else `account`. */
+  private chosen(body: Record<string, unknown>): FakeAccount {
+    return this.otherAccounts.find((account) => account.email === field(body, 'email')) ?? this.account;
   }
 
   // ---- token endpoint (§2, §4) ----
@@ -530,7 +548,7 @@ class FakeIssuerServer implements FakeIssuer {
     this.deviceLogins.delete(deviceAuthId);
     const codeVerifier = randomToken(64);
     const codeChallenge = s256(codeVerifier);
-    const code = this.registerCode(`${this.url}/deviceauth/callback`, codeChallenge);
+    const code = this.registerCode(`${this.url}/deviceauth/callback`, codeChallenge, login.account);
     sendJson(res, 200, { authorization_code: code, code_challenge: codeChallenge, code_verifier: codeVerifier });
   }
 
@@ -538,11 +556,12 @@ class FakeIssuerServer implements FakeIssuer {
     const typed = normalizeUserCode(field(request.body, 'user_code') ?? '');
     const login = [...this.deviceLogins.values()].find((l) => normalizeUserCode(l.userCode) === typed);
     if (!login) {
-      sendHtml(res, 400, devicePage(this.account.email, 'That code is not valid. Check it and try again.'));
+      sendHtml(res, 400, devicePage(this.emails(), 'That code is not valid. Check it and try again.'));
       return;
     }
     login.approved = true;
-    sendHtml(res, 200, deviceApprovedPage(this.account.email));
+    login.account = this.chosen(request.body);
+    sendHtml(res, 200, deviceApprovedPage(login.account.email));
   }
 }
 
@@ -706,26 +725,33 @@ ${content}
 `;
 }
 
-function consentPage(email: string, scope: string, action: string): string {
+/** Who signs in: the one identity, or a choice when the issuer has several. */
+function whoSignsIn(emails: string[], lead: string): string {
+  if (emails.length === 1) return `<p>${lead} <strong>${escapeHtml(emails[0]!)}</strong>.</p>`;
+  const options = emails.map((email) => `<option>${escapeHtml(email)}</option>`).join('');
+  return `<p><label>${lead} <select name="email">${options}</select></label></p>`;
+}
+
+function consentPage(emails: string[], scope: string, action: string): string {
   return page(
     'Sign in to Codex',
     `<h1>Sign in to Codex</h1>
-<p>Codex wants to use your ChatGPT account <strong>${escapeHtml(email)}</strong>.</p>
-<p class="note">Requested scope: ${escapeHtml(scope)}</p>
 <form method="post" action="${escapeHtml(action)}">
+${whoSignsIn(emails, 'Codex wants to use your ChatGPT account')}
+<p class="note">Requested scope: ${escapeHtml(scope)}</p>
   <button id="approve" name="decision" value="approve">Continue</button>
   <button id="deny" name="decision" value="deny" class="secondary">Cancel</button>
 </form>`,
   );
 }
 
-function devicePage(email: string, error?: string): string {
+function devicePage(emails: string[], error?: string): string {
   return page(
     'Device code',
     `<h1>Enter your one-time code</h1>
-<p>Signing in as <strong>${escapeHtml(email)}</strong>.</p>
 ${error === undefined ? '' : `<p class="error">${escapeHtml(error)}</p>`}
 <form method="post" action="/codex/device">
+${whoSignsIn(emails, 'Signing in as')}
   <input name="user_code" placeholder="XXXX-XXXX" autocomplete="off" autofocus required>
   <button id="continue">Continue</button>
 </form>`,

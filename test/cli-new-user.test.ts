@@ -3,12 +3,13 @@
 // a login cancelled from elsewhere, the login menu, config, logs -n, and daemon stop/restart with
 // clients connected. Each asserts what is printed and the exit status.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cli, fileSandbox, startCli, startDaemon, stopDaemons, waitFor } from './helpers.js';
+import { cli, fileSandbox, killAtEnd, root, startCli, startDaemon, stopDaemons, waitFor } from './helpers.js';
 import { finishWorlds, world } from './login-support.js';
 import { cliOnPty } from './pty.js';
 
@@ -190,6 +191,39 @@ describe('a follower\'s hints', () => {
     } finally {
       await stopDaemons([follower]);
       fo.cleanup();
+    }
+  });
+});
+
+describe('the fake issuer for trying it by hand', () => {
+  it('signs in as each --email it was given: two device-code logins, two accounts', async () => {
+    const issuer = spawn(process.execPath, [join(root, 'dist', 'support', 'fake-issuer-main.js'), '--email', 'me@example.com', '--email', 'work@example.com', '--backend'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    killAtEnd(issuer);
+    let banner = '';
+    issuer.stdout.on('data', (chunk: Buffer) => (banner += chunk.toString()));
+    const b = fileSandbox();
+    try {
+      await waitFor(() => /Ctrl-C stops it/.test(banner), 'the fake issuer to start');
+      assert.match(banner, /^Signs in as me@example\.com or work@example\.com \(the sign-in pages ask which\); /m);
+      assert.match(banner, /^ {2}chatgpt_base_url = "http:\/\/127\.0\.0\.1:\d+\/backend-api\/"$/m);
+      const url = /export CODEXD_ISSUER=(\S+)/.exec(banner)![1]!;
+      const env = { CODEXD_ISSUER: url, CODEXD_CLIENT_ID: /export CODEXD_CLIENT_ID=(\S+)/.exec(banner)![1]! };
+      for (const [email, name] of [['work@example.com', 'work'], ['me@example.com', 'me']] as const) {
+        const login = startCli(b, ['login', '--device-auth', '--name', name], { env });
+        const code = await waitFor(() => /^ {3}([A-Z0-9]{4}-[A-Z0-9]{4,5})$/m.exec(login.stdout())?.[1], 'the one-time code');
+        const page = await fetch(`${url}/codex/device`);
+        assert.match(await page.text(), /<select name="email"><option>me@example\.com<\/option><option>work@example\.com<\/option><\/select>/);
+        const approved = await fetch(`${url}/codex/device`, { method: 'POST', body: new URLSearchParams({ user_code: code, email }) });
+        assert.match(await approved.text(), new RegExp(`Codex can now use <strong>${email.replace('.', '\\.')}</strong>`));
+        assert.equal(await login.exited, 0, login.stderr());
+        assert.match(login.stdout(), new RegExp(`^Logged in as ${email.replace('.', '\\.')} \\(pro\\)\\nAccount ${name}, now the active one`, 'm'));
+      }
+      const accounts = await cli(b, ['accounts', '--json'], { env });
+      assert.deepEqual((JSON.parse(accounts.stdout) as Array<{ name: string; email: string }>).map((a) => [a.name, a.email]).sort(), [['me', 'me@example.com'], ['work', 'work@example.com']]);
+    } finally {
+      await cli(b, ['daemon', 'stop']);
+      issuer.kill();
+      b.cleanup();
     }
   });
 });
