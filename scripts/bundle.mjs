@@ -54,7 +54,7 @@ const keepModuleUrls = {
 /**
  * Built-in modules that cost start-up time and that no command needs before it does real work:
  * node:module (its ES module loader; only for koffi), node:os (only without XDG folders) and
- * node:crypto (vscode-jsonrpc requires it at load time for two functions the CLI never calls).
+ * node:crypto (needed only to key a CODEX_HOME other than the default).
  * Each becomes a stand-in whose properties load the real module on first use.
  */
 const LAZY_BUILTINS = ['crypto', 'module', 'os'];
