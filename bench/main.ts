@@ -13,6 +13,7 @@ import { VERSION } from '../shared/version.js';
 import { bridgeBench } from './bridge.js';
 import { coldStartBench } from './coldstart.js';
 import { latencyBench } from './latency.js';
+import { libraryBench } from './library.js';
 import { benchRoot, removeRoot, sandbox, startDaemon, startEchoServer, writeLogin, type Figure, type Proc } from './lib.js';
 import { resourceBench } from './resources.js';
 import { coalescingBench, propagationBench } from './refresh.js';
@@ -27,7 +28,7 @@ figure with its goal: the median of several runs after a warm-up, with min and m
   --quick   fewer and shorter runs (about 75 s instead of about 3 minutes)
   --json    print the results as JSON on stdout instead of the table
   --only G  run only these groups (comma-separated: latency, coldstart, startup,
-            propagation, coalescing, resources, bridge, usage)
+            propagation, coalescing, resources, bridge, usage, library)
   -h, --help`;
 
 interface Plan {
@@ -39,6 +40,7 @@ interface Plan {
   resources: { runs: number; requests: number; clients: number; idleS: number; quietS: number };
   bridge: { rounds: number; messages: number };
   usage: { accounts: number; warmup: number; runs: number };
+  library: { warmup: number; runs: number };
 }
 
 const FULL: Plan = {
@@ -50,6 +52,7 @@ const FULL: Plan = {
   resources: { runs: 3, requests: 100_000, clients: 16, idleS: 30, quietS: 10 },
   bridge: { rounds: 6, messages: 3000 },
   usage: { accounts: 5, warmup: 2, runs: 21 },
+  library: { warmup: 2, runs: 15 },
 };
 
 const QUICK: Plan = {
@@ -62,9 +65,10 @@ const QUICK: Plan = {
   resources: { runs: 1, requests: 100_000, clients: 16, idleS: 30, quietS: 10 },
   bridge: { rounds: 2, messages: 2000 },
   usage: { accounts: 5, warmup: 1, runs: 9 },
+  library: { warmup: 1, runs: 7 },
 };
 
-const GROUPS = ['latency', 'coldstart', 'startup', 'propagation', 'coalescing', 'resources', 'bridge', 'usage'] as const;
+const GROUPS = ['latency', 'coldstart', 'startup', 'propagation', 'coalescing', 'resources', 'bridge', 'usage', 'library'] as const;
 
 function parse(): { json: boolean; quick: boolean; only: Set<string> } {
   const { values } = parseArgs({
@@ -166,6 +170,7 @@ async function main(): Promise<void> {
     }
     if (options.only.has('bridge')) figures.push(...(await bridgeBench({ box: primary, ...plan.bridge, progress })));
     if (options.only.has('usage')) figures.push(...(await usageBench({ issuer, root, ...plan.usage, progress })));
+    if (options.only.has('library')) figures.push(...(await libraryBench({ env: primary.env, ...plan.library, progress })));
     await daemon.stop();
     if (options.only.has('startup')) figures.push(...(await startupBench({ issuer, root, ...plan.startup, progress })));
     if (options.only.has('resources')) figures.push(...(await resourceBench({ issuer, root, ...plan.resources, progress })));
