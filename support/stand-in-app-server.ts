@@ -3,7 +3,7 @@
 // Codex does and tells the host what it got (`test/got` notifications), and echoes every other
 // line back unchanged. Test hooks: `test/exit {code}` exits with that status; `test/askRefresh`
 // sends Codex's `account/chatgptAuthTokens/refresh` and reports the answer as `test/refreshAnswered`.
-// It exits 0 when stdin closes, and with 42 on SIGTERM (so a test can tell it got the signal).
+// With STAND_IN_SILENT_LOGIN=1 it never answers `account/login/start`. It exits 0 when stdin closes, and with 42 on SIGTERM (so a test can tell it got the signal).
 // Its argv (after node and the script) is reported in the reply to `initialize` as `argv`.
 import { createInterface } from 'node:readline';
 
@@ -25,6 +25,7 @@ lines.on('line', (line) => {
       write({ id: message.id, result: { userAgent: 'stand-in', argv: process.argv.slice(2), params: message.params } });
       return;
     case 'account/login/start':
+      if (process.env['STAND_IN_SILENT_LOGIN'] === '1') return;
       write({ id: message.id, result: { type: message.params?.['type'] } });
       write({ method: 'test/got', params: { method: message.method, params: message.params } });
       write({ method: 'account/login/completed', params: { loginId: null, success: true, error: null } });

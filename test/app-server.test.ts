@@ -149,3 +149,14 @@ test('failures are one line on stderr and nothing on stdout: no Codex, no codexd
   assert.equal(bridgeLines(away).length, 1, away.stderr());
   assert.equal(away.received.length, 0);
 });
+
+test('an app-server that never answers the login: one line after the time limit, the host\'s held request goes through, and closing stdin still ends the bridge', async (t) => {
+  const { s } = await loggedIn(t);
+  const host = startHost(s.box, ['--codex', standIn(s)], { STAND_IN_SILENT_LOGIN: '1', CODEXD_BRIDGE_ANSWER_MS: '1000' });
+  await host.handshake();
+  host.notify('thread/list', { held: true });
+  await waitFor(() => host.received.find((m) => m.method === 'thread/list'), 'the held line to reach the app-server and come back');
+  assert.deepEqual(bridgeLines(host).slice(1), ['codex-auth app-server: Codex did not take codexd\'s token: it did not answer within 1 s']);
+  host.child.stdin!.end();
+  assert.equal((await host.exited).code, 0);
+});

@@ -34,6 +34,8 @@ export interface BridgeOptions {
   output: Writable;
   /** One line for the user (stderr). */
   report(line: string): void;
+  /** How long the app-server gets to answer the bridge's own requests (its login, its logout). */
+  answerMs: number;
 }
 
 /** Ids of the bridge's own requests to the app-server; no host uses this prefix. */
@@ -170,11 +172,24 @@ class Bridge {
     this.toHost(`${JSON.stringify({ id, ...outcome })}\n`);
   }
 
-  /** A request of the bridge's own to the app-server; resolves with its reply. */
+  /**
+   * A request of the bridge's own to the app-server; resolves with its reply, or with an error
+   * reply when none comes in time: an app-server that never answers must not hold the host's
+   * lines (and the bridge's exit) for ever.
+   */
   private request(method: string, params?: unknown): Promise<Message> {
     const id = `${OWN_ID}${++this.ownSequence}`;
+    const { answerMs } = this.options;
     return new Promise((resolve) => {
-      this.own.set(id, resolve);
+      const timer = setTimeout(() => {
+        this.own.delete(id);
+        resolve({ id, error: { code: BRIDGE_ERROR, message: `it did not answer within ${answerMs / 1000} s` } });
+      }, answerMs);
+      timer.unref();
+      this.own.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
       this.send(params === undefined ? { id, method } : { id, method, params });
     });
   }
@@ -393,7 +408,7 @@ class Bridge {
     const reply = await this.request(CodexMethods.loginStart, params);
     if (reply.error) {
       this.owedCompletions -= 1;
-      this.report(`Codex refused codexd's ${credential.kind === 'chatgpt' ? 'token' : 'API key'}: ${reply.error.message}`);
+      this.report(`Codex did not take codexd's ${credential.kind === 'chatgpt' ? 'token' : 'API key'}: ${reply.error.message}`);
       return;
     }
     this.pushed = credential;

@@ -18,6 +18,7 @@ export async function appServerCommand(socket: string, autostart: boolean, flags
       account: flags.account,
       input: process.stdin,
       output: process.stdout,
+      answerMs: Number(process.env['CODEXD_BRIDGE_ANSWER_MS']) || 30_000,
       report: (line) => process.stderr.write(`codex-auth app-server: ${printable(line.replace(/\s*\n\s*/g, ' '))}\n`),
     });
   } finally {
