@@ -5,7 +5,7 @@ import { existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, Requests } from '../shared/protocol.js';
-import { cli, client, codexdBin, fileSandbox, rawCall, restrictedSocket, waitFor, type Sandbox } from './helpers.js';
+import { canConnect, cli, client, codexdBin, fileSandbox, rawCall, restrictedSocket, waitFor, type Sandbox } from './helpers.js';
 
 const hasActivate = spawnSync('systemd-socket-activate', ['--help']).status === 0;
 function run(box: Sandbox, script: string): Promise<{ code: number | null; stderr: string }> {
@@ -38,7 +38,8 @@ describe('socket activation', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     try {
-      await waitFor(() => existsSync(b.socket), 'systemd-socket-activate to create the socket');
+      // The file exists from bind(); a connection is refused until listen().
+      await waitFor(() => canConnect(b.socket), 'systemd-socket-activate to listen on the socket');
       // systemd-socket-activate picks the socket's mode itself (the real unit says SocketMode=0600);
       // the 0700 folder is what keeps other users out here.
       assert.equal(lstatSync(dirname(b.socket)).mode & 0o777, 0o700);
@@ -71,7 +72,7 @@ describe('socket activation', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     try {
-      await waitFor(() => existsSync(b.socket) && existsSync(restricted), 'systemd-socket-activate to create both sockets');
+      await waitFor(async () => (await canConnect(b.socket)) && existsSync(restricted), 'systemd-socket-activate to listen on both sockets');
       const c = await client(b);
       const status = await c.daemonStatus();
       assert.equal(status.activation, 'systemd');

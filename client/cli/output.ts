@@ -14,7 +14,7 @@ export function print(json: boolean, value: unknown, text: string): void {
  * (scripts/bundle.mjs), each with its own copy of the error classes: each settles the commands
  * it runs itself.
  */
-export async function settle(command: Promise<number> | number, name = 'it'): Promise<number> {
+export async function settle(command: Promise<number> | number, name?: string): Promise<number> {
   try {
     return await command;
   } catch (error) {
@@ -23,7 +23,7 @@ export async function settle(command: Promise<number> | number, name = 'it'): Pr
       return error.exitCode;
     }
     if (error instanceof CodexdError && error.code === ErrorCodes.restricted) {
-      process.stderr.write(`codex-auth: this socket only lends tokens: it is forwarded from the machine that holds the login; run ${name === 'it' ? name : `\`codex-auth ${name}\``} there\n`);
+      process.stderr.write(`codex-auth: this socket only lends tokens: it is forwarded from the machine that holds the login; run ${name === undefined ? 'it' : `\`codex-auth ${name}\``} there\n`);
       return 1;
     }
     // By name: `codex-auth config` runs from the unbundled modules, whose classes are not the bundle's.
