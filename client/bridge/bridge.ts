@@ -64,8 +64,11 @@ class Bridge {
   private child!: ChildProcess;
   private fromHost!: LineRelay;
   private fromServer!: LineRelay;
-  /** The host's lines held while the first login goes in; null when not holding. */
-  private held: string[] | null = null;
+  /**
+   * The host's text held while the first login goes in, null when not holding: `look` for lines
+   * the bridge reads when they go on, the rest (passed on unread) goes on as it came.
+   */
+  private held: { text: string; look: boolean }[] | null = null;
   private handshake: 'waiting' | 'initializing' | 'done' = 'waiting';
   /** The credential the app-server holds from us; null when it holds none. */
   private pushed: Pushed | null = null;
@@ -156,7 +159,7 @@ class Bridge {
   }
 
   private toServer(text: string): void {
-    if (this.held) this.held.push(text);
+    if (this.held) this.held.push({ text, look: false });
     else this.child.stdin!.write(text);
   }
 
@@ -203,7 +206,7 @@ class Bridge {
   private hostMessage(message: Message | null, raw: string): void {
     const line = `${raw}\n`;
     if (this.held) {
-      this.held.push(line);
+      this.held.push({ text: line, look: true });
       return;
     }
     const method = message?.method;
@@ -230,7 +233,10 @@ class Bridge {
     const release = (): void => {
       const held = this.held ?? [];
       this.held = null;
-      for (const text of held) this.fromHost.lines(text);
+      for (const { text, look } of held) {
+        if (look) this.fromHost.lines(text);
+        else this.toServer(text);
+      }
     };
     this.serial = this.serial.then(() => work).then(release, release);
   }

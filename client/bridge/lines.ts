@@ -22,12 +22,23 @@ export interface LineRelay {
 }
 
 /**
+ * Longest line kept whole to be looked at. Every message the bridge reads is far smaller; a longer
+ * line (a big diff, or a peer that never ends its line) is passed on as it comes, unread, so that
+ * neither memory nor the time to find its end grows with it.
+ */
+export const MAX_LOOKED_AT_LINE_BYTES = 1024 * 1024;
+
+/**
  * `interesting(text)`: whether complete lines in `text` may need a look (a cheap substring test);
  * `pass(text)`: writes text on unchanged; `handle(line)`: one line that may need a look, parsed
  * or null when it is not JSON, with its raw text (without the newline).
  */
 export function lineRelay(interesting: (text: string) => boolean, pass: (text: string) => void, handle: (message: Message | null, raw: string) => void): LineRelay {
-  let partial = '';
+  /** The start of a line not yet ended, kept to be looked at once it ends. */
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
+  /** The line not yet ended outgrew MAX_LOOKED_AT_LINE_BYTES: the rest of it is passed on as it comes. */
+  let streaming = false;
   const decoder = new StringDecoder('utf8');
   const lines = (text: string): void => {
     if (!interesting(text)) {
@@ -49,20 +60,47 @@ export function lineRelay(interesting: (text: string) => boolean, pass: (text: s
     }
     if (plain < text.length) pass(text.slice(plain));
   };
+  /** Bytes of a line not yet ended. */
+  const hold = (bytes: Buffer): void => {
+    if (bytes.length === 0) return;
+    if (streaming) return pass(decoder.write(bytes));
+    partial.push(bytes);
+    partialBytes += bytes.length;
+    if (partialBytes > MAX_LOOKED_AT_LINE_BYTES) {
+      streaming = true;
+      pass(decoder.write(Buffer.concat(partial)));
+      partial = [];
+      partialBytes = 0;
+    }
+  };
   return {
     push(chunk) {
-      const text = partial + decoder.write(chunk);
-      const last = text.lastIndexOf('\n');
-      if (last === -1) {
-        partial = text;
-        return;
+      const last = chunk.lastIndexOf(0x0a);
+      if (last === -1) return hold(chunk);
+      let complete = chunk.subarray(0, last + 1);
+      if (streaming) {
+        const first = complete.indexOf(0x0a);
+        pass(decoder.write(complete.subarray(0, first + 1)));
+        streaming = false;
+        complete = complete.subarray(first + 1);
+      } else if (partial.length > 0) {
+        complete = Buffer.concat([...partial, complete]);
+        partial = [];
+        partialBytes = 0;
       }
-      partial = text.slice(last + 1);
-      lines(text.slice(0, last + 1));
+      if (complete.length > 0) lines(decoder.write(complete));
+      hold(chunk.subarray(last + 1));
     },
     end() {
-      const rest = partial + decoder.end();
-      partial = '';
+      if (streaming) {
+        streaming = false;
+        const rest = decoder.end();
+        if (rest !== '') pass(rest);
+        return;
+      }
+      const rest = decoder.write(Buffer.concat(partial)) + decoder.end();
+      partial = [];
+      partialBytes = 0;
       if (rest !== '') lines(rest);
     },
     lines,
