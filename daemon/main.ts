@@ -23,7 +23,6 @@ import {
   checkSocketPathLength,
   describeRunning,
   listenOnActivatedFd,
-  lockCodexHome,
   prepareSocketDir,
   probe,
   readActivation,
@@ -42,6 +41,7 @@ import { HttpClient } from './runtime/http.js';
 import { UsageBackend } from './usage/backend.js';
 import { UsageService } from './usage/service.js';
 import { AutoSwitch } from './usage/auto-switch.js';
+import { lockCodexHome } from './runtime/home-lock.js';
 
 const HELP = `codexd ${VERSION} - one daemon that owns Codex's auth.json for every tool
 
@@ -168,6 +168,7 @@ async function run(settings: Settings, log: Logger, autostarted: boolean): Promi
     throw new StartupError(`cannot create CODEX_HOME ${settings.codexHome}: ${(error as Error).message}`);
   }
   const homeLock = lockCodexHome(settings.codexHome, settings.socket, daemonLockPath(settings.codexHome));
+  if (homeLock.warning) log.warn(homeLock.warning);
 
   const instanceId = randomUUID();
   const follower = settings.upstream ? new Follower(store, { path: settings.upstream, instanceId, timeoutMs: settings.upstreamTimeoutMs, retryMaxMs: settings.upstreamRetryMaxMs }, log) : null;

@@ -16,7 +16,10 @@ const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 
 interface Libc {
+  /** 0, or -1 with the errno: EWOULDBLOCK when another holder has the lock. */
   flock(fd: number, operation: number): number;
+  errno(): number;
+  EWOULDBLOCK: number;
   peerUid(fd: number): number | null;
 }
 
@@ -34,6 +37,8 @@ function loadLibc(): Libc | null {
     const getsockopt = lib.func('int getsockopt(int fd, int level, int name, _Out_ ucred *value, _Inout_ uint32 *length)');
     libc = {
       flock: (fd, op) => flock(fd, op) as number,
+      errno: () => koffi.errno(),
+      EWOULDBLOCK: koffi.os.errno['EWOULDBLOCK']!,
       peerUid: (fd) => {
         const cred: { uid?: number } = {};
         return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, [12]) === 0 && cred.uid !== undefined ? cred.uid : null;
@@ -45,6 +50,8 @@ function loadLibc(): Libc | null {
     const getpeereid = lib.func('int getpeereid(int fd, _Out_ uint32 *uid, _Out_ uint32 *gid)');
     libc = {
       flock: (fd, op) => flock(fd, op) as number,
+      errno: () => koffi.errno(),
+      EWOULDBLOCK: koffi.os.errno['EWOULDBLOCK']!,
       peerUid: (fd) => {
         const uid = [0];
         return getpeereid(fd, uid, [0]) === 0 ? uid[0]! : null;
@@ -60,7 +67,7 @@ export class LockTimeoutError extends Error {
 
 export interface HeldLock {
   readonly path: string;
-  /** The locked file's descriptor, open for writing. */
+  /** The locked file's descriptor, open for writing (for reading only when taken with readOnly). */
   readonly fd: number;
   release(): void;
 }
@@ -73,9 +80,14 @@ interface Locker {
 }
 
 const flockLocker: Locker = {
+  // Any failure but EWOULDBLOCK (a file system without flock, such as NFS on a read-only
+  // descriptor) is an error, not a lock held by someone else.
   tryLock: (fd) => {
     const lib = loadLibc();
-    return !lib || lib.flock(fd, LOCK_EX | LOCK_NB) === 0;
+    if (!lib || lib.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+    const errno = lib.errno();
+    if (errno === lib.EWOULDBLOCK) return false;
+    throw new Error(`flock failed (errno ${errno}): this file system cannot lock files`);
   },
   unlock: (fd) => void loadLibc()?.flock(fd, LOCK_UN),
 };
@@ -105,25 +117,41 @@ const locker: Locker = process.platform === 'win32' ? win32Locker() : flockLocke
  * Opens a lock file, created 0600 if missing, without following a symlink: a link planted there
  * would have us create or write its target. Codex opens its lock files the same way apart from
  * O_NOFOLLOW, so the flocks still exclude each other. Not O_APPEND, so the daemon lock can be
- * rewritten through its fd.
+ * rewritten through its fd. `readOnly`: an existing file, opened for reading only (flock needs
+ * no write access), for a folder on a read-only mount.
  */
-function openLockFile(path: string): number {
+function openLockFile(path: string, readOnly = false): number {
+  const flags = readOnly ? constants.O_RDONLY : constants.O_WRONLY | constants.O_CREAT;
   try {
-    return openSync(path, constants.O_WRONLY | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o600);
+    // O_NONBLOCK: a FIFO planted there fails to open (ENXIO) instead of waiting for a reader.
+    return openSync(path, flags | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0), 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`the lock file ${path} is a symbolic link (ELOOP); refusing to follow it (remove the link)`);
     throw error;
   }
 }
 
-/** Takes an exclusive flock on `path` (created 0600 if missing) without waiting; null when another holder has it. */
-export function tryLock(path: string): HeldLock | null {
-  const fd = openLockFile(path);
-  if (!locker.tryLock(fd, path)) {
+/**
+ * Takes an exclusive lock on `path` (created 0600 if missing) without waiting; null when another
+ * holder has it. `readOnly`: the file must exist, and is locked through a read-only descriptor.
+ */
+export function tryLock(path: string, readOnly = false): HeldLock | null {
+  const fd = openLockFile(path, readOnly);
+  if (!lockOrClose(fd, path)) {
     closeSync(fd);
     return null;
   }
   return heldLock(path, fd);
+}
+
+/** locker.tryLock, closing `fd` when it fails with an error rather than a held lock. */
+function lockOrClose(fd: number, path: string): boolean {
+  try {
+    return locker.tryLock(fd, path);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
 }
 
 const POLL_MS = 10;
@@ -135,7 +163,7 @@ const POLL_MS = 10;
 export async function lock(path: string, timeoutMs: number): Promise<HeldLock> {
   const fd = openLockFile(path);
   const deadline = Date.now() + timeoutMs;
-  while (!locker.tryLock(fd, path)) {
+  while (!lockOrClose(fd, path)) {
     if (Date.now() >= deadline) {
       closeSync(fd);
       throw new LockTimeoutError(`timed out after ${timeoutMs} ms waiting for the lock on ${path}`);
@@ -143,6 +171,24 @@ export async function lock(path: string, timeoutMs: number): Promise<HeldLock> {
     await sleep(POLL_MS);
   }
   return heldLock(path, fd);
+}
+
+/**
+ * Runs `work` holding the flock on `path`, waited for up to `timeoutMs`. On a read-only file system
+ * nobody can write what the lock guards, so there is no writer to keep out: `work` runs without it.
+ */
+export async function withLock<T>(path: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  let held: HeldLock | null = null;
+  try {
+    held = await lock(path, timeoutMs);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EROFS') throw error;
+  }
+  try {
+    return await work();
+  } finally {
+    held?.release();
+  }
 }
 
 function heldLock(path: string, fd: number): HeldLock {

@@ -1,9 +1,10 @@
 // Where things live. Shared by the daemon and its clients so both find the same socket
 // without loading the settings library on the client's start-up path.
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { readTextSync } from './bounded-read.js';
 import { SettingsError } from './errors.js';
 
 type Env = NodeJS.ProcessEnv;
@@ -72,10 +73,12 @@ export function conventionalUpstream(codexHome: string, env: Env = process.env):
     return null;
   }
   try {
-    const auth = JSON.parse(readFileSync(join(codexHome, 'auth.json'), 'utf8')) as { tokens?: { refresh_token?: unknown } } | null;
+    const text = readTextSync(join(codexHome, 'auth.json'));
+    if (text === null) return upstream;
+    const auth = JSON.parse(text) as { tokens?: { refresh_token?: unknown } } | null;
     return auth?.tokens?.refresh_token === FOLLOWER_REFRESH_TOKEN ? upstream : null;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? upstream : null;
+  } catch {
+    return null;
   }
 }
 
@@ -114,6 +117,15 @@ export function socketLockPath(socketPath: string, kind: 'bind' | 'spawn', env: 
   if (!isWindowsPipe(socketPath)) return kind === 'bind' ? `${socketPath}.lock` : `${socketPath}.spawn.lock`;
   const name = socketPath.slice('\\\\.\\pipe\\'.length).replace(/[^A-Za-z0-9._-]/g, '_');
   return join(runtimeDir(env, 'win32'), `${name}.${kind}.lock`);
+}
+
+/**
+ * The single-instance lock that lives with the home, so that daemons started with different
+ * runtime folders (cron, su, ssh) still meet: `$CODEX_HOME/codexd/daemon.lock`, beside the account
+ * files. Taken besides daemonLockPath's (daemon/runtime/home-lock.ts).
+ */
+export function homeLockPath(codexHome: string): string {
+  return join(codexHome, 'codexd', 'daemon.lock');
 }
 
 /** The folder of the settings file (`config.json`, managed by the daemon with `conf`). */
@@ -161,9 +173,10 @@ export function readSettingsFile(env: NodeJS.ProcessEnv = process.env): Record<s
 function parseSettingsFile(file: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    const text = readTextSync(file, { name: 'it' });
+    if (text === null) return {};
+    parsed = JSON.parse(text);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new SettingsError(`settings file ${file} is unreadable: ${(error as Error).message}; fix or remove it`);
   }
   if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;

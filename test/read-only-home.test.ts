@@ -53,7 +53,7 @@ describe('a read-only CODEX_HOME', () => {
     const second = await s.start({ env: { CODEXD_SOCKET: other }, waitReady: false });
     const { code } = await second.exited;
     assert.equal(code, 1);
-    assert.equal(second.stderr().trim(), `codexd: another codexd already manages ${s.box.codexHome} (pid ${first.pid}, socket ${s.box.socket})`);
+    assert.equal(second.stderr().trim(), `codexd: another codexd already manages ${s.box.codexHome} (pid ${first.pid}, socket ${s.box.socket}); to use it, pass --socket ${s.box.socket} or set CODEXD_SOCKET=${s.box.socket}`);
     const lock = JSON.parse(readFileSync(daemonLockPath(s.box.codexHome, s.box.env), 'utf8')) as { pid: number };
     assert.equal(lock.pid, first.pid, 'the lock in the runtime folder names the running daemon');
   });

@@ -1,14 +1,18 @@
 // Where inactive accounts are kept: `$CODEX_HOME/codexd/accounts/`, a 0700 folder with one 0600
 // file per account in auth.json's format, each written as auth.json is (../auth/atomic-file.ts). Only
-// codexd writes there, and one codexd runs per CODEX_HOME, so an in-process lock per account
-// is the lock every writer of that file takes. The names of all accounts, the active one too,
+// codexd writes there, and one codexd runs per CODEX_HOME; each account's writes still take an
+// flock of its own, `$CODEX_HOME/codexd/locks/<key>.lock` (outside the accounts folder, which
+// keyring mode leaves empty), so that no other process (an older codexd on another runtime
+// folder) can spend the same refresh token, behind an in-process lock. The names of all accounts, the active one too,
 // are in `$CODEX_HOME/codexd/names.json`. Behind `InactiveStore`, so that another backend (the OS
 // keyring) can take the place of the files.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { readFile, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readBounded } from '../../shared/bounded-read.js';
 import { isRecord } from '../../shared/framing.js';
 import { fsyncDir, replaceFileAtomically } from '../auth/atomic-file.js';
+import { withLock } from '../../shared/os.js';
 import { Mutex } from '../runtime/mutex.js';
 import type { LoginStorage, StorageWriter } from '../auth/refresher.js';
 import { loadRecord, serialize, StoreError, type AuthRecord, type Loaded } from '../auth/store.js';
@@ -36,10 +40,15 @@ export class AccountFiles implements InactiveStore {
   readonly location: string;
   private readonly namesFile: string;
   private readonly locks = new Map<string, Mutex>();
+  private readonly lockFolder: string;
 
-  constructor(codexHome: string) {
+  constructor(
+    codexHome: string,
+    private readonly lockTimeoutMs = 30_000,
+  ) {
     this.location = join(codexHome, 'codexd', 'accounts');
     this.namesFile = join(codexHome, 'codexd', 'names.json');
+    this.lockFolder = join(codexHome, 'codexd', 'locks');
   }
 
   async scan(): Promise<Array<{ key: string; loaded: Loaded }>> {
@@ -75,15 +84,23 @@ export class AccountFiles implements InactiveStore {
       },
     };
     const mutex = lock;
-    return { file, load: writer.load, withAuthLock: (work) => mutex.run(() => work(writer)) };
+    const lockFile = join(this.lockFolder, `${key}.lock`);
+    const withFileLock = async <T>(work: () => Promise<T>): Promise<T> => {
+      await mkdir(this.lockFolder, { recursive: true, mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EROFS') throw error; // read-only: withLock goes ahead without the lock
+      });
+      return withLock(lockFile, this.lockTimeoutMs, work);
+    };
+    return { file, load: writer.load, withAuthLock: (work) => mutex.run(() => withFileLock(() => work(writer))) };
   }
 
   async loadNames(): Promise<Record<string, string>> {
     let value: unknown;
     try {
-      value = JSON.parse(await readFile(this.namesFile, 'utf8'));
+      const found = await readBounded(this.namesFile);
+      value = found.kind === 'read' ? JSON.parse(found.bytes.toString('utf8')) : null;
     } catch {
-      return {}; // missing or damaged: every account falls back to its default name
+      return {}; // missing, damaged or not a regular file: every account falls back to its default name
     }
     if (!isRecord(value)) return {};
     return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => KEY.test(entry[0]) && typeof entry[1] === 'string'));

@@ -3,9 +3,9 @@
 // and the ChatGPT backend Codex asks for usage, `chatgpt_base_url` (docs/usage.md). Re-read
 // whenever config.toml changes, so a switch needs no restart.
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
+import { readBoundedSync } from '../../shared/bounded-read.js';
 
 export type StoreMode = 'file' | 'keyring' | 'auto';
 
@@ -17,15 +17,13 @@ export const DEFAULT_CHATGPT_BASE_URL = 'https://chatgpt.com/backend-api/';
 
 export type ConfigRead = { mode: StoreMode; problem: string | null; chatgptBaseUrl: string } | { unreadable: string };
 
-/** What config.toml says; `unreadable` when it is not valid TOML (Codex itself would refuse it). */
+/** What config.toml says; `unreadable` when it cannot be read or is not valid TOML (Codex itself would refuse it). */
 export function readCodexConfig(codexHome: string): ConfigRead {
   const defaults = { mode: 'file' as const, problem: null, chatgptBaseUrl: DEFAULT_CHATGPT_BASE_URL };
-  let text: string;
-  try {
-    text = readFileSync(join(codexHome, 'config.toml'), 'utf8');
-  } catch {
-    return defaults;
-  }
+  const found = readBoundedSync(join(codexHome, 'config.toml'));
+  if (found.kind === 'missing') return defaults;
+  if (found.kind === 'unreadable') return { unreadable: found.reason };
+  const text = found.bytes.toString('utf8');
   if (!text.includes(KEY) && !text.includes(BASE_URL_KEY)) return defaults; // no need to parse the rest
   let table: Record<string, unknown>;
   try {

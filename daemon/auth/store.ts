@@ -3,9 +3,10 @@
 // (./codex-config.ts): auth.json (a 0600 temp file `.auth-XXXXXX`, fsync, rename), Codex's OS
 // keyring entry (../keyring/client.ts), or `auto`: the keyring, falling back to the file when it is empty
 // or fails, for loads and saves alike, as Codex does.
-import { constants, existsSync, mkdirSync, readdirSync, rmSync, type Stats } from 'node:fs';
-import { access, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { access, open, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAX_FILE_BYTES, readBounded } from '../../shared/bounded-read.js';
 import { isRecord } from '../../shared/framing.js';
 import type { AuthMode, CredentialStore } from '../../shared/protocol.js';
 import { fsyncDir, replaceFileAtomically } from './atomic-file.js';
@@ -13,7 +14,7 @@ import { asideName, pruneCopiesAside } from './kept-aside.js';
 import type { StoreMode } from './codex-config.js';
 import { KEYRING_SERVICE, KeyringClient, keyringAccount } from '../keyring/client.js';
 import { decodeJwt } from './jwt.js';
-import { lock, tryLock, type HeldLock } from '../../shared/os.js';
+import { lock, tryLock, withLock, type HeldLock } from '../../shared/os.js';
 import { registerSecret } from '../runtime/secrets.js';
 
 export interface TokenData {
@@ -115,7 +116,7 @@ export function loadedFrom(raw: string, source: string): Loaded {
 
 /** Reads a file in auth.json's format (auth.json itself, or an inactive account's file). */
 export async function loadRecord(file: string): Promise<Loaded> {
-  const found = await readAuthFile(file);
+  const found = await readBounded(file);
   if (found.kind === 'missing') return found;
   if (found.kind === 'unreadable') return { kind: 'unusable', reason: found.reason, raw: '' };
   const raw = found.bytes.toString('utf8');
@@ -220,19 +221,9 @@ export class AuthStore {
    */
   async withAuthLock<T>(work: (write: LockedWriter) => Promise<T>): Promise<T> {
     this.ensureHome();
-    let outer: HeldLock | null = null;
-    try {
-      outer = await lock(this.outerLock, this.lockTimeoutMs);
-    } catch (error) {
-      // On a read-only file system nobody can write auth.json, so there is no writer to keep out:
-      // a refresh goes ahead and its result is held in memory (its write fails like on a full disk).
-      if ((error as NodeJS.ErrnoException).code !== 'EROFS') throw error;
-    }
-    try {
-      return await work(new LockedWriter(this));
-    } finally {
-      outer?.release();
-    }
+    // On a read-only CODEX_HOME a refresh goes ahead and its result is held in memory (its write
+    // fails like on a full disk).
+    return withLock(this.outerLock, this.lockTimeoutMs, () => work(new LockedWriter(this)));
   }
 
   /** Why logins and logouts cannot be saved now (CODEX_HOME is read-only), or null. */
@@ -282,7 +273,7 @@ export class AuthStore {
   async writeLocked(record: AuthRecord | null): Promise<string | null> {
     // Never write what the next read would refuse: that file would only be moved aside again.
     const size = record ? Buffer.byteLength(serialize(record)) : 0;
-    if (size > MAX_AUTH_FILE_BYTES) throw new StoreError(`refusing to save a login of ${size} bytes: codexd reads back at most 1 MiB of auth.json, far more than a login takes`);
+    if (size > MAX_FILE_BYTES) throw new StoreError(`refusing to save a login of ${size} bytes: codexd reads back at most 1 MiB of auth.json, far more than a login takes`);
     const inner: HeldLock = await lock(this.innerLock, this.lockTimeoutMs);
     try {
       if (record) registerSecrets(record);
@@ -333,7 +324,7 @@ export class AuthStore {
    * copies stay (./kept-aside.ts).
    */
   private async keepUnusableFileAside(): Promise<string | null> {
-    const found = await readAuthFile(this.file);
+    const found = await readBounded(this.file);
     if (found.kind === 'missing' || (found.kind === 'read' && typeof parse(found.bytes.toString('utf8')) !== 'string')) return null;
     const aside = asideName(this.file);
     if (found.kind === 'read') {
@@ -380,52 +371,4 @@ export class LockedWriter {
   load(): Promise<Loaded> {
     return this.store.load();
   }
-}
-
-/** A login is a few KiB; reading more than this would only cost memory. */
-const MAX_AUTH_FILE_BYTES = 1024 * 1024;
-
-type FileRead = { kind: 'missing' } | { kind: 'read'; bytes: Buffer } | { kind: 'unreadable'; reason: string };
-
-/**
- * Reads auth.json without ever waiting or reading without bound: O_NONBLOCK, so that a FIFO does
- * not wait for a writer, and only a regular file of at most 1 MiB is read (not /dev/zero, not a
- * 1 GiB sparse file).
- */
-async function readAuthFile(file: string): Promise<FileRead> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'unreadable', reason: `cannot read auth.json: ${(error as Error).message}` };
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) return { kind: 'unreadable', reason: `auth.json is not a regular file (it is ${fileKind(stat)})` };
-    if (stat.size > MAX_AUTH_FILE_BYTES) return { kind: 'unreadable', reason: 'auth.json is larger than 1 MiB, far more than a login takes' };
-    const buffer = Buffer.allocUnsafe(Math.min(stat.size, MAX_AUTH_FILE_BYTES) + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > MAX_AUTH_FILE_BYTES) return { kind: 'unreadable', reason: 'auth.json is larger than 1 MiB, far more than a login takes' };
-      if (length === buffer.length) return { kind: 'unreadable', reason: 'auth.json grew while it was read' };
-    }
-    return { kind: 'read', bytes: buffer.subarray(0, length) };
-  } catch (error) {
-    return { kind: 'unreadable', reason: `cannot read auth.json: ${(error as Error).message}` };
-  } finally {
-    await handle.close();
-  }
-}
-
-function fileKind(stat: Stats): string {
-  if (stat.isDirectory()) return 'a folder';
-  if (stat.isFIFO()) return 'a FIFO';
-  if (stat.isCharacterDevice()) return 'a character device';
-  if (stat.isBlockDevice()) return 'a block device';
-  if (stat.isSocket()) return 'a socket';
-  return 'not a file';
 }

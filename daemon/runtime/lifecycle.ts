@@ -1,7 +1,6 @@
 // The running daemon's lifecycle: its status, the socket guard, the signals, and the shutdown
 // order (stop watching, stop refreshing and logins, stop accepting on both sockets, let requests
 // in flight finish, close connections, remove the sockets, release CODEX_HOME).
-import type { HeldLock } from '../../shared/os.js';
 import type { Activation, DaemonStatus } from '../../shared/protocol.js';
 import { VERSION } from '../../shared/version.js';
 import type { Logger } from './log.js';
@@ -48,7 +47,7 @@ export class Lifecycle {
     private readonly activation: Activation,
     /** The account service or the follower: stopped before the socket closes. */
     private readonly account: { stop(): void },
-    private readonly homeLock: HeldLock,
+    private readonly homeLock: { release(): void },
     private readonly log: Logger,
   ) {
     // From the first socket bound on, a signal must go through shutdown, which removes the sockets.

@@ -1,11 +1,11 @@
 // The listening socket: where it lives, who may reach it, and that only one daemon owns it.
 // The 0700 folder is the first wall (as in ssh-agent and git's credential-cache); the 0600
 // socket (bound under umask 077) and the peer-uid check on every accept are the second.
-import { ftruncateSync, lstatSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { dirname } from 'node:path';
 import { isRecord } from '../../shared/framing.js';
-import { tryLock, type HeldLock } from '../../shared/os.js';
+import { tryLock } from '../../shared/os.js';
 import { isWindowsPipe, maxSocketPathBytes, socketLockPath } from '../../shared/paths.js';
 import { Requests } from '../../shared/protocol.js';
 import { RpcClient } from '../../shared/rpc-client.js';
@@ -53,7 +53,7 @@ export function prepareSocketDir(socketPath: string, role: SocketRole = 'main'):
 }
 
 /** The checks of prepareSocketDir, for the folder of any file that must be the user's alone. */
-function prepareFolderOf(path: string, what: string, alternative: string, exitCode: number): void {
+export function prepareFolderOf(path: string, what: string, alternative: string, exitCode: number): void {
   const dir = dirname(path);
   try {
     createSocketFolder(path);
@@ -105,34 +105,6 @@ export async function probe(socketPath: string, timeoutMs = 2000): Promise<Runni
 
 export function describeRunning(running: RunningDaemon): string {
   return `codexd is already running (pid ${running.pid ?? 'unknown'}, socket ${running.socket})`;
-}
-
-/**
- * One daemon per CODEX_HOME: an flock held for the daemon's life on `lockPath` (see
- * daemonLockPath), in a private folder. The file names the holder, so a second daemon can say
- * which one is running.
- */
-export function lockCodexHome(codexHome: string, socketPath: string, lockPath: string): HeldLock {
-  prepareFolderOf(lockPath, 'runtime folder', 'set XDG_RUNTIME_DIR to a private folder', 1);
-  let held: HeldLock | null;
-  try {
-    held = tryLock(lockPath);
-  } catch (error) {
-    throw new StartupError(`cannot take the daemon lock for ${codexHome}: ${(error as Error).message}`);
-  }
-  if (!held) {
-    let holder: RunningDaemon = { pid: null, socket: 'unknown' };
-    try {
-      holder = JSON.parse(readFileSync(lockPath, 'utf8')) as RunningDaemon;
-    } catch {
-      // The holder may be mid-write; report what we know.
-    }
-    throw new StartupError(`another codexd already manages ${codexHome} (pid ${holder.pid ?? 'unknown'}, socket ${holder.socket})`);
-  }
-  // Through the locked fd: the path could have been replaced since it was opened.
-  ftruncateSync(held.fd, 0);
-  writeSync(held.fd, JSON.stringify({ pid: process.pid, socket: socketPath }), 0);
-  return held;
 }
 
 /**
