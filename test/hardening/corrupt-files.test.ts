@@ -229,3 +229,49 @@ describe('an auth.json that is not a regular file', () => {
     assert.equal(await probeLock(join(box.codexHome, 'auth.json.lock')), 0, 'auth.json.lock is free again');
   });
 });
+
+/** codexd's other files (issue 19 item 8): each read like auth.json, so none can stop a start or fill memory. */
+const ownFiles: Array<{ name: string; path(box: ReturnType<typeof s.box>): string }> = [
+  { name: 'names.json', path: (box) => join(box.codexHome, 'codexd', 'names.json') },
+  { name: 'an account file', path: (box) => join(box.codexHome, 'codexd', 'accounts', 'chatgpt-0123456789abcdef.json') },
+  { name: "Codex's config.toml", path: (box) => join(box.codexHome, 'config.toml') },
+];
+
+describe("codexd's other files, when they are not regular files", () => {
+  for (const kind of notFiles.slice(0, 2)) {
+    for (const own of ownFiles) {
+      it(`${kind.name} at ${own.name}: the daemon starts, serves, and stays small`, { timeout: 60_000 }, async () => {
+        s.count({ cases: 1 });
+        const box = s.box();
+        const file = own.path(box);
+        mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+        writeAtomically(box.codexHome, JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: API_KEY }, null, 2));
+        kind.make(file);
+        const daemon = await s.daemon(box); // gives up after 5 s: a start-up blocked on the file fails here
+        const status = await cli(box, ['status']);
+        assert.equal(status.code, 0, status.stdout + status.stderr);
+        assert.match(status.stdout, /API key/);
+        const peak = peakRssKiB(daemon.pid);
+        assert.ok(peak < PEAK_RSS_LIMIT_KIB, `peak RSS ${peak} KiB`);
+        s.count({ faults: 1 });
+      });
+    }
+
+    it(`${kind.name} at the settings file: codexd and codex-auth each refuse it in one line at once`, { timeout: 60_000 }, async () => {
+      s.count({ cases: 1 });
+      const box = s.box();
+      const file = join(box.env['XDG_CONFIG_HOME']!, 'codexd', 'config.json');
+      mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+      kind.make(file);
+      const expected = `settings file ${file} is unreadable: it is not a regular file (it is ${kind.name === 'a FIFO' ? 'a FIFO' : 'a character device'}); fix or remove it`;
+      const status = await cli(box, ['status']); // times out (and fails) if the read waits for a writer
+      assert.equal(status.code, 2, status.stdout + status.stderr);
+      assert.equal(status.stderr, `codex-auth: ${expected}\n`);
+      const daemon = await s.daemon(box, { waitReady: false });
+      const exited = await Promise.race([daemon.exited, sleep(10_000).then(() => null)]);
+      assert.equal(exited?.code, 2, `codexd must exit at once: ${daemon.stderr()}`);
+      assert.equal(daemon.stderr(), `codexd: ${expected}\n`);
+      s.count({ faults: 1 });
+    });
+  }
+});
