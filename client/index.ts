@@ -79,12 +79,20 @@ export class CodexdClient {
   private reconnectTimer: NodeJS.Timeout | undefined;
   /** Subscribed to the usage poll: subscribed again after a reconnect. */
   private rateLimitsSubscribed = false;
+  /** What the daemon said it serves in `initialize`; null before the first connection. */
+  private served: InitializeResult | null = null;
 
   /** @internal use `connect()` */
   constructor(
     readonly socketPath: string,
     private readonly options: ConnectOptions,
   ) {}
+
+  /** What the daemon serves (its CODEX_HOME, issuer and client id), as it said in `initialize`; connects first when needed. */
+  async serves(): Promise<InitializeResult> {
+    await this.open(this.options.autostart ?? true);
+    return this.served!;
+  }
 
   read(params: ReadParams = {}): Promise<ReadResult> {
     return this.request(Requests.accountRead, params);
@@ -203,7 +211,7 @@ export class CodexdClient {
 
   /** Connects, then checks with `initialize` that the daemon serves what this client expects, before any request. */
   private async establish(autostart: boolean): Promise<RpcClient> {
-    const { connection } = await openDaemon(this.socketPath, {
+    const { connection, served } = await openDaemon(this.socketPath, {
       autostart,
       expect: this.options.expect ?? expectedDaemon(),
       anyVersion: this.options.anyVersion ?? false,
@@ -213,6 +221,7 @@ export class CodexdClient {
     connection.onNotification(Notifications.loginCompleted, (event) => void this.events.emit('loginCompleted', event));
     connection.onNotification(Notifications.rateLimitsUpdated, (update) => void this.events.emit('rateLimitsUpdated', update));
     connection.onClose(() => this.lost(connection));
+    this.served = served;
     this.connection = connection;
     return connection;
   }

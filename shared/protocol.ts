@@ -178,7 +178,8 @@ export type LoginStartParams =
   | { type: 'chatgpt'; openBrowser?: boolean; keepAfterDisconnect?: boolean; name?: string }
   | { type: 'chatgptDeviceCode'; keepAfterDisconnect?: boolean; name?: string };
 export type LoginStartResult =
-  | { type: 'apiKey' }
+  /** `movedAside`: where the unusable auth.json this login replaced was kept (auth.json.corrupt-<time>). */
+  | { type: 'apiKey'; movedAside?: string }
   /** `busyPort`: the callback port that was in use, when the login fell back to another. */
   | { type: 'chatgpt'; loginId: string; authUrl: string; busyPort?: number }
   | { type: 'chatgptDeviceCode'; loginId: string; verificationUrl: string; userCode: string; expiresAt: string };
@@ -232,6 +233,8 @@ export interface LoginCompleted {
   loginId: string;
   success: boolean;
   error: string | null;
+  /** Where the unusable auth.json this login replaced was kept (auth.json.corrupt-<time>), if there was one. */
+  movedAside?: string;
 }
 
 // Usage and limits (docs/usage.md). The types named after Codex's are Codex app-server v2's, as

@@ -80,10 +80,22 @@ describe('an issuer that is slow or cannot be reached', () => {
     const code = await run.exitStatus(60_000);
     const output = run.output();
     assert.equal(code, 1, output);
-    const spinning = output.indexOf('Asking the sign-in server for a one-time code');
+    const spinning = output.indexOf(`Asking ${w.issuer.url} for a one-time code`);
     const failed = output.indexOf(`codex-auth: Login failed: device code request failed: no answer from ${new URL(w.issuer.url).host} within 2 s`);
     assert.ok(spinning >= 0 && failed > spinning, `the spinner came first, then the reason: ${JSON.stringify(output)}`);
     assert.equal(w.issuer.count('/api/accounts/deviceauth/usercode'), 1, 'the request reached the issuer and was never answered');
+  });
+
+  it('to a pipe: says at once, in one line, that it is asking the issuer for a code, while the issuer does not answer', async () => {
+    const w = await world('hanging issuer, piped');
+    w.issuer.script('/api/accounts/deviceauth/usercode', { hang: true });
+    const run = startCli(w.box, ['login', '--device-auth'], { env: { CODEXD_NO_AUTOSTART: '1' } });
+    await waitFor(() => w.issuer.count('/api/accounts/deviceauth/usercode') === 1 && run.stdout().includes('\n'), 'the request at the issuer, and a line on stdout');
+    assert.equal(run.stdout(), `Asking ${w.issuer.url} for a one-time code...\n`);
+    assert.equal(run.stderr(), '');
+    assert.equal(run.child.exitCode, null, 'still waiting for the issuer');
+    run.child.kill('SIGINT');
+    await run.exited;
   });
 
   const causes: Array<{ name: string; setup: () => Promise<{ issuerUrl?: string; env?: Record<string, string> }>; reason: (issuerHost: string) => RegExp }> = [

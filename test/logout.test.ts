@@ -123,4 +123,21 @@ describe('logout', () => {
     assert.equal(hasAuth(w.box), false);
     assert.equal(w.issuer.requests.length, 0, 'nothing to revoke');
   });
+
+  for (const how of [['login', '--with-api-key'], ['login', '--device-auth']]) {
+    it(`a corrupt auth.json: codex-auth ${how.join(' ')} says where the file went`, async () => {
+      const broken = '{"auth_mode": "chatgpt", "tokens": ';
+      const w = await world(`${how.join(' ')} over a corrupt auth.json`, { before: ({ box }) => writeAtomically(box.codexHome, broken) });
+      w.issuer.devicePendingPolls = 0;
+      const run = await cli(w.box, how, { input: 'sk-login-over-corrupt-0123456789abcdef', timeoutMs: 30_000 });
+      const code = /^ {3}([A-Z0-9]{4}-[A-Z0-9]{4})$/m.exec(run.stdout)?.[1];
+      if (code) w.shown.push(code);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      const match = /(?:^|\n)Logged in .*\nThe auth\.json it replaced could not be used; it was moved to (\S+)\n$/.exec(run.stdout);
+      assert.ok(match, run.stdout);
+      assert.equal(dirname(match[1]!), w.box.codexHome);
+      assert.match(basename(match[1]!), /^auth\.json\.corrupt-/);
+      assert.equal(readFileSync(match[1]!, 'utf8'), broken, 'the named file holds the old bytes');
+    });
+  }
 });

@@ -87,7 +87,7 @@ describe('a login that cannot start', () => {
   /** Logins whose issuer fails the device-code request with `error`. */
   const loginsFailingWith = (error: Error): Logins => {
     const issuer = { requestUserCode: () => Promise.reject(error) } as unknown as IssuerClient;
-    return new Logins(new AuthStore(dir, 1000), issuer, () => Promise.resolve(), { deviceCodeTimeoutS: 60 } as Settings, log);
+    return new Logins(new AuthStore(dir, 1000), issuer, () => Promise.resolve(null), { deviceCodeTimeoutS: 60 } as Settings, log);
   };
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -43,9 +43,15 @@ async function loginWithKey(client: CodexdClient, key: string, name: string | un
   if (/\s/.test(key)) throw new UsageError('the API key has whitespace inside it; nothing was changed');
   // A name that an API-key account has already: this login gives that account the new key.
   const replacing = name !== undefined && (await client.accounts()).some((account) => account.name === name && account.type === 'apiKey');
-  await client.loginStart({ type: 'apiKey', apiKey: key, ...(name === undefined ? {} : { name }) });
+  const result = await client.loginStart({ type: 'apiKey', apiKey: key, ...(name === undefined ? {} : { name }) });
   process.stdout.write(`Logged in using an API key - ${maskApiKey(key)}\n${await savedAs(client, replacing)}`);
+  reportMovedAside(result.type === 'apiKey' ? result.movedAside : undefined);
   return 0;
+}
+
+/** A login that replaced an unusable auth.json says where it went, as logout does. */
+function reportMovedAside(movedAside: string | undefined): void {
+  if (movedAside) process.stdout.write(`The auth.json it replaced could not be used; it was moved to ${printable(movedAside)}\n`);
 }
 
 export async function login(client: CodexdClient, options: LoginOptions): Promise<number> {
@@ -164,8 +170,11 @@ function listenForCompletions(client: CodexdClient): Completions {
 /** Asks the daemon to start the login; on a refusal prints it and returns exit status 1. */
 async function startLogin(client: CodexdClient, type: ChatGptLogin, name: string | undefined): Promise<LoginStartResult | 1> {
   // From the first request on: an issuer that never answers must not leave the terminal blank.
-  // Off a terminal nothing is drawn, so a failure stays the one line it is.
-  const starting = process.stderr.isTTY ? spinner(type === 'chatgpt' ? 'Starting the login callback server' : 'Asking the sign-in server for a one-time code') : null;
+  // Off a terminal nothing is drawn; the device code's request, which waits on the issuer, is one
+  // line on stdout, with the code's instructions (stderr keeps a failure to its one line).
+  const what = type === 'chatgpt' ? 'Starting the login callback server' : `Asking ${printable((await client.serves()).issuer ?? 'the sign-in server')} for a one-time code`;
+  const starting = process.stderr.isTTY ? spinner(what) : null;
+  if (!starting && type === 'chatgptDeviceCode') process.stdout.write(`${what}...\n`);
   let started: LoginStartResult;
   try {
     const named = name === undefined ? {} : { name };
@@ -208,6 +217,7 @@ async function reportOutcome(client: CodexdClient, loginId: string, outcome: Log
   const { account } = await client.read();
   const who = account?.type === 'chatgpt' ? `${account.email ?? 'unknown email'}${account.planType ? ` (${account.planType})` : ''}` : 'ChatGPT';
   process.stdout.write(`Logged in as ${printable(who)}\n${await savedAs(client, false)}`);
+  reportMovedAside(outcome.movedAside);
   return 0;
 }
 

@@ -44,15 +44,16 @@ export class AccountMoves {
    * Makes `key` the active account, with `incoming` (a login just made) or the login its slot
    * holds. In the order above; the active slot and the registry change in memory only once
    * every write has landed, with no await in between, so a request always finds the account.
+   * Returns where an unusable auth.json was kept aside, if there was one.
    */
-  async activate(key: string, incoming: AuthRecord | null): Promise<void> {
+  async activate(key: string, incoming: AuthRecord | null): Promise<string | null> {
     const target = this.accounts.inactive(key);
     // The incoming account's own storage: the store it was read from, whatever config.toml says now.
-    await (target?.storage ?? this.accounts.storage(key)).withAuthLock(async (incomingFile) => {
+    return (target?.storage ?? this.accounts.storage(key)).withAuthLock(async (incomingFile) => {
       const record = incoming ?? target?.login();
       if (!record) throw new Error('the account has no usable login; log in to it again');
       const reauth = incoming ? null : (target?.reauthReason ?? null);
-      await this.store.withAuthLock(async (authJson) => {
+      return this.store.withAuthLock(async (authJson) => {
         const outgoing = this.active.newestOf(await authJson.load());
         const outKey = outgoing === null ? null : accountKey(outgoing);
         const outReauth = this.active.reauthReason;
@@ -82,6 +83,7 @@ export class AccountMoves {
         this.accounts.drop(key);
         if (moved) this.accounts.add(outKey!, moved, outReauth);
         this.active.replace(now, reauth);
+        return aside;
       });
     });
   }

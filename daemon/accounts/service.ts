@@ -260,8 +260,8 @@ export class AccountService extends EventEmitter<AccountEvents> {
    * A login was made: it adds its account, or updates it in place, and makes it the active one.
    * A login of an account that replaces its tokens revokes the old refresh token (best effort).
    */
-  private async saveLogin(record: AuthRecord, name: string | undefined): Promise<void> {
-    await this.changes.run(async () => {
+  private async saveLogin(record: AuthRecord, name: string | undefined): Promise<string | null> {
+    return this.changes.run(async () => {
       const key = accountKey(record);
       this.accounts.freezeNames();
       const owner = name === undefined ? undefined : this.accounts.ownerOfName(name);
@@ -271,8 +271,9 @@ export class AccountService extends EventEmitter<AccountEvents> {
         throw new LoginFailed(`The name "${name}" belongs to another account; choose another name, or log out of that account first.`);
       }
       const replaced = (key === this.accounts.activeKey() ? this.active : this.accounts.inactive(key))?.login() ?? null;
+      let aside: string | null;
       try {
-        await this.moves.activate(key, record);
+        aside = await this.moves.activate(key, record);
       } catch (error) {
         throw saveFailure(error);
       }
@@ -291,6 +292,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
           this.log.warn(`could not revoke the replaced login's refresh token: ${error.message}`);
         });
       }
+      return aside;
     });
   }
 

@@ -18,8 +18,8 @@ export interface LoginsEvents {
   changed: [];
 }
 
-/** Saves a login as the active account, adding or updating it; `name` labels it. */
-export type SaveLogin = (record: AuthRecord, name: string | undefined) => Promise<void>;
+/** Saves a login as the active account, adding or updating it; `name` labels it. Returns where an unusable auth.json was kept aside, if it was. */
+export type SaveLogin = (record: AuthRecord, name: string | undefined) => Promise<string | null>;
 
 export class Logins extends EventEmitter<LoginsEvents> {
   private login: LoginFlow | null = null;
@@ -52,9 +52,9 @@ export class Logins extends EventEmitter<LoginsEvents> {
     if (readOnly) throw new LoginFailed(`Cannot log in: ${readOnly}.`);
     const generation = this.supersede('Login was cancelled because a new login was started');
     if (params.type === 'apiKey') {
-      await this.save({ auth_mode: 'apikey', OPENAI_API_KEY: params.apiKey }, params.name);
+      const movedAside = await this.save({ auth_mode: 'apikey', OPENAI_API_KEY: params.apiKey }, params.name);
       this.log.info('logged in with an API key');
-      return { type: 'apiKey' };
+      return { type: 'apiKey', ...(movedAside ? { movedAside } : {}) };
     }
     const context = this.context(`login-${Date.now().toString(36)}-${++this.sequence}`, params.name);
     try {
@@ -126,16 +126,18 @@ export class Logins extends EventEmitter<LoginsEvents> {
   }
 
   private context(loginId: string, name: string | undefined): LoginContext {
+    let movedAside: string | null = null;
     return {
       loginId,
       issuer: this.issuer,
       log: this.log.child({ loginId }),
-      persist: (tokens, { apiKey }) =>
-        this.save({ auth_mode: 'chatgpt', OPENAI_API_KEY: apiKey, tokens: { ...tokens, account_id: identityOf(tokens.id_token).accountId }, last_refresh: timestamp() }, name),
+      persist: async (tokens, { apiKey }) => {
+        movedAside = await this.save({ auth_mode: 'chatgpt', OPENAI_API_KEY: apiKey, tokens: { ...tokens, account_id: identityOf(tokens.id_token).accountId }, last_refresh: timestamp() }, name);
+      },
       finished: ({ success, error }) => {
         if (this.login?.loginId === loginId) this.login = null;
         this.log.info({ success }, success ? 'login completed' : `login ended: ${error}`);
-        this.emit('completed', { loginId, success, error });
+        this.emit('completed', { loginId, success, error, ...(success && movedAside ? { movedAside } : {}) });
         this.emit('changed');
       },
     };

@@ -243,8 +243,11 @@ async function assertNothingSent(box: Sandbox, env: NodeJS.ProcessEnv, socketPat
 describe('a stranger where a client looks for codexd', () => {
   it('a socket in a folder open to others gets nothing from any client', async () => {
     const box = s.box();
-    // /tmp: sticky and open to everyone, and not ours unless we are root; either way refused.
-    const socketPath = join('/tmp', `cxd-stranger-${process.pid}.sock`);
+    // A folder like /tmp: sticky and open to everyone; refused. Inside the sandbox, so that it goes with it.
+    const tmp = join(box.dir, 'tmp');
+    mkdirSync(tmp);
+    chmodSync(tmp, 0o1777);
+    const socketPath = join(tmp, 'cxd-stranger.sock');
     const stranger = await startStranger(socketPath, { asNobody: false, makeFolder: false });
     await assertNothingSent(box, { CODEXD_SOCKET: socketPath }, socketPath, /\/tmp .*(owned by|has mode 1777)/, stranger);
   });

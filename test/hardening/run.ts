@@ -47,6 +47,9 @@ const files = readdirSync(here)
   .sort();
 // Private (mkdtemp makes it 0700): the reports hold the run's (fake) secrets.
 const reports = mkdtempSync(join(tmpdir(), 'codexd-hardening-'));
+/** What a file of the suite may leave in the system temp folder: nothing of its own making (sandboxes go with their tests). */
+const strays = (): string[] => readdirSync('/tmp').filter((name) => /^cxd-stranger-/.test(name));
+const straysBefore = new Set(strays());
 let status: number;
 try {
   const suite = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files.map((file) => join(here, file))], {
@@ -54,6 +57,7 @@ try {
     env: { ...process.env, CODEXD_HARDENING_REPORT: reports },
   });
   const problems = summarize(reports, files);
+  problems.push(...strays().filter((name) => !straysBefore.has(name)).map((name) => `left behind in /tmp: ${name}`));
   for (const problem of problems) process.stderr.write(`hardening summary: ${problem}\n`);
   status = suite.status !== 0 ? (suite.status ?? 1) : problems.length > 0 ? 1 : 0;
 } finally {
