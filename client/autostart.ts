@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonUnreachableError } from '../shared/errors.js';
 import { lock } from '../shared/os.js';
@@ -95,6 +95,12 @@ export async function connectOrStart(socketPath: string, autostart: boolean, env
   }
 }
 
+/** This client, as the daemon it starts names it (no arguments: they could hold a key): "codex-auth (pid 4242)". */
+function thisClient(): string {
+  const program = basename(process.argv[1] ?? process.argv0).replace(/\.[cm]?js$/, '');
+  return `${program} (pid ${process.pid})`;
+}
+
 async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket> {
   const transport = transportFor(socketPath);
   transport.prepare(socketPath);
@@ -110,7 +116,7 @@ async function start(socketPath: string, env: NodeJS.ProcessEnv): Promise<Socket
     }
     // Loaded here, not at start-up: only a client that actually starts the daemon needs it.
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env), '--autostarted', ...followerArgs(env)], {
+    const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, daemonMain, '--socket', socketPath, '--log-file', defaultLogFile(env), '--autostarted', '--started-by', thisClient(), ...followerArgs(env)], {
       detached: true,
       // Windows: no console window for the daemon (detached would otherwise open one).
       windowsHide: true,

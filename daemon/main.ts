@@ -90,8 +90,11 @@ process.on('unhandledRejection', (reason) => {
   fail(`internal error (${UNHANDLED_REJECTION}): ${message}; please report it, with the log`, 70);
 });
 
-/** The settings' flags, and whether a client's autostart started this daemon (`--autostarted`, not in the help). */
-function parseFlags(): Parameters<typeof loadSettings>[0] & { autostarted: boolean } {
+/**
+ * The settings' flags, and whether a client's autostart started this daemon (`--autostarted`, with
+ * `--started-by` naming the client; neither in the help).
+ */
+function parseFlags(): Parameters<typeof loadSettings>[0] & { autostarted: boolean; startedBy: string | undefined } {
   try {
     const { values } = parseArgs({
       options: {
@@ -101,13 +104,14 @@ function parseFlags(): Parameters<typeof loadSettings>[0] & { autostarted: boole
         'log-file': { type: 'string' },
         upstream: { type: 'string' },
         autostarted: { type: 'boolean' },
+        'started-by': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     });
     exitOnHelpOrVersion(values, HELP);
-    return { socket: values.socket, codexHome: values['codex-home'], logLevel: values['log-level'], logFile: values['log-file'], upstream: values.upstream, autostarted: values.autostarted === true };
+    return { socket: values.socket, codexHome: values['codex-home'], logLevel: values['log-level'], logFile: values['log-file'], upstream: values.upstream, autostarted: values.autostarted === true, startedBy: values['started-by'] };
   } catch (error) {
     return fail(`${(error as Error).message}\nRun \`codexd --help\` for usage.`, 2);
   }
@@ -135,7 +139,7 @@ async function main(): Promise<void> {
   const log = createLogger({ level: settings.logLevel, file: settings.logFile, stream });
   daemonLog = log;
   try {
-    await run(settings, log, flags.autostarted);
+    await run(settings, log, flags);
   } catch (error) {
     if (error instanceof StartupError) {
       // Printed once: when the log is stderr, the plain line alone.
@@ -146,7 +150,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(settings: Settings, log: Logger, autostarted: boolean): Promise<void> {
+async function run(settings: Settings, log: Logger, { autostarted, startedBy }: { autostarted: boolean; startedBy: string | undefined }): Promise<void> {
   const activation = readActivation();
   const activationName = activation.kind === 'systemd' ? 'systemd' : 'bind';
   if (activation.kind === 'none') {
@@ -160,7 +164,7 @@ async function run(settings: Settings, log: Logger, autostarted: boolean): Promi
 
   const config = new CodexConfig(settings.codexHome);
   // Its helper process starts on the first keyring call: never in file mode.
-  const keyring = new KeyringClient(settings.keyringTimeoutMs);
+  const keyring = new KeyringClient(settings.keyringTimeoutMs, whoStarted(activation.kind === 'systemd', autostarted ? (startedBy ?? 'a client') : null));
   const store = new AuthStore(settings.codexHome, 30_000, { config, keyring });
   try {
     store.ensureHome();
@@ -224,6 +228,12 @@ async function run(settings: Settings, log: Logger, autostarted: boolean): Promi
  */
 function giveMemoryBackSooner(): void {
   (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString('--gc-memory-reducer-start-delay-ms=2000');
+}
+
+/** Who started this daemon, whose environment it keeps: for messages about what that environment lacks. */
+function whoStarted(systemd: boolean, client: string | null): string {
+  if (systemd) return 'the systemd user manager';
+  return client ? `${client}, which started it` : 'the shell that ran it';
 }
 
 /** The daemon that owns the login: it refreshes, logs in and out, and watches auth.json for outside edits. */

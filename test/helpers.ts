@@ -7,6 +7,7 @@
 // from these: login-support.ts `world` (fake issuer + sandbox + running daemon + watcher,
 // secret-scanned at the end of the file), refresh-support.ts `scene` (the same with the daemon
 // started on demand, per test), hardening/support.ts `suite` (per file, with its report).
+import './hermetic.js'; // first: nothing below may see what the caller exported
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';

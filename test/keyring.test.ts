@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCodes } from '../client/index.js';
 import { keyringAccount } from '../daemon/keyring/client.js';
-import { cli, client, hasAuth, readAuth, readLog, rpcError, startDaemon, waitFor } from './helpers.js';
+import { cli, client, hasAuth, readAuth, readLog, rpcError, sandbox, startDaemon, waitFor } from './helpers.js';
 import { secretServiceMissing, startSecretService, type SecretService } from './keyring-support.js';
 import { consent, finishWorlds, httpGet, world, type World } from './login-support.js';
 
@@ -328,5 +328,20 @@ describe('a locked keyring', { skip }, () => {
     } finally {
       await locked.stop();
     }
+  });
+});
+
+describe('a daemon without a session bus address', () => {
+  it('keyring mode names the cause (no DBUS_SESSION_BUS_ADDRESS in the environment of the client that started it) and the fix', async (t) => {
+    const box = sandbox(); // an environment the test built: no DBUS_SESSION_BUS_ADDRESS, as under cron or ssh
+    t.after(() => box.cleanup());
+    mkdirSync(box.codexHome, { recursive: true, mode: 0o700 });
+    writeConfig(box.codexHome, 'keyring');
+    const status = await cli(box, ['status']); // autostarts codexd with this environment
+    assert.equal(status.code, 1, status.stdout + status.stderr);
+    const headline = status.stdout.split('\n')[0]!;
+    assert.match(headline, /^Not logged in: The OS keyring cannot be reached: codexd has no session bus address \(DBUS_SESSION_BUS_ADDRESS is unset in the environment it got from codex-auth \(pid \d+\), which started it; /);
+    assert.match(headline, /Run `codex-auth daemon stop`, then any codex-auth command from a shell of your desktop session/);
+    assert.doesNotMatch(headline, /unlock the OS keyring/, 'not the advice for a locked keyring');
   });
 });

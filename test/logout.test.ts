@@ -133,7 +133,8 @@ describe('logout', () => {
       const code = /^ {3}([A-Z0-9]{4}-[A-Z0-9]{4})$/m.exec(run.stdout)?.[1];
       if (code) w.shown.push(code);
       assert.equal(run.code, 0, run.stdout + run.stderr);
-      const match = /(?:^|\n)Logged in .*\nThe auth\.json it replaced could not be used; it was moved to (\S+)\n$/.exec(run.stdout);
+      assert.match(run.stdout, /(^|\n)Logged in /);
+      const match = /\nThe auth\.json it replaced could not be used; it was moved to (\S+)\n$/.exec(run.stdout);
       assert.ok(match, run.stdout);
       assert.equal(dirname(match[1]!), w.box.codexHome);
       assert.match(basename(match[1]!), /^auth\.json\.corrupt-/);

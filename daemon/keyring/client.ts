@@ -17,6 +17,20 @@ export function keyringAccount(codexHome: string): string {
 
 const ADVICE = 'unlock the OS keyring (on Linux a Secret Service such as gnome-keyring must be running and unlocked), or set cli_auth_credentials_store = "file" in config.toml';
 
+/**
+ * What a failed keyring call says. The daemon keeps the environment of whoever started it (cron,
+ * ssh or su have no session bus): on Linux without DBUS_SESSION_BUS_ADDRESS the Secret Service
+ * cannot be found, whatever the user's own shell has, so that is the cause to name.
+ */
+export function keyringFailure(what: string, startedBy: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (platform !== 'linux' || env['DBUS_SESSION_BUS_ADDRESS']) return `${what}: ${ADVICE}.`;
+  return (
+    `The OS keyring cannot be reached: codexd has no session bus address (DBUS_SESSION_BUS_ADDRESS is unset in the environment it got from ${startedBy}; ${what}). ` +
+    'Run `codex-auth daemon stop`, then any codex-auth command from a shell of your desktop session, which starts codexd again with its address ' +
+    '(under systemd: `systemctl --user import-environment DBUS_SESSION_BUS_ADDRESS`, then `systemctl --user restart codexd.service`), or set cli_auth_credentials_store = "file" in config.toml.'
+  );
+}
+
 /** The keyring could not be reached or refused; the message says why and what to do. */
 export class KeyringUnavailable extends Error {
   override name = 'KeyringUnavailable';
@@ -32,7 +46,11 @@ export class KeyringClient {
   /** Calls run one at a time in the child: the timeout of each starts when it is sent. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    /** Whose environment the daemon has (see keyringFailure). */
+    private readonly startedBy = 'the shell that ran it',
+  ) {}
 
   get(account: string, service = KEYRING_SERVICE): Promise<string | null> {
     return this.call({ op: 'get', service, account });
@@ -68,7 +86,7 @@ export class KeyringClient {
       const child = this.helper();
       const id = ++this.nextId;
       const timer = setTimeout(() => {
-        this.kill(child, `The OS keyring did not answer within ${this.timeoutMs / 1000} s (a locked keyring waiting for an unlock prompt?): ${ADVICE}.`);
+        this.kill(child, this.failure(`The OS keyring did not answer within ${this.timeoutMs / 1000} s (a locked keyring waiting for an unlock prompt?)`));
       }, this.timeoutMs);
       this.pending.set(id, {
         child,
@@ -99,12 +117,12 @@ export class KeyringClient {
       if (!waiting) return;
       this.pending.delete(reply.id);
       if (reply.ok) waiting.resolve(reply.value);
-      else waiting.reject(new KeyringUnavailable(`The OS keyring failed (${reply.error}): ${ADVICE}.`));
+      else waiting.reject(new KeyringUnavailable(this.failure(`The OS keyring failed (${reply.error})`)));
     });
-    child.on('error', (error) => this.kill(child, `The OS keyring helper could not run (${error.message}): ${ADVICE}.`));
+    child.on('error', (error) => this.kill(child, this.failure(`The OS keyring helper could not run (${error.message})`)));
     child.on('exit', (code, signal) => {
       const last = stderr.trim().split('\n').pop() ?? '';
-      this.kill(child, `The OS keyring helper exited (${signal ?? `status ${code}`}${last ? `: ${last}` : ''}): ${ADVICE}.`);
+      this.kill(child, this.failure(`The OS keyring helper exited (${signal ?? `status ${code}`}${last ? `: ${last}` : ''})`));
     });
     // Idle, the helper keeps nothing alive: a pending call's timer does while it waits.
     child.unref();
@@ -116,6 +134,10 @@ export class KeyringClient {
     }
     this.child = child;
     return child;
+  }
+
+  private failure(what: string): string {
+    return keyringFailure(what, this.startedBy);
   }
 
   /** Ends a helper and fails whatever was waiting on it; the next call starts a new one. */

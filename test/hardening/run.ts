@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutCallers } from '../hermetic.js';
 import { allSecrets, findSecrets, readReports } from './support.js';
 
 /** The summary of the reports in `dir`; returns the problems found (none: the suite passed). */
@@ -54,7 +55,7 @@ let status: number;
 try {
   const suite = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files.map((file) => join(here, file))], {
     stdio: 'inherit',
-    env: { ...process.env, CODEXD_HARDENING_REPORT: reports },
+    env: { ...withoutCallers(process.env), CODEXD_HARDENING_REPORT: reports },
   });
   const problems = summarize(reports, files);
   problems.push(...strays().filter((name) => !straysBefore.has(name)).map((name) => `left behind in /tmp: ${name}`));
