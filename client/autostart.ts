@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { homedir } from 'node:os';
-import { basename, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonUnreachableError } from '../shared/errors.js';
 import { lock } from '../shared/os.js';
@@ -29,13 +29,15 @@ export function autostartDisabled(env: NodeJS.ProcessEnv = process.env): boolean
 }
 
 /**
- * When the user installed codexd.socket, systemd owns the default socket: it starts the daemon
- * on the first connection. Spawning one ourselves as well would race systemd for the path —
- * the race that made gpg-agent drop its units — so autostart stands aside.
+ * When the user installed and enabled codexd.socket, systemd owns the default socket: it starts
+ * the daemon on the first connection. Spawning one ourselves as well would race systemd for the
+ * path — the race that made gpg-agent drop its units — so autostart stands aside. A unit file
+ * that was never enabled (`sockets.target.wants/` has no link to it) owns nothing.
  */
 export function systemdOwnsSocket(socketPath: string, env: NodeJS.ProcessEnv = process.env): boolean {
   if (process.platform !== 'linux' || socketPath !== defaultSocketPath(env, 'linux', defaultCodexHome({})) || !env['XDG_RUNTIME_DIR']) return false;
-  return existsSync(systemdSocketUnitPath(env));
+  const unit = systemdSocketUnitPath(env);
+  return existsSync(unit) && existsSync(join(dirname(unit), 'sockets.target.wants', basename(unit)));
 }
 
 /** Where `codex-auth service install` puts the socket unit. */

@@ -8,6 +8,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { installService, systemdExecWord, systemdSocketUnitPath, uninstallService } from '../client/cli/service.js';
+import { systemdOwnsSocket } from '../client/autostart.js';
+import { defaultCodexHome, defaultSocketPath } from '../shared/paths.js';
 import { cliBin as CLI } from './helpers.js';
 
 const DAEMON_MAIN = fileURLToPath(new URL('../daemon/codexd.cjs', import.meta.url));
@@ -236,21 +238,30 @@ test('installService/uninstallService called directly: same lifecycle', async (t
   assert.equal(systemctlCalls(box).length, count);
 });
 
-test('without a reachable user manager, install writes the units and prints the commands to run', async (t) => {
+test('without a reachable user manager, install fails in one line and writes nothing; autostart stands aside only for an enabled unit', async (t) => {
   if (!linuxOnly(t)) return;
   const box = sandbox(t);
   const env = { ...box.env, CODEXD_SYSTEMCTL: join(box.root, 'no-such-systemctl') };
-  const installed = await direct(installService, env);
+  const failed = await direct(installService, env);
+  assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stderr, /^codex-auth: no systemd user manager is reachable \(.+\), so nothing was installed and codex-auth keeps starting codexd on demand; run codex-auth service install again in a session that has one/);
+  assert.equal(failed.stderr.split('\n').length, 2, `one line: ${failed.stderr}`);
+  assert.equal(failed.stdout, '');
+  assert.ok(!existsSync(systemdSocketUnitPath(env)), 'no unit file that nothing enabled');
+
+  // Unit files left by an install that could not enable them (as before this fix) do not stop autostart.
+  const installed = await direct(installService, box.env);
   assert.equal(installed.code, 0, installed.stderr);
-  assert.ok(existsSync(systemdSocketUnitPath(env)));
-  assert.match(installed.stdout, /systemctl --user was not run \(no user manager reachable: .+\); run these yourself:/);
-  assert.match(installed.stdout, /^ {2}systemctl --user daemon-reload$/m);
-  assert.match(installed.stdout, /^ {2}systemctl --user enable --now codexd\.socket codexd-restricted\.socket$/m);
+  const session = { ...env, XDG_RUNTIME_DIR: join(box.root, 'run') }; // where systemd would own the default socket
+  const socket = defaultSocketPath(session, 'linux', defaultCodexHome({}));
+  const wants = join(box.unitDir, 'sockets.target.wants');
+  rmSync(wants, { recursive: true, force: true });
+  assert.equal(systemdOwnsSocket(socket, session), false, 'not enabled: autostart goes ahead');
 
   // Uninstall also removes the link `systemctl enable` would have made, since nobody can disable it now.
-  const wants = join(box.unitDir, 'sockets.target.wants');
   mkdirSync(wants);
   for (const unit of ['codexd.socket', 'codexd-restricted.socket']) symlinkSync(join(box.unitDir, unit), join(wants, unit));
+  assert.equal(systemdOwnsSocket(socket, session), true, 'enabled: systemd owns the socket');
   const removed = await direct(uninstallService, env);
   assert.equal(removed.code, 0, removed.stderr);
   assert.ok(!existsSync(systemdSocketUnitPath(env)));

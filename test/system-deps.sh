@@ -10,10 +10,23 @@
 #   strace     slows a daemon's fsync/rename/unlink so that kill -9 can land between a switch's steps
 #   dbus, gnome-keyring, libsecret-tools
 #              a real Secret Service on a private bus for the keyring tests (secret-tool checks the entries)
+#
+# Only what is missing is installed (nothing to do: apt is not even run), and apt waits for
+# another apt or dpkg to finish instead of failing at once ("Could not get lock").
 set -euo pipefail
 packages=(chromium util-linux systemd faketime procps openssl openssh-server openssh-client strace dbus gnome-keyring libsecret-tools)
+missing=()
+for package in "${packages[@]}"; do
+  if [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]; then missing+=("$package"); fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update
-"${sudo[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
+wait_for_lock=(-o DPkg::Lock::Timeout=600)
+echo "system-deps: installing ${missing[*]}"
+"${sudo[@]}" apt-get "${wait_for_lock[@]}" update
+"${sudo[@]}" apt-get "${wait_for_lock[@]}" install -y --no-install-recommends "${missing[@]}"

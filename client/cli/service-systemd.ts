@@ -79,6 +79,15 @@ export async function installSystemd(o: Io): Promise<number> {
     o.err(`codex-auth: codexd is not built: ${DAEMON_MAIN} is missing`);
     return 1;
   }
+  // Units that cannot be enabled would only make clients wait for a socket nobody listens on.
+  const probe = o.dryRun ? null : await probeSystemctl(o.env);
+  if (probe && !probe.ok) {
+    o.err(
+      `codex-auth: no systemd user manager is reachable (${probe.why}), so nothing was installed and codex-auth keeps starting codexd on demand; ` +
+        'run codex-auth service install again in a session that has one (for a user without a login session: loginctl enable-linger)',
+    );
+    return 1;
+  }
   const units = desiredUnits(o.env);
   const serviceExisted = existsSync(join(systemdUserDir(o.env), SERVICE_UNIT));
   const changed = syncFiles(units, o);
@@ -88,11 +97,6 @@ export async function installSystemd(o: Io): Promise<number> {
   const commands = changed ? [['daemon-reload'], enable] : [enable];
   if (o.dryRun) {
     for (const args of commands) o.out(`would run: ${systemctlLine(args)}${changed ? '' : `   (only if neither socket is enabled yet)`}`);
-    return 0;
-  }
-  const probe = await probeSystemctl(o.env);
-  if (!probe.ok) {
-    printManual(commands, `no user manager reachable: ${probe.why}`, o);
     return 0;
   }
   if (!changed) {
