@@ -19,7 +19,7 @@ function run(installed: string[]): { status: number | null; aptCalls: string[]; 
       writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
       chmodSync(join(bin, name), 0o755);
     };
-    stub('dpkg-query', `for p in ${installed.join(' ')}; do [ "$4" = "$p" ] && { printf 'install ok installed'; exit 0; }; done; exit 1`);
+    stub('dpkg-query', `for a; do package=$a; done; for p in ${installed.join(' ')}; do [ "$package" = "$p" ] && { printf 'install ok installed'; exit 0; }; done; exit 1`);
     stub('apt-get', `echo "$*" >> ${calls}`);
     stub('sudo', 'exec "$@"');
     const result = spawnSync('bash', [join(root, 'test', 'system-deps.sh')], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
