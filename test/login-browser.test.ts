@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { decodeJwtPayload } from '../support/fake-issuer.js';
 import { authPath, readAuth, startCli, waitFor } from './helpers.js';
@@ -13,8 +14,6 @@ import { chromiumMissing, finishWorlds, inChromium, world } from './login-suppor
 const inCi = process.env['CI'] === 'true';
 /** Without Chromium the test is skipped on a workstation, but fails in CI. */
 const skip = chromiumMissing !== null && !inCi ? chromiumMissing : false;
-
-const SCREENSHOT = '/tmp/codexd-login-success.png';
 
 after(finishWorlds);
 
@@ -43,7 +42,7 @@ describe('browser login in a real browser', () => {
       await page.waitForURL(/\/success(\?|$)/);
       await page.waitForLoadState('load');
       const seen = { successUrl: page.url(), successText: await page.innerText('body'), successTitle: await page.title() };
-      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      await page.screenshot({ path: join(box.dir, 'login-success.png'), fullPage: true }); // the page renders; gone with the sandbox
       return seen;
     });
 
