@@ -36,9 +36,13 @@ describe('clock skew', () => {
     const status = await c.read();
     assert.equal(status.state, 'ok');
 
-    await c.token({ forceRefresh: true });
+    const held = await c.token();
+    const forced = await c.token({ forceRefresh: true });
+    // Within 10 s of the last grant a forced refresh gets that grant's token (docs/protocol.md,
+    // "Forced refreshes"); later, one more grant. How long the loop above took decides which.
+    const spent = forced.type === 'chatgpt' && held.type === 'chatgpt' && forced.accessToken === held.accessToken ? 1 : 2;
     await sleep(1500);
-    assert.equal(refreshes(issuer), 2, 'a forced refresh is exactly one more request');
+    assert.equal(refreshes(issuer), spent, 'a forced refresh is at most one more request');
   });
 
   it("codexd's own clock is two hours ahead (libfaketime): the first refresh brings a token that still looks expired, and it is not refreshed again", async (t) => {
