@@ -132,7 +132,7 @@ describe('a full disk', () => {
 
     const filler = fill(box.codexHome);
     const error = await s.rpcError(c.loginStart({ type: 'apiKey', apiKey: API_KEY_1 }));
-    assert.equal(error.code, ErrorCodes.internalError);
+    assert.equal(error.code, ErrorCodes.storageFailed);
     assert.match(error.message, /Could not save auth\.json: .*ENOSPC/);
     assert.equal(readAuth(box), old.raw, 'the old auth.json is intact');
     assert.deepEqual(strayFiles(box.codexHome), [], 'the failed temp file is removed');
@@ -158,7 +158,7 @@ describe('a full disk', () => {
     const c = await s.client(box);
     const filler = fill(box.codexHome);
     const error = await s.rpcError(c.loginStart({ type: 'apiKey', apiKey: API_KEY_1 }));
-    assert.equal(error.code, ErrorCodes.internalError);
+    assert.equal(error.code, ErrorCodes.storageFailed);
     assert.match(error.message, /ENOSPC/);
     assert.equal(readAuth(box), corrupt, 'the corrupt file is not lost');
     const asides = readdirSync(box.codexHome).filter((name) => name.startsWith('auth.json.corrupt-'));
@@ -199,10 +199,11 @@ describe('a full disk', () => {
       unlinkSync(filler);
       const after = await c.token({ forceRefresh: true });
       assert.equal(after.type, 'chatgpt');
+      // A forced refresh keeps the backoff: the held tokens are written when it ends.
+      const accessOnDisk = (): string => (JSON.parse(readAuth(box)) as { tokens: { access_token: string } }).tokens.access_token;
+      await waitFor(() => accessOnDisk() !== old.tokens.access_token, 'the refreshed tokens to reach the disk once there is space');
       const status = await c.read();
       assert.equal(status.state, 'ok', `the login survives the full disk: ${status.reauthReason}`);
-      const disk = JSON.parse(readAuth(box)) as { tokens: { access_token: string } };
-      assert.notEqual(disk.tokens.access_token, old.tokens.access_token, 'the refreshed tokens reach the disk once there is space');
     },
   );
 });
@@ -282,7 +283,7 @@ describe('a read-only CODEX_HOME', () => {
 
   it('while running: a login gets a clear error, a refresh is held in memory, a logout revokes nothing, and writes work again once it is writable', async (t) => {
     const issuer = await s.issuer();
-    const box = s.box({ CODEXD_ISSUER: issuer.url });
+    const box = s.box({ CODEXD_ISSUER: issuer.url, CODEXD_REFRESH_BACKOFF_BASE_MS: '100', CODEXD_REFRESH_BACKOFF_MAX_MS: '200' });
     const old = fixture(issuer.mintTokens(), issuer.account);
     writeAtomically(box.codexHome, old.raw);
     const daemon = await s.daemon(box);
@@ -307,7 +308,9 @@ describe('a read-only CODEX_HOME', () => {
     umount(box.codexHome);
     const saved = await c.token({ forceRefresh: true });
     assert.equal(saved.type === 'chatgpt' && saved.accessToken, rotated, 'once writable, the held tokens are saved, not refreshed again');
-    assert.ok(readAuth(box).includes(rotated));
+    // A forced refresh keeps the backoff: the held tokens are written when it ends.
+    await waitFor(() => readAuth(box).includes(rotated), 'the held tokens to be saved once CODEX_HOME is writable');
+    assert.equal(issuer.count('/oauth/token', 'refresh_token'), 1, 'saved, not refreshed again');
 
     if (!readOnly(t, box)) return;
     const logout = await s.rpcError(c.logout());
