@@ -96,7 +96,8 @@ describe('a refresh meets a faulty issuer (the access token has expired, so no v
       const status = await timed(bystander.daemonStatus());
       const second = await forced;
       // Not a fixed bound (a busy machine is slow at everything): answered before the issuer's silence ended.
-      if (fault.name === 'accepts and never answers') assert.ok(status.ms < second.ms, `daemon/status took ${status.ms} ms, the forced refresh ${second.ms} ms`);
+      // A forced refresh keeps the backoff (answered at once): compared only when it waited for the silent issuer.
+      if (fault.name === 'accepts and never answers' && second.ms >= HTTP_TIMEOUT_S * 1000) assert.ok(status.ms < second.ms, `daemon/status took ${status.ms} ms, the forced refresh ${second.ms} ms`);
       assert.ok(status.ms < ANSWER_WITHIN_MS, `daemon/status took ${status.ms} ms while the issuer was faulty`);
       assert.equal(second.value.code, permanent ? ErrorCodes.reauthRequired : ErrorCodes.issuerUnavailable, second.value.message);
       assert.ok(second.ms < ANSWER_WITHIN_MS, `a forced refresh answered after ${second.ms} ms`);
