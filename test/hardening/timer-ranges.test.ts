@@ -62,7 +62,7 @@ describe('timer and setting ranges', () => {
   }
 
   it('an out-of-range value in config.json is refused with one line naming its key and the file', async () => {
-    for (const [key, value, what] of [['LOGIN_TIMEOUT_S', 2592000, 'must be <= 86400'], ['LOGIN_PORT', '1455', 'must be integer']] as const) {
+    for (const [key, value, what] of [['LOGIN_TIMEOUT_S', 2592000, 'must be an integer from 1 to 86400, got 2592000'], ['LOGIN_PORT', '1455', 'must be an integer from 0 to 65535, got "1455"']] as const) {
       const box = s.box();
       const file = writeConfig(box, { [key]: value });
       const { code, stderr } = await refusedStart(box);
