@@ -128,6 +128,25 @@ describe('doctor', () => {
     assert.match(socket.remediation!, /codex-auth daemon start/);
   });
 
+  test('a daemon that accepts and never answers (stopped): the socket check names the process to end', async (t) => {
+    const s = await scene(t);
+    s.writeFixture();
+    const { pid } = await s.start();
+    process.kill(pid, 'SIGSTOP');
+    let report: Report;
+    let code: number | null;
+    try {
+      ({ code, report } = await doctor(s.box));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    assert.equal(code, 1);
+    const socket = check(report, 'socket.folder');
+    assert.equal(socket.status, 'fail');
+    assert.match(socket.summary, /does not answer/);
+    assert.equal(socket.remediation, `kill ${pid}, then codex-auth daemon start`);
+  });
+
   test('auth.json readable by others, or not JSON, fails with the fix', async (t) => {
     const s = await loggedIn(t);
     chmodSync(s.authFile, 0o644);

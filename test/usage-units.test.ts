@@ -61,6 +61,16 @@ describe('the switch policy', () => {
     assert.match(reached.kind === 'switch' ? reached.reason : '', /^a: the backend says its limit is reached \(rate_limit_reached\)/);
   });
 
+  test('reads a backend figure outside 0-100 within it: a negative one is no more headroom than an empty window', () => {
+    const others = [
+      { name: 'hostile', snapshot: snapshot(-50, -50) },
+      { name: 'empty', snapshot: snapshot(0, 0) },
+    ];
+    const decision = decide({ name: 'a', snapshot: snapshot(95, 0) }, others, 90, none, T0);
+    assert.equal(decision.kind === 'switch' && decision.reason.endsWith('(100% left)'), true, JSON.stringify(decision));
+    assert.equal(decision.kind === 'switch' && decision.to, 'empty', 'a tie goes by name, as between any two equal accounts');
+  });
+
   test('says all accounts are near their limits when none is below the threshold', () => {
     const decision = decide({ name: 'a', snapshot: snapshot(95, 0) }, [{ name: 'b', snapshot: snapshot(91, 0) }], 90, none, T0);
     assert.deepEqual(decision, { kind: 'allNear', reason: 'a: its 5-hour window is at 95% (SWITCH_AT 90), and no other account is below 90%: all accounts are near their limits' });

@@ -44,9 +44,14 @@ function latestReset(snapshot: RateLimitSnapshot): number | null {
   return resets.length > 0 ? Math.max(...resets) : null;
 }
 
-/** How far the fuller window is from 100 %. */
+/**
+ * How far the fuller window is from 100 %. The backend's figure is passed to clients as Codex
+ * passes it, but a switch reads it within 0-100: an account whose backend says -50 % has no more
+ * headroom than an empty one.
+ */
 function headroom(snapshot: RateLimitSnapshot): number {
-  return 100 - Math.max(snapshot.primary?.usedPercent ?? 0, snapshot.secondary?.usedPercent ?? 0);
+  const used = (percent: number | undefined) => Math.min(100, Math.max(0, percent ?? 0));
+  return 100 - Math.max(used(snapshot.primary?.usedPercent), used(snapshot.secondary?.usedPercent));
 }
 
 /**

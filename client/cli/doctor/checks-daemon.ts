@@ -112,6 +112,11 @@ function socketFolder(context: DoctorContext): Check {
         return ok('the socket folder is yours and private; no socket yet', details);
       }
       if (!file.isSocket()) return fail(`${context.socket} is not a socket`, `rm ${context.socket}`, details);
+      if ('silent' in context.answer && context.answer.silent) {
+        const pids = daemonProcesses().filter((p) => sameCodexHome(p.home, context.codexHome)).map((p) => p.pid);
+        const end = pids.length > 0 ? `kill ${pids.join(' ')}` : `end the process that holds it (ss -xlp | grep ${context.socket})`;
+        return fail(`something accepts connections on ${context.socket} but does not answer (a stopped or hung codexd?)`, `${end}, then codex-auth daemon start`, details);
+      }
       if (answered(context) === null) return warning(`a stale socket file: nothing answers on ${context.socket}`, 'codex-auth daemon start (it replaces the stale socket)', details);
       return ok(`the socket folder is yours and private (0700), and codexd answers on ${realpathSync(context.socket)}`, details);
     },

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonUnreachableError } from '../../autostart.js';
 import { openDaemon } from '../../connect.js';
+import { NoAnswer } from '../../../shared/errors.js';
 import { expectedDaemon, readSettingsFile, resolveCodexHome, resolveSocketPath, type ExpectedDaemon } from '../../../shared/paths.js';
 import { Requests, type DaemonStatus, type InitializeResult, type ReadResult } from '../../../shared/protocol.js';
 
@@ -21,7 +22,8 @@ export interface DoctorContext {
   socket: string;
   expected: ExpectedDaemon;
   /** What the daemon answered, or why nothing did. */
-  answer: DaemonAnswer | { unreachable: string };
+  /** What the daemon answered, or why nothing did (`silent`: something accepted the connection and never answered). */
+  answer: DaemonAnswer | { unreachable: string; silent: boolean };
   /** Settings the user set in the settings file (keys without the CODEXD_ prefix). */
   settings: Record<string, unknown>;
 }
@@ -51,7 +53,7 @@ async function askDaemon(socket: string): Promise<DoctorContext['answer']> {
       connection.close();
     }
   } catch (error) {
-    return { unreachable: (error as Error).message };
+    return { unreachable: (error as Error).message, silent: error instanceof NoAnswer || (error as Error).message.includes('did not answer') };
   }
 }
 
