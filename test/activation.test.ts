@@ -1,11 +1,11 @@
 // systemd socket activation: codexd serves the socket it is handed and leaves it to its owner.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, Requests } from '../shared/protocol.js';
-import { canConnect, cli, client, codexdBin, fileSandbox, rawCall, restrictedSocket, waitFor, type Sandbox } from './helpers.js';
+import { canConnect, cli, client, codexdBin, enableSocketUnit, fileSandbox, rawCall, restrictedSocket, waitFor, type Sandbox } from './helpers.js';
 
 const hasActivate = spawnSync('systemd-socket-activate', ['--help']).status === 0;
 function run(box: Sandbox, script: string): Promise<{ code: number | null; stderr: string }> {
@@ -91,9 +91,7 @@ describe('socket activation', () => {
 
   it('clients do not autostart a daemon when codexd.socket is installed: systemd owns the socket', async () => {
     const b = fileSandbox();
-    const unitDir = join(b.env['XDG_CONFIG_HOME']!, 'systemd', 'user');
-    mkdirSync(unitDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(unitDir, 'codexd.socket'), '[Socket]\nListenStream=%t/codexd/codexd.sock\n');
+    enableSocketUnit(b, '[Socket]\nListenStream=%t/codexd/codexd.sock\n');
     const result = await cli(b, ['status']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /codexd\.socket is installed but nothing listens on .*systemctl --user enable --now codexd\.socket/);

@@ -10,7 +10,7 @@
 import './hermetic.js'; // first: nothing below may see what the caller exported
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, afterEach } from 'node:test';
@@ -307,6 +307,14 @@ export async function cli(box: Sandbox, args: string[], options: { input?: strin
   });
   const code = await Promise.race([run.exited, timeout]).finally(() => clearTimeout(timer));
   return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** codexd.socket as `systemctl --user enable` leaves it: the unit, and its link in sockets.target.wants (autostart stands aside only then). */
+export function enableSocketUnit(box: Sandbox, unitText: string): void {
+  const dir = join(box.env['XDG_CONFIG_HOME']!, 'systemd', 'user');
+  mkdirSync(join(dir, 'sockets.target.wants'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'codexd.socket'), unitText);
+  symlinkSync(join(dir, 'codexd.socket'), join(dir, 'sockets.target.wants', 'codexd.socket'));
 }
 
 /** A client of the library, on the sandbox's socket, never autostarting; it expects the sandbox's CODEX_HOME, not the caller's. */

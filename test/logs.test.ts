@@ -2,11 +2,11 @@
 // serves this CODEX_HOME (each home has its own), or from the journal under systemd; and codexd in
 // the foreground on a terminal prints readable lines.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { codexHomeKey } from '../shared/paths.js';
-import { cli, codexdBin, fileSandbox, startCli, waitFor } from './helpers.js';
+import { cli, codexdBin, enableSocketUnit, fileSandbox, startCli, waitFor } from './helpers.js';
 import { cliOnPty } from './pty.js';
 
 const READY = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] INFO: codexd is ready \{.*"activation":"bind"\}$/m;
@@ -56,9 +56,7 @@ describe('codex-auth logs', () => {
 
   it('under systemd the log comes from the journal (journalctl --user -u codexd.service), followed with -f', async () => {
     const x = fileSandbox();
-    const unit = join(x.env['XDG_CONFIG_HOME']!, 'systemd', 'user', 'codexd.socket');
-    mkdirSync(join(unit, '..'), { recursive: true });
-    writeFileSync(unit, '[Socket]\n');
+    enableSocketUnit(x, '[Socket]\n');
     const calls = join(x.dir, 'journalctl.calls');
     const fake = join(x.dir, 'journalctl');
     const line = JSON.stringify({ level: 40, time: '2026-01-02T03:04:05.678Z', pid: 7, msg: 'refresh failed, will retry' });
