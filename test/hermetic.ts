@@ -3,6 +3,7 @@
 // processes somewhere else. Every test file (through helpers.ts) takes them out of its own
 // environment, so that the in-process clients and every process started without an environment
 // of its own see none of them. The suite's own knobs (CODEXD_HARDENING_*, CODEXD_FUZZ_*) stay.
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,5 +16,8 @@ export function withoutCallers(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 for (const name of Object.keys(process.env)) if (CALLERS_ONLY.test(name)) delete process.env[name];
-// The in-process clients read the settings file too: one that is not there.
-process.env['XDG_CONFIG_HOME'] = join(tmpdir(), `cxd-no-settings-${process.pid}`);
+// The in-process clients read the settings file too: one that is not there. Whatever else the
+// test process starts may create it (Chromium keeps its profile there): it goes at exit.
+const noSettings = join(tmpdir(), `cxd-no-settings-${process.pid}`);
+process.env['XDG_CONFIG_HOME'] = noSettings;
+process.on('exit', () => rmSync(noSettings, { recursive: true, force: true }));
