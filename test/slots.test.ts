@@ -262,8 +262,8 @@ describe('a switch between slots', () => {
   const LATER = Date.now() + HOUR;
   afterEach(() => mock.restoreAll());
 
-  /** auth.json holds A, an account file B; a switch to B is allowed `writes` writes before the process dies. */
-  async function switchKilledAfter(writes: number): Promise<MemoryDisk> {
+  /** A daemon on a fresh disk where auth.json holds A and an account file holds B, loaded. */
+  async function aActiveBInFile() {
     const disk = new MemoryDisk();
     const a = login('a', LATER);
     const b = login('b', LATER);
@@ -272,6 +272,12 @@ describe('a switch between slots', () => {
     const { issuer } = stubIssuer();
     const { active, accounts, moves } = daemonOn(disk, issuer);
     await accounts.load(null);
+    return { disk, a, b, active, accounts, moves };
+  }
+
+  /** auth.json holds A, an account file B; a switch to B is allowed `writes` writes before the process dies. */
+  async function switchKilledAfter(writes: number): Promise<MemoryDisk> {
+    const { disk, b, active, accounts, moves } = await aActiveBInFile();
     disk.writesLeft = writes;
     const done = await moves.activate(accountKey(b), null).then(
       () => true,
@@ -319,14 +325,7 @@ describe('a switch between slots', () => {
   }
 
   test('a write of auth.json that fails takes back the outgoing copy: nothing changed', async () => {
-    const disk = new MemoryDisk();
-    const a = login('a', LATER);
-    const b = login('b', LATER);
-    disk.write('auth.json', a);
-    disk.write(accountKey(b), b);
-    const { issuer } = stubIssuer();
-    const { active, accounts, moves } = daemonOn(disk, issuer);
-    await accounts.load(null);
+    const { disk, a, b, active, accounts, moves } = await aActiveBInFile();
     const original = disk.write.bind(disk);
     mock.method(disk, 'write', (name: string, record: AuthRecord | null) => {
       if (name === 'auth.json') throw new Error('ENOSPC');

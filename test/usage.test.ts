@@ -27,33 +27,25 @@ const PAYLOAD = {
   rate_limit_reached_type: { type: 'workspace_member_usage_limit_reached' },
   extra_field: 1,
 };
+/** Codex's snapshot of the `codex` limit, the one `rateLimits` answers with too. */
+const CODEX_LIMIT = {
+  limitId: 'codex',
+  limitName: null,
+  normalModelSlug: null,
+  primary: { usedPercent: 100, windowDurationMins: 300, resetsAt: 1765050000 },
+  secondary: null,
+  credits: { hasCredits: false, unlimited: false, balance: null },
+  individualLimit: null,
+  spendControlReached: null,
+  planType: 'team',
+  rateLimitReachedType: 'workspace_member_usage_limit_reached',
+};
+
 const CODEX_ANSWER = {
   ordinaryUsageAllowed: null,
-  rateLimits: {
-    limitId: 'codex',
-    limitName: null,
-    normalModelSlug: null,
-    primary: { usedPercent: 100, windowDurationMins: 300, resetsAt: 1765050000 },
-    secondary: null,
-    credits: { hasCredits: false, unlimited: false, balance: null },
-    individualLimit: null,
-    spendControlReached: null,
-    planType: 'team',
-    rateLimitReachedType: 'workspace_member_usage_limit_reached',
-  },
+  rateLimits: CODEX_LIMIT,
   rateLimitsByLimitId: {
-    codex: {
-      limitId: 'codex',
-      limitName: null,
-      normalModelSlug: null,
-      primary: { usedPercent: 100, windowDurationMins: 300, resetsAt: 1765050000 },
-      secondary: null,
-      credits: { hasCredits: false, unlimited: false, balance: null },
-      individualLimit: null,
-      spendControlReached: null,
-      planType: 'team',
-      rateLimitReachedType: 'workspace_member_usage_limit_reached',
-    },
+    codex: CODEX_LIMIT,
     codex_mini: {
       limitId: 'codex_mini',
       limitName: 'GPT-5-Codex-Mini',
