@@ -52,32 +52,69 @@ const keepModuleUrls = {
 };
 
 /**
- * Built-in modules that cost start-up time and that no command needs before it does real work:
- * node:module (its ES module loader; only for koffi), node:os (only without XDG folders) and
- * node:crypto (needed only to key a CODEX_HOME other than the default).
- * Each becomes a stand-in whose properties load the real module on first use.
+ * Built-in modules outside Node's start-up snapshot, which cost start-up time to compile and that
+ * nothing needs before it does real work: node:module (its ES module loader; only for koffi),
+ * node:os (only without XDG folders) and node:crypto (needed only to key a CODEX_HOME other than
+ * the default); in the daemon also what only a request, a login, a write, the keyring helper or
+ * pino's transports (which codexd never uses) need.
+ * Each becomes a stand-in whose properties load the real module on first use; a stand-in of a
+ * module that is a function (node:assert) is a function that forwards its calls.
  */
-const LAZY_BUILTINS = ['crypto', 'module', 'os'];
-const lazyBuiltins = {
+const lazyBuiltins = (names) => ({
   name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`) }, (args) => {
+    b.onResolve({ filter: new RegExp(`^(node:)?(${names.join('|')})$`) }, (args) => {
       const name = args.path.replace(/^node:/, '');
       // The stand-in's own require is of the real module.
       return args.namespace === 'lazy-builtin' ? { path: `node:${name}`, external: true } : { path: name, namespace: 'lazy-builtin' };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
-      const names = Object.keys(createRequire(import.meta.url)(`node:${args.path}`));
+      const real = createRequire(import.meta.url)(`node:${args.path}`);
+      const load = `const load = () => (real ??= require('node:${args.path}'));`;
+      const standIn = typeof real === 'function'
+        ? `module.exports = function (...args) { return new.target ? Reflect.construct(load(), args) : Reflect.apply(load(), this, args); };`
+        : '';
       return {
         contents: `let real;
-for (const name of ${JSON.stringify(names)}) {
-  Object.defineProperty(exports, name, { enumerable: true, get: () => (real ??= require('node:${args.path}'))[name] });
+${load}
+${standIn}
+for (const name of ${JSON.stringify(Object.keys(real))}) {
+  Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });
 }`,
         loader: 'js',
       };
     });
   },
+});
+/**
+ * pino's transports (a worker thread per transport, through thread-stream) are never used by
+ * codexd, which gives pino its own destination (daemon/runtime/log.ts); but pino loads
+ * thread-stream, and with it node:worker_threads, when it loads. In the daemon's bundle,
+ * thread-stream becomes a stand-in that loads it on the first `new`, and pino's one read of
+ * `isMainThread` (when it builds a SonicBoom destination) reads it then, not when pino loads.
+ */
+const PINO_TOOLS_MAIN_THREAD = "const { isMainThread } = require('worker_threads')";
+const pinoWithoutTransports = {
+  name: 'pino-without-transports',
+  setup(b) {
+    b.onResolve({ filter: /^thread-stream$/ }, (args) => ({ path: createRequire(join(args.resolveDir, 'x')).resolve(args.path), namespace: 'lazy-package' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => ({
+      contents: `let real;
+module.exports = function (...args) { return Reflect.construct(real ??= require(${JSON.stringify(args.path)}), args); };`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pino[\\/]lib[\\/]tools\.js$/ }, async (args) => {
+      const contents = await readFile(args.path, 'utf8');
+      // A pino whose tools.js reads it otherwise stops the build, rather than loading worker_threads unseen.
+      if (!contents.includes(PINO_TOOLS_MAIN_THREAD) || contents.split('isMainThread').length !== 3) throw new Error(`${args.path}: isMainThread is not read as pino 10.4 reads it; update the pino-without-transports plugin`);
+      return { contents: contents.replace(PINO_TOOLS_MAIN_THREAD, "const workerThreads = require('worker_threads')").replace(/\bisMainThread\b/, 'workerThreads.isMainThread'), loader: 'js' };
+    });
+  },
 };
+
+const CLIENT_LAZY_BUILTINS = ['crypto', 'module', 'os'];
+const DAEMON_LAZY_BUILTINS = [...CLIENT_LAZY_BUILTINS, 'fs/promises', 'timers/promises', 'child_process', 'worker_threads', 'assert', 'http'];
 
 /** In the bin, `import('./handlers.js')` becomes a require of the full CLI's bundle. */
 const fullCli = {
@@ -106,7 +143,7 @@ await Promise.all([
     entryPoints: [join(root, 'client', 'cli', 'handlers.ts')],
     outfile: join(outdir, 'handlers.cjs'),
     banner: { js: '// codex-auth: client/cli/handlers.ts, bundled by scripts/bundle.mjs' },
-    plugins: [keepModuleUrls, lazyBuiltins],
+    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS)],
   }),
   build({
     ...common,
@@ -116,7 +153,7 @@ await Promise.all([
     banner: { js: '// codex-auth: client/cli/bin.ts, bundled by scripts/bundle.mjs' },
     // So that import('./handlers.js') becomes require('./handlers.cjs'), without the ES module loader.
     supported: { 'dynamic-import': false },
-    plugins: [keepModuleUrls, lazyBuiltins, fullCli],
+    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), fullCli],
   }),
   build({
     ...common,
@@ -130,6 +167,7 @@ await Promise.all([
     minifyWhitespace: true,
     minifySyntax: true,
     external: ['koffi', 'open', 'undici', 'pino-pretty', 'conf'],
+    plugins: [lazyBuiltins(DAEMON_LAZY_BUILTINS), pinoWithoutTransports],
   }),
   // The keyring helper, a child process codexd starts only in keyring and auto mode; the native
   // @napi-rs/keyring loads from node_modules.
