@@ -7,6 +7,7 @@
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 const HEADER_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 const MAX_HEADER_BYTES = 8 * 1024;
 
 /** Raised when the peer broke the framing; the connection cannot continue. */
@@ -14,15 +15,21 @@ export class FramingError extends Error {
   override name = 'FramingError';
 }
 
+/** The header every client sends: one line, read without splitting. */
+const PLAIN_HEADER = /^Content-Length: (\d{1,10})$/;
+
 export function parseContentLength(header: string, max: number): number {
-  let length = -1;
-  for (const line of header.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon < 0) throw new FramingError('malformed header line');
-    if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
-    const value = line.slice(colon + 1).trim();
-    if (!/^\d{1,10}$/.test(value)) throw new FramingError('Content-Length is not a non-negative integer');
-    length = Number(value);
+  const plain = PLAIN_HEADER.exec(header);
+  let length = plain ? Number(plain[1]) : -1;
+  if (!plain) {
+    for (const line of header.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon < 0) throw new FramingError('malformed header line');
+      if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
+      const value = line.slice(colon + 1).trim();
+      if (!/^\d{1,10}$/.test(value)) throw new FramingError('Content-Length is not a non-negative integer');
+      length = Number(value);
+    }
   }
   if (length < 0) throw new FramingError('missing Content-Length header');
   if (length > max) throw new FramingError(`message of ${length} bytes exceeds the ${max}-byte limit`);
@@ -34,7 +41,9 @@ export function parseContentLength(header: string, max: number): number {
  * order, and throws FramingError where the stream breaks (the connection cannot continue).
  */
 export class FrameParser {
-  private header: Buffer = Buffer.alloc(0);
+  /** The start of a header not yet ended. */
+  private header: Buffer = EMPTY;
+  /** The pieces of a body not yet whole. */
   private body: Buffer[] = [];
   private bodyBytes = 0;
   private expected = -1;
@@ -47,35 +56,42 @@ export class FrameParser {
   }
 
   push(chunk: Buffer, onBody: (body: Buffer) => void): void {
-    while (chunk.length > 0) {
+    // Walks the chunk by offset: a chunk of whole frames is cut with no copy and no list.
+    let at = 0;
+    while (at < chunk.length) {
       if (this.expected < 0) {
-        this.header = this.header.length === 0 ? chunk : Buffer.concat([this.header, chunk]);
-        chunk = Buffer.alloc(0);
-        const end = this.header.indexOf(HEADER_END);
-        if (end < 0) {
-          if (this.header.length > MAX_HEADER_BYTES) throw new FramingError('header too long');
-          break;
+        if (this.header.length > 0) {
+          chunk = Buffer.concat([this.header, chunk.subarray(at)]);
+          at = 0;
         }
-        this.expected = parseContentLength(this.header.subarray(0, end).toString('ascii'), this.maxMessageBytes);
-        chunk = this.header.subarray(end + HEADER_END.length);
-        this.header = Buffer.alloc(0);
+        const end = chunk.indexOf(HEADER_END, at);
+        if (end < 0) {
+          this.header = chunk.subarray(at);
+          if (this.header.length > MAX_HEADER_BYTES) throw new FramingError('header too long');
+          return;
+        }
+        this.header = EMPTY;
+        this.expected = parseContentLength(chunk.toString('ascii', at, end), this.maxMessageBytes);
+        at = end + HEADER_END.length;
       }
-      const take = Math.min(chunk.length, this.expected - this.bodyBytes);
-      this.body.push(chunk.subarray(0, take));
-      this.bodyBytes += take;
-      chunk = chunk.subarray(take);
-      if (this.bodyBytes === this.expected) {
-        const body = this.body.length === 1 ? this.body[0]! : Buffer.concat(this.body);
-        this.body = [];
-        this.bodyBytes = 0;
-        this.expected = -1;
-        onBody(body);
+      const take = Math.min(chunk.length - at, this.expected - this.bodyBytes);
+      const piece = chunk.subarray(at, at + take);
+      at += take;
+      if (this.bodyBytes + take < this.expected) {
+        this.body.push(piece);
+        this.bodyBytes += take;
+        continue;
       }
+      const body = this.body.length === 0 ? piece : Buffer.concat([...this.body, piece]);
+      this.body = [];
+      this.bodyBytes = 0;
+      this.expected = -1;
+      onBody(body);
     }
   }
 
   reset(): void {
-    this.header = Buffer.alloc(0);
+    this.header = EMPTY;
     this.body = [];
     this.bodyBytes = 0;
     this.expected = -1;
@@ -116,6 +132,10 @@ export function invalidMessage(value: unknown): string | null {
 
 /** One message, framed. */
 export function frame(message: unknown): string {
-  const json = JSON.stringify(message);
+  return frameJson(JSON.stringify(message));
+}
+
+/** One message already serialized, framed. */
+export function frameJson(json: string): string {
   return `Content-Length: ${Buffer.byteLength(json, 'utf8')}\r\n\r\n${json}`;
 }

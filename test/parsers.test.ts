@@ -55,6 +55,10 @@ describe('FrameParser', () => {
       assert.deepEqual(out, whole, `split at byte ${cut}`);
       assert.equal(parser.partial, false);
     }
+    const byteByByte = new FrameParser(1024);
+    const out: string[] = [];
+    for (let i = 0; i < bytes.length; i++) byteByByte.push(bytes.subarray(i, i + 1), (body) => out.push(body.toString('utf8')));
+    assert.deepEqual(out, whole, 'one byte at a time');
   });
 
   it('knows when a frame is half read', () => {
