@@ -8,7 +8,7 @@
 //    its answers is cut off.
 import type { Socket } from 'node:net';
 import { ErrorCodes } from './errors.js';
-import { frame, FrameParser, FramingError, idOf, invalidMessage, isRecord, MAX_MESSAGE_BYTES } from './framing.js';
+import { frame, frameJson, FrameParser, FramingError, idOf, invalidMessage, isRecord, MAX_MESSAGE_BYTES } from './framing.js';
 
 export { FramingError };
 
@@ -36,8 +36,8 @@ export interface IncomingRequest {
   params: unknown;
 }
 
-/** The answer to a request: its result, or an error with a JSON-RPC code. */
-export type Answer = { result: unknown } | { error: { code: number; message: string } };
+/** The answer to a request: its result (or the result already serialized), or an error with a JSON-RPC code. */
+export type Answer = { result: unknown } | { resultJson: string } | { error: { code: number; message: string } };
 
 export interface ConnectionEvents {
   /** A request to answer, with `answer`, once. Notifications and responses from the peer are ignored (codexd sends no requests). */
@@ -74,7 +74,7 @@ export class FramedConnection {
   answer(id: string | number, answer: Answer): void {
     this.owed--;
     this.holdWrites();
-    this.writeFrame(frame({ jsonrpc: '2.0', id, ...answer }));
+    this.writeFrame('resultJson' in answer ? frameJson(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${answer.resultJson}}`) : frame({ jsonrpc: '2.0', id, ...answer }));
     if (!this.paused || this.owed > this.limits.maxPendingRequests / 2) return;
     this.paused = false;
     this.socket.resume();

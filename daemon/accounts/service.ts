@@ -27,6 +27,25 @@ export interface AccountEvents {
   loginCompleted: [LoginCompleted];
 }
 
+type ChatgptTokens = NonNullable<AuthRecord['tokens']>;
+type ChatgptTokenResult = Extract<TokenResult, { type: 'chatgpt' }>;
+
+/**
+ * account/token's answer for the tokens held, built once per tokens object: frozen, and the same
+ * object until the login changes, so that the server serializes it once (rpc/server.ts).
+ */
+const tokenResults = new WeakMap<ChatgptTokens, ChatgptTokenResult>();
+
+function tokenResultOf(tokens: ChatgptTokens): ChatgptTokenResult {
+  const { access_token: accessToken, account_id: accountId } = tokens;
+  let result = tokenResults.get(tokens);
+  if (result?.accessToken !== accessToken || result.accountId !== accountId) {
+    result = Object.freeze({ type: 'chatgpt', accessToken, accountId, expiresAt: isoTime(expiryMs(accessToken)) } as const);
+    tokenResults.set(tokens, result);
+  }
+  return result;
+}
+
 const EXPIRY_UNKNOWN = `the access token carries no valid expiry time (exp), so it is refreshed ${STALE_AFTER_DAYS} days after the last refresh, as Codex does`;
 
 export class AccountService extends EventEmitter<AccountEvents> {
@@ -173,8 +192,7 @@ export class AccountService extends EventEmitter<AccountEvents> {
   async token(forceRefresh: boolean, name?: string, restricted = false): Promise<TokenResult> {
     const login = await this.freshLogin(forceRefresh, name, forcedGap(restricted));
     if (login.auth_mode === 'apikey') return { type: 'apiKey', apiKey: login.OPENAI_API_KEY! };
-    const { access_token: accessToken, account_id: accountId } = login.tokens!;
-    return { type: 'chatgpt', accessToken, accountId, expiresAt: isoTime(expiryMs(accessToken)) };
+    return tokenResultOf(login.tokens!);
   }
 
   /** What a follower mirrors: the fresh login without its refresh token. */

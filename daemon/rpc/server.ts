@@ -87,6 +87,8 @@ export class RpcServer {
   private readonly ownUid = process.getuid?.();
   private inFlight = 0;
   private idle: (() => void) | null = null;
+  /** Frozen results, serialized once: account/token's is the same object until the login changes. */
+  private readonly serialized = new WeakMap<object, string>();
 
   constructor(private readonly options: ServerOptions) {
     this.server = createServer({ allowHalfOpen: false }, (socket) => this.accept(socket));
@@ -195,13 +197,23 @@ export class RpcServer {
     this.inFlight++;
     try {
       const result = (await handler(params ?? {}, peer)) ?? null;
-      return { result: SECRET_RESULTS.has(method) ? result : scrubStrings(result) };
+      if (!SECRET_RESULTS.has(method)) return { result: scrubStrings(result) };
+      return typeof result === 'object' && result !== null && Object.isFrozen(result) ? { resultJson: this.serializedOnce(result) } : { result };
     } catch (error) {
       const [code, message] = this.errorReply(method, error);
       return { error: { code, message: scrub(message) } };
     } finally {
       if (--this.inFlight === 0) this.idle?.();
     }
+  }
+
+  private serializedOnce(result: object): string {
+    let json = this.serialized.get(result);
+    if (json === undefined) {
+      json = JSON.stringify(result);
+      this.serialized.set(result, json);
+    }
+    return json;
   }
 
   private errorReply(method: string, error: unknown): [number, string] {
