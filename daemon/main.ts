@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // codexd: the daemon. Wires settings, logging, the socket, the auth store and the account
 // service together; runtime/lifecycle.ts shuts them down in order.
-import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -174,7 +173,7 @@ async function run(settings: Settings, log: Logger, { autostarted, startedBy }: 
   const homeLock = lockCodexHome(settings.codexHome, settings.socket, daemonLockPath(settings.codexHome));
   if (homeLock.warning) log.warn(homeLock.warning);
 
-  const instanceId = randomUUID();
+  const instanceId = newInstanceId();
   const follower = settings.upstream ? new Follower(store, { path: settings.upstream, instanceId, timeoutMs: settings.upstreamTimeoutMs, retryMaxMs: settings.upstreamRetryMaxMs }, log) : null;
   const { account, watcher } = follower ? { account: follower, watcher: watchForOwnLogin(store, follower, log) } : own(store, config, keyring, settings, log);
   // A switch of cli_auth_credentials_store takes effect at once: the login is read from, and written
@@ -228,6 +227,16 @@ async function run(settings: Settings, log: Logger, { autostarted, startedBy }: 
  */
 function giveMemoryBackSooner(): void {
   (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString('--gc-memory-reducer-start-delay-ms=2000');
+}
+
+/**
+ * This daemon's id in `initialize`, new at every start, by which a follower whose upstream leads
+ * back to it knows (daemon/follower/upstream.ts): 128 bits from Math.random, which Node seeds from
+ * OpenSSL's generator in every process. The id only has to differ from other daemons' (it guards
+ * nothing), and node:crypto's randomUUID would load node:crypto before the socket listens.
+ */
+function newInstanceId(): string {
+  return Array.from({ length: 4 }, () => Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0')).join('');
 }
 
 /** Who started this daemon, whose environment it keeps: for messages about what that environment lacks. */

@@ -53,10 +53,9 @@ const keepModuleUrls = {
 
 /**
  * Built-in modules outside Node's start-up snapshot, which cost start-up time to compile and that
- * nothing needs before it does real work: node:module (its ES module loader; only for koffi),
- * node:os (only without XDG folders) and node:crypto (needed only to key a CODEX_HOME other than
- * the default); in the daemon also what only a request, a login, a write, the keyring helper or
- * pino's transports (which codexd never uses) need.
+ * nothing needs before it does real work: node:module (its ES module loader; only for koffi) and
+ * node:os (only without XDG folders); in the daemon also what only a request, a login, a write,
+ * the keyring helper or pino's transports (which codexd never uses) need.
  * Each becomes a stand-in whose properties load the real module on first use; a stand-in of a
  * module that is a function (node:assert) is a function that forwards its calls.
  */
@@ -113,8 +112,8 @@ module.exports = function (...args) { return Reflect.construct(real ??= require(
   },
 };
 
-const CLIENT_LAZY_BUILTINS = ['crypto', 'module', 'os'];
-const DAEMON_LAZY_BUILTINS = [...CLIENT_LAZY_BUILTINS, 'fs/promises', 'timers/promises', 'child_process', 'worker_threads', 'assert', 'http'];
+const CLIENT_LAZY_BUILTINS = ['module', 'os'];
+const DAEMON_LAZY_BUILTINS = [...CLIENT_LAZY_BUILTINS, 'crypto', 'fs/promises', 'timers/promises', 'child_process', 'worker_threads', 'assert', 'http'];
 
 /** In the bin, `import('./handlers.js')` becomes a require of the full CLI's bundle. */
 const fullCli = {

@@ -3,9 +3,9 @@
 // put in a file's place does not wait for a writer; and only a regular file up to a size cap is
 // read, so a link to /dev/zero or a 1 GiB sparse file costs nothing. Clients use it too (the
 // settings file), so it loads nothing but node:fs.
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { close, closeSync, constants, fstat, fstatSync, open, openSync, read, readSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
+import { promisify } from 'node:util';
 
 /** Every file codexd reads is a few KiB; reading more than this would only cost memory. */
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -20,26 +20,33 @@ export interface ReadLimits {
 
 const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
+// node:fs's callbacks, promised: node:fs/promises (FileHandle, with readline) is not in Node's
+// start-up snapshot, and codexd reads auth.json before its socket listens.
+const openAsync = promisify(open);
+const fstatAsync = promisify(fstat);
+const readAsync = promisify(read);
+const closeAsync = promisify(close);
+
 /** Reads `file` if it is a regular file of at most `maxBytes`, in the daemon's event loop without blocking it. */
 export async function readBounded(file: string, limits: ReadLimits = {}): Promise<BoundedRead> {
   const { name, maxBytes } = resolved(file, limits);
-  let handle;
+  let fd: number;
   try {
-    handle = await open(file, FLAGS);
+    fd = await openAsync(file, FLAGS);
   } catch (error) {
     return openFailed(name, error);
   }
   try {
-    const stat = await handle.stat();
+    const stat = await fstatAsync(fd);
     const refused = refusal(stat, name, maxBytes);
     if (refused) return refused;
     const chunks = new Chunks(name, maxBytes, stat.size);
-    while (chunks.more((await handle.read(chunks.buffer, chunks.length, chunks.room)).bytesRead));
+    while (chunks.more((await readAsync(fd, chunks.buffer, chunks.length, chunks.room, null)).bytesRead));
     return chunks.result();
   } catch (error) {
     return { kind: 'unreadable', reason: `cannot read ${name}: ${(error as Error).message}` };
   } finally {
-    await handle.close();
+    await closeAsync(fd);
   }
 }
 

@@ -1,11 +1,11 @@
 // Where things live. Shared by the daemon and its clients so both find the same socket
 // without loading the settings library on the client's start-up path.
-import { createHash } from 'node:crypto';
 import { lstatSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { readTextSync } from './bounded-read.js';
 import { SettingsError } from './errors.js';
+import { sha256Hex } from './sha256.js';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -15,7 +15,7 @@ type Env = NodeJS.ProcessEnv;
  * socket, lock and log file.
  */
 export function codexHomeKey(codexHome: string): string {
-  return createHash('sha256').update(canonicalHome(codexHome)).digest('hex').slice(0, 16);
+  return sha256Hex(canonicalHome(codexHome)).slice(0, 16);
 }
 
 function canonicalHome(codexHome: string): string {
@@ -26,7 +26,7 @@ function canonicalHome(codexHome: string): string {
   }
 }
 
-/** Whether two paths name the same CODEX_HOME (the same key), without hashing: `codex-auth token` need not load node:crypto. */
+/** Whether two paths name the same CODEX_HOME (the same key), without hashing. */
 export function sameCodexHome(a: string, b: string): boolean {
   return canonicalHome(a) === canonicalHome(b);
 }

@@ -1,12 +1,12 @@
 // Several accounts (see docs/accounts.md): who a login is (its key), what it is called, and
 // what `account/list` says of it.
-import { createHash } from 'node:crypto';
 import type { AccountSummary } from '../../shared/protocol.js';
 import { expiryMs, identityOf, isoTime } from '../auth/jwt.js';
 import type { AuthRecord } from '../auth/store.js';
+import { sha256Hex } from '../../shared/sha256.js';
 
 function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+  return sha256Hex(text).slice(0, 16);
 }
 
 /**

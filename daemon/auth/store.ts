@@ -3,9 +3,10 @@
 // (./codex-config.ts): auth.json (a 0600 temp file `.auth-XXXXXX`, fsync, rename), Codex's OS
 // keyring entry (../keyring/client.ts), or `auto`: the keyring, falling back to the file when it is empty
 // or fails, for loads and saves alike, as Codex does.
-import { constants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { access, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { access, constants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { MAX_FILE_BYTES, readBounded } from '../../shared/bounded-read.js';
 import { isRecord } from '../../shared/framing.js';
 import type { AuthMode, CredentialStore } from '../../shared/protocol.js';
@@ -229,7 +230,8 @@ export class AuthStore {
   /** Why logins and logouts cannot be saved now (CODEX_HOME is read-only), or null. */
   async readOnlyReason(): Promise<string | null> {
     try {
-      await access(this.codexHome, constants.W_OK);
+      // node:fs's, promised: node:fs/promises loads at the first write, not before the socket listens.
+      await promisify(access)(this.codexHome, constants.W_OK);
       return null;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

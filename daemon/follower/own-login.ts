@@ -4,11 +4,11 @@
 // API-key login, so the follower notes what it wrote: a SHA-256 of the login, in
 // `$CODEX_HOME/codexd/follower-mirror` (0600, two lines at most: the last two writes, so that a
 // follower killed between the note and auth.json still knows the file it finds at its next start).
-import { createHash } from 'node:crypto';
 import { constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FOLLOWER_REFRESH_TOKEN } from '../../shared/paths.js';
+import { sha256Hex } from '../../shared/sha256.js';
 import { replaceFileAtomically } from '../auth/atomic-file.js';
 import { serialize, type AuthRecord, type Loaded } from '../auth/store.js';
 
@@ -17,7 +17,7 @@ const TEMP_PREFIX = '.follower-mirror-';
 const MAX_NOTE_BYTES = 1024;
 
 function digest(record: AuthRecord): string {
-  return createHash('sha256').update(serialize(record)).digest('hex');
+  return sha256Hex(serialize(record));
 }
 
 export class MirrorNote {
