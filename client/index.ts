@@ -205,8 +205,10 @@ export class CodexdClient {
     return { dispose: () => this.events.off(event, listener as never) };
   }
 
-  private async request<P, R>(request: RequestDef<P, R>, params: P): Promise<R> {
-    return (await this.open(this.options.autostart ?? true)).request(request, params);
+  private request<P, R>(request: RequestDef<P, R>, params: P): Promise<R> {
+    // Connected: straight to the connection, without a turn through open().
+    if (this.connection) return this.connection.request(request, params);
+    return this.open(this.options.autostart ?? true).then((connection) => connection.request(request, params));
   }
 
   /** Connects, then checks with `initialize` that the daemon serves what this client expects, before any request. */
