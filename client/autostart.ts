@@ -5,7 +5,6 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DaemonUnreachableError } from '../shared/errors.js';
 import { lock } from '../shared/os.js';
 import { conventionalUpstream, defaultCodexHome, defaultLogFile, defaultSocketPath, isWindowsPipe, readSettingsFile, resolveCodexHome, runtimeDir, socketLockPath } from '../shared/paths.js';
@@ -57,7 +56,7 @@ function followerArgs(env: NodeJS.ProcessEnv): string[] {
   return upstream ? ['--upstream', upstream] : [];
 }
 
-const daemonMain = fileURLToPath(new URL('../daemon/codexd.cjs', import.meta.url));
+const daemonMain = join(import.meta.dirname, '..', 'daemon', 'codexd.cjs');
 
 async function waitForSocket(path: string, deadline: number, exited: () => string | null): Promise<Socket> {
   for (;;) {

@@ -3,13 +3,16 @@
 // so the daemon starts without the ES module loader and without resolving its ~25 modules one by
 // one; what it loads only on demand stays outside (conf, undici, open, pino-pretty, koffi). Its
 // keyring helper becomes dist/daemon/keyring-helper.cjs.
-// codex-auth becomes two files in dist/client/cli/:
-//  - codex-auth.cjs, the `bin` (client/cli/bin.ts), every command's entry point: the command
-//    table, the command line, `--help`, the framing and the connection; enough for
-//    `codex-auth token`, which is on the hot path of every tool that runs
+// codex-auth becomes four files in dist/client/cli/:
+//  - codex-auth.cjs, the `bin` (client/cli/bin.ts), which runs main.cjs from V8's code cache
+//    (shared/code-cache.ts);
+//  - main.cjs (client/cli/main.ts), every command's entry point: the framing and the connection,
+//    enough for a bare `codex-auth token`, which is on the hot path of every tool that runs
 //    `Authorization: Bearer $(codex-auth token)`;
+//  - command-line.cjs (client/cli/command-line.ts), which main.cjs requires for any other command
+//    line: the command table, the command line, `--help`, and `token` with options;
 //  - handlers.cjs, the full CLI (client/cli/handlers.ts): the handlers of every other command,
-//    which codex-auth.cjs requires when one of them runs.
+//    which command-line.cjs requires when one of them runs.
 // One file starts much faster than ~25 ES modules (and vscode-jsonrpc's 15 CommonJS ones)
 // resolved, read and linked one by one, and CommonJS skips the ES module loader that Node starts
 // for the first ES module; see docs/performance.md for the figures. Modules handlers.ts
@@ -22,7 +25,8 @@
 //  - `open`, imported only when a browser login opens the browser;
 //  - ./service.js (`codex-auth service ...`), ./logs.js (`codex-auth logs`, with pino-pretty) and
 //    ./config.js (`codex-auth config ...`, with conf), each imported only by its command.
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,20 +36,23 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = join(root, 'dist', 'client', 'cli');
 
 /**
- * Bundled code keeps the import.meta.url it has in the tsc output: in every client/ module,
- * `import.meta.url` becomes the URL of that module's own compiled file, so the paths it resolves
- * relative to itself (../daemon/codexd.cjs, ../../package.json, koffi) are the same as unbundled.
+ * Bundled code keeps the import.meta.url and import.meta.dirname it has in the tsc output: in
+ * every client/ module, they become the URL and the folder of that module's own compiled file, so
+ * the paths it resolves relative to itself (../daemon/codexd.cjs, ../../package.json, koffi) are
+ * the same as unbundled.
  */
 const keepModuleUrls = {
   name: 'keep-module-urls',
   setup(b) {
     b.onLoad({ filter: /[\\/](client|shared)[\\/].*\.ts$/ }, async (args) => {
       let contents = await readFile(args.path, 'utf8');
+      const compiled = join(root, 'dist', relative(root, args.path)).replace(/\.ts$/, '.js');
+      const fromBundle = (path) => JSON.stringify(relative(outdir, path).split(sep).join('/'));
       if (contents.includes('import.meta.url')) {
-        const compiled = join(root, 'dist', relative(root, args.path)).replace(/\.ts$/, '.js');
-        const fromBundle = relative(outdir, compiled).split(sep).join('/');
-        contents = contents.replaceAll('import.meta.url', `require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(fromBundle)})).href`);
+        contents = contents.replaceAll('import.meta.url', `require('node:url').pathToFileURL(require('node:path').join(__dirname, ${fromBundle(compiled)})).href`);
       }
+      // A folder, without a URL to parse: what `codex-auth token` reads relative to itself uses it.
+      contents = contents.replaceAll('import.meta.dirname', `require('node:path').join(__dirname, ${fromBundle(dirname(compiled))})`);
       return { contents, loader: 'ts' };
     });
   },
@@ -53,11 +60,17 @@ const keepModuleUrls = {
 
 /**
  * Built-in modules outside Node's start-up snapshot, which cost start-up time to compile and that
- * nothing needs before it does real work: node:module (its ES module loader; only for koffi) and
- * node:os (only without XDG folders); in the daemon also what only a request, a login, a write,
- * the keyring helper or pino's transports (which codexd never uses) need.
- * Each becomes a stand-in whose properties load the real module on first use; a stand-in of a
- * module that is a function (node:assert) is a function that forwards its calls.
+ * nothing needs before it does real work: node:module (its ES module loader; only for koffi),
+ * node:os (only without XDG folders) and node:timers/promises (only to wait for a lock or a
+ * daemon starting); in the daemon also what only a request, a login, a write, the keyring helper
+ * or pino's transports (which codexd never uses) need.
+ * Each becomes a stand-in that loads the real module when it is first used. Imported by an ES
+ * module (our code), the stand-in is an ES module: its functions load the real module on their
+ * first call and pass the call on, its objects (os.constants) on their first property read, and
+ * nothing runs until then (a CommonJS stand-in's getters are copied name by name when an ES
+ * module imports it); importing a string or a number from it fails the build. Required by a
+ * CommonJS module (a dependency), it is a CommonJS module with a getter for each name, and a
+ * function that forwards its calls when the module is one (node:assert).
  */
 const lazyBuiltins = (names) => ({
   name: 'lazy-builtins',
@@ -65,26 +78,34 @@ const lazyBuiltins = (names) => ({
     b.onResolve({ filter: new RegExp(`^(node:)?(${names.join('|')})$`) }, (args) => {
       const name = args.path.replace(/^node:/, '');
       // The stand-in's own require is of the real module.
-      return args.namespace === 'lazy-builtin' ? { path: `node:${name}`, external: true } : { path: name, namespace: 'lazy-builtin' };
+      if (args.namespace.startsWith('lazy-builtin')) return { path: `node:${name}`, external: true };
+      return { path: name, namespace: args.kind === 'require-call' ? 'lazy-builtin-cjs' : 'lazy-builtin' };
     });
+    const standIn = (path, lines) => ({ contents: ['let real;', `const load = () => (real ??= require('node:${path}'));`, ...lines].join('\n'), loader: 'js' });
+    const forward = 'return new.target ? Reflect.construct(load(), [...arguments]) : Reflect.apply(load(), this, arguments);';
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
       const real = createRequire(import.meta.url)(`node:${args.path}`);
-      const load = `const load = () => (real ??= require('node:${args.path}'));`;
-      const standIn = typeof real === 'function'
-        ? `module.exports = function (...args) { return new.target ? Reflect.construct(load(), args) : Reflect.apply(load(), this, args); };`
-        : '';
-      return {
-        contents: `let real;
-${load}
-${standIn}
-for (const name of ${JSON.stringify(Object.keys(real))}) {
-  Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });
-}`,
-        loader: 'js',
-      };
+      const names = Object.keys(real).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name));
+      return standIn(args.path, [
+        'const onRead = (of) => new Proxy({}, { get: (_, key) => of()[key], has: (_, key) => key in of() });',
+        // Pure: a bundle that does not import one does not build it.
+        typeof real === 'function' ? `export default function () { ${forward} }` : 'export default /* @__PURE__ */ onRead(load);',
+        ...names.filter((name) => typeof real[name] === 'function').map((name) => `export function ${name}() { return load().${name}.apply(this, arguments); }`),
+        ...names.filter((name) => typeof real[name] === 'object' && real[name] !== null).map((name) => `export const ${name} = /* @__PURE__ */ onRead(() => load().${name});`),
+      ]);
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin-cjs' }, (args) => {
+      const real = createRequire(import.meta.url)(`node:${args.path}`);
+      return standIn(args.path, [
+        ...(typeof real === 'function' ? [`module.exports = function () { ${forward} };`] : []),
+        `for (const name of ${JSON.stringify(Object.keys(real))}) {`,
+        '  Object.defineProperty(module.exports, name, { enumerable: true, get: () => load()[name] });',
+        '}',
+      ]);
     });
   },
 });
+
 /**
  * pino's transports (a worker thread per transport, through thread-stream) are never used by
  * codexd, which gives pino its own destination (daemon/runtime/log.ts); but pino loads
@@ -112,16 +133,22 @@ module.exports = function (...args) { return Reflect.construct(real ??= require(
   },
 };
 
-const CLIENT_LAZY_BUILTINS = ['module', 'os'];
-const DAEMON_LAZY_BUILTINS = [...CLIENT_LAZY_BUILTINS, 'crypto', 'fs/promises', 'timers/promises', 'child_process', 'worker_threads', 'assert', 'http'];
+const CLIENT_LAZY_BUILTINS = ['module', 'os', 'timers/promises'];
+const DAEMON_LAZY_BUILTINS = [...CLIENT_LAZY_BUILTINS, 'crypto', 'fs/promises', 'child_process', 'worker_threads', 'assert', 'http'];
 
-/** In the bin, `import('./handlers.js')` becomes a require of the full CLI's bundle. */
+/** `import('./command-line.js')` and `import('./handlers.js')` become requires of their own bundles. */
 const fullCli = {
   name: 'full-cli',
   setup(b) {
-    b.onResolve({ filter: /^\.\/handlers\.js$/ }, () => ({ path: './handlers.cjs', external: true }));
+    b.onResolve({ filter: /^\.\/(command-line|handlers)\.js$/ }, (args) => ({ path: args.path.replace(/\.js$/, '.cjs'), external: true }));
   },
 };
+
+/** Ends a bundle that runs from V8's code cache with the line that names its build (shared/code-cache.ts). */
+async function nameBuild(file) {
+  const contents = await readFile(file, 'latin1');
+  await writeFile(file, `${contents}// build ${createHash('sha256').update(contents).digest('hex')}\n`, 'latin1');
+}
 
 const daemonModuleUrl = "const codexdModuleUrl = require('node:url').pathToFileURL(__filename).href;";
 
@@ -146,13 +173,29 @@ await Promise.all([
   }),
   build({
     ...common,
+    entryPoints: [join(root, 'client', 'cli', 'command-line.ts')],
+    outfile: join(outdir, 'command-line.cjs'),
+    banner: { js: '// codex-auth: client/cli/command-line.ts, bundled by scripts/bundle.mjs' },
+    // So that import('./handlers.js') becomes require('./handlers.cjs').
+    supported: { 'dynamic-import': false },
+    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), fullCli],
+  }),
+  build({
+    ...common,
+    entryPoints: [join(root, 'client', 'cli', 'main.ts')],
+    outfile: join(outdir, 'main.cjs'),
+    banner: { js: '// codex-auth: client/cli/main.ts, bundled by scripts/bundle.mjs' },
+    // So that import('./command-line.js') becomes require('./command-line.cjs'), without the ES module loader.
+    supported: { 'dynamic-import': false },
+    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), fullCli],
+  }).then(() => nameBuild(join(outdir, 'main.cjs'))),
+  build({
+    ...common,
     entryPoints: [join(root, 'client', 'cli', 'bin.ts')],
     outfile: join(outdir, 'codex-auth.cjs'),
     // esbuild keeps the entry's #! line first, above this banner.
     banner: { js: '// codex-auth: client/cli/bin.ts, bundled by scripts/bundle.mjs' },
-    // So that import('./handlers.js') becomes require('./handlers.cjs'), without the ES module loader.
-    supported: { 'dynamic-import': false },
-    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), fullCli],
+    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS)],
   }),
   build({
     ...common,
@@ -160,7 +203,7 @@ await Promise.all([
     outfile: join(root, 'dist', 'daemon', 'codexd.cjs'),
     banner: { js: `// codexd: daemon/main.ts, bundled by scripts/bundle.mjs\n${daemonModuleUrl}` },
     // dist/daemon and dist/shared are as deep: import.meta.url of the bundle resolves what each module resolved.
-    define: { 'import.meta.url': 'codexdModuleUrl' },
+    define: { 'import.meta.url': 'codexdModuleUrl', 'import.meta.dirname': '__dirname' },
     // Readable names in the stack traces codexd logs for an internal error.
     minify: false,
     minifyWhitespace: true,

@@ -135,6 +135,14 @@ export function configDir(env: Env = process.env, platform: NodeJS.Platform = pr
   return join(env['XDG_CONFIG_HOME'] || join(homedir(), '.config'), 'codexd');
 }
 
+/** The folder for what can be made again: the code caches of codex-auth (shared/code-cache.ts). */
+export function cacheDir(env: Env = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'win32') return join(env['LOCALAPPDATA'] ?? join(homedir(), 'AppData', 'Local'), 'codexd', 'cache');
+  if (platform === 'darwin') return join(homedir(), 'Library', 'Caches', 'codexd');
+  // $HOME first, as homedir() reads it: node:os stays out of `codex-auth token`.
+  return join(env['XDG_CACHE_HOME'] || join(env['HOME'] || homedir(), '.cache'), 'codexd');
+}
+
 /** The folder for the daemon's log file when it runs detached. */
 export function stateDir(env: Env = process.env, platform: NodeJS.Platform = process.platform): string {
   if (platform === 'win32') return join(env['LOCALAPPDATA'] ?? join(homedir(), 'AppData', 'Local'), 'codexd');

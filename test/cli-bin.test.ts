@@ -1,16 +1,17 @@
 // The codex-auth bin: `codex-auth token` is on the hot path of every tool that runs
-// `Authorization: Bearer $(codex-auth token)`, so it must not load the full CLI (handlers.cjs, with
-// the client library); nor must help or a usage error. Every other command
-// loads it.
+// `Authorization: Bearer $(codex-auth token)`, so the bare command loads nothing but the bin. Any
+// other command line loads the command table (command-line.cjs); `token` with options, help and a
+// usage error load nothing more, and every other command loads the full CLI (handlers.cjs, with
+// the client library).
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cli, cliBin } from './helpers.js';
 import { scene } from './refresh-support.js';
 
 describe('the codex-auth bin', () => {
-  it('token, --help and a bad or stray option load nothing but the bin, not even a dependency; status loads the full CLI', async (t) => {
+  it('token loads nothing but the bin, not even a dependency; token with options, --help and a bad or stray option add the command table; status the full CLI', async (t) => {
     const s = await scene(t);
     await s.start();
     const { updates } = await s.watcher();
@@ -34,31 +35,40 @@ describe('the codex-auth bin', () => {
     assert.equal(token.code, 0, token.stderr);
     assert.equal(token.stdout, `${fixture.tokens.access_token}\n`);
     // Not even koffi: the socket's owner says who listens (docs/security.md, "Security model").
+    // (main.cjs is compiled from its code cache, not required.)
     assert.deepEqual(token.files, [cliBin]);
+    // The first run wrote main.cjs's code cache; the next runs from it, and so does not write it again.
+    const caches = join(s.box.env['HOME']!, '.cache', 'codexd');
+    const [cache, ...more] = readdirSync(caches);
+    assert.ok(cache?.startsWith('main.cjs-') && more.length === 0, `one code cache: ${readdirSync(caches).join(', ')}`);
+    const written = statSync(join(caches, cache)).mtimeMs;
+    assert.equal((await run(['token'])).stdout, token.stdout);
+    assert.equal(statSync(join(caches, cache)).mtimeMs, written);
 
+    const commandLine = [cliBin, join(dirname(cliBin), 'command-line.cjs')];
     const json = await run(['token', '--json', '--no-autostart']);
     assert.equal(json.code, 0, json.stderr);
     assert.equal((JSON.parse(json.stdout) as { accessToken: string }).accessToken, fixture.tokens.access_token);
-    assert.deepEqual(json.loaded, [basename(cliBin)]);
+    assert.deepEqual(json.files, commandLine);
 
     const status = await run(['status']);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^Logged in using ChatGPT as /);
-    assert.deepEqual(status.loaded, [basename(cliBin), 'handlers.cjs']);
+    assert.deepEqual(status.loaded, [basename(cliBin), 'command-line.cjs', 'handlers.cjs']);
 
     const help = await run(['token', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^codex-auth \S+ - sign in to Codex once/);
-    assert.deepEqual(help.files, [cliBin]);
+    assert.deepEqual(help.files, commandLine);
 
     const bad = await run(['token', '--bogus']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^codex-auth: unknown option --bogus/);
-    assert.deepEqual(bad.files, [cliBin]);
+    assert.deepEqual(bad.files, commandLine);
 
     const stray = await run(['token', '--dry-run']);
     assert.equal(stray.code, 2);
     assert.match(stray.stderr, /^codex-auth: --dry-run does not apply to `codex-auth token`/);
-    assert.deepEqual(stray.files, [cliBin]);
+    assert.deepEqual(stray.files, commandLine);
   });
 });

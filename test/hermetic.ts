@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** The variables a test never takes from its caller. */
-export const CALLERS_ONLY = /^(CODEX_HOME|CODEX_CA_CERTIFICATE|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|OPENAI_API_KEY|NODE_OPTIONS|(HTTPS?|ALL|NO)_PROXY|XDG_CONFIG_HOME|XDG_STATE_HOME|CODEXD_(?!HARDENING_|FUZZ_).*)$/i;
+export const CALLERS_ONLY = /^(CODEX_HOME|CODEX_CA_CERTIFICATE|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|OPENAI_API_KEY|NODE_OPTIONS|(HTTPS?|ALL|NO)_PROXY|XDG_CONFIG_HOME|XDG_STATE_HOME|XDG_CACHE_HOME|CODEXD_(?!HARDENING_|FUZZ_).*)$/i;
 
 /** `env` without the caller's variables. */
 export function withoutCallers(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

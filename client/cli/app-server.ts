@@ -4,7 +4,7 @@
 import { runBridge } from '../bridge/bridge.js';
 import { CodexdClient } from '../index.js';
 import { resolveCodexExecutable } from '../../shared/paths.js';
-import type { Flags } from './args.js';
+import type { Flags } from './flags.js';
 import { printable } from './format.js';
 
 export async function appServerCommand(socket: string, autostart: boolean, flags: Flags, args: string[]): Promise<number> {

@@ -3,30 +3,8 @@
 import { parseArgs } from 'node:util';
 import { nameProblem } from '../../shared/account-name.js';
 import { COMMANDS, OPTIONS, type Command, type Option, type OptionSpec } from './commands.js';
+import { flagsFrom, type Flags } from './flags.js';
 import { UsageError } from './usage.js';
-
-export interface Flags {
-  socket?: string | undefined;
-  json: boolean;
-  deviceAuth: boolean;
-  withApiKey: boolean;
-  apiKey?: string | undefined;
-  noBrowser: boolean;
-  cancel: boolean;
-  forceRefresh: boolean;
-  noAutostart: boolean;
-  dryRun: boolean;
-  follow: boolean;
-  name?: string | undefined;
-  all: boolean;
-  account?: string | undefined;
-  remoteUid?: string | undefined;
-  codex?: string | undefined;
-  offline: boolean;
-  env?: string | undefined;
-  /** `logs -n N`. */
-  lines?: number | undefined;
-}
 
 /** Edit distance with a swap of two neighbours as one edit (`--verison`), for "did you mean". */
 function distance(a: string, b: string): number {
@@ -91,27 +69,7 @@ export function parseCommandLine(argv: string[]): CommandLine {
     help: values.help ?? false,
     version: values.version ?? false,
     given: (Object.keys(values) as Option[]).filter((option) => option !== 'help' && option !== 'version'),
-    flags: {
-      socket: values.socket,
-      json: values.json ?? false,
-      deviceAuth: values['device-auth'] ?? false,
-      withApiKey: values['with-api-key'] ?? false,
-      apiKey: values['api-key'],
-      noBrowser: values['no-browser'] ?? false,
-      cancel: values.cancel ?? false,
-      forceRefresh: values['force-refresh'] ?? false,
-      noAutostart: values['no-autostart'] ?? false,
-      dryRun: values['dry-run'] ?? false,
-      follow: values.follow ?? false,
-      name: values.name,
-      all: values.all ?? false,
-      account: values.account,
-      remoteUid: values['remote-uid'],
-      codex: values.codex,
-      offline: values.offline ?? false,
-      env: values.env,
-      lines: values.lines === undefined ? undefined : count('-n', values.lines),
-    },
+    flags: { ...flagsFrom(values), lines: values.lines === undefined ? undefined : count('-n', values.lines) },
   };
 }
 

@@ -2,10 +2,11 @@
 // The command line is checked against it (args.ts), `--help` is printed from it (help.ts), and
 // "did you mean" and shell completion read it. A new command is one entry here and a handler.
 //
-// The bin (bin.ts) runs `token` itself; every other handler is in handlers.ts, which the bin
-// loads only for those commands: `token` is on the hot path of every tool that runs
-// `Authorization: Bearer $(codex-auth token)` (scripts/bundle.mjs bundles the two apart).
-import type { Flags } from './args.js';
+// `token`'s handler is here (and the bin runs a bare `codex-auth token` without the table); every
+// other handler is in handlers.ts, loaded only for those commands: `token` is on the hot path of
+// every tool that runs `Authorization: Bearer $(codex-auth token)` (scripts/bundle.mjs bundles
+// them apart).
+import type { Flags } from './flags.js';
 import type { HandlerName } from './handlers.js';
 import { token } from './token.js';
 

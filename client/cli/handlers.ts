@@ -6,7 +6,7 @@ import { autostartDisabled, DaemonUnreachableError, systemdOwnsSocket } from '..
 import { CodexdError, ErrorCodes, SocketRefusedError } from '../../shared/errors.js';
 import type { CodexdClient } from '../index.js';
 import { defaultLogFile, resolveSocketPath } from '../../shared/paths.js';
-import type { Flags } from './args.js';
+import type { Flags } from './flags.js';
 import { accountsCommand, logoutCommand, switchCommand } from './accounts.js';
 import type { Call } from './commands.js';
 import { describeDaemon, describeStatus, when } from './format.js';

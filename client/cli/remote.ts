@@ -2,7 +2,7 @@
 // machine's restricted socket to a remote machine or a container (docs/remote.md).
 // They only print; nothing is changed or contacted.
 import { resolveRestrictedSocketPath, resolveSocketPath } from '../../shared/paths.js';
-import type { Flags } from './args.js';
+import type { Flags } from './flags.js';
 import { UsageError } from './usage.js';
 
 /** Where a follower looks for the forwarded socket: `upstream.sock` in its own socket folder. */

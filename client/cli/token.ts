@@ -5,7 +5,7 @@ import { CodexdError, ErrorCodes } from '../../shared/errors.js';
 import { requestOnce } from '../oneshot.js';
 import { resolveSocketPath } from '../../shared/paths.js';
 import { Requests, type TokenParams } from '../../shared/protocol.js';
-import type { Flags } from './args.js';
+import type { Flags } from './flags.js';
 import { printable } from './format.js';
 import { print } from './output.js';
 
