@@ -118,7 +118,8 @@ export async function bindSocket(server: Server, socketPath: string, role: Socke
     const bindLock = tryLock(socketLockPath(socketPath, 'bind'));
     if (!bindLock) throw new StartupError(describeRunning((await probeRunning(socketPath)) ?? { pid: null, socket: socketPath }));
     try {
-      const found = await probe(socketPath);
+      // Under the bind lock nothing at the path means nobody listens there: no connect to find out.
+      const found = nothingAt(socketPath) ? 'absent' : await probe(socketPath);
       if (found === 'stale') {
         // A regular file refuses connections too: unlink only what is still a socket.
         if (refuseNonSocket(socketPath, role)) unlinkSync(socketPath);
@@ -177,6 +178,16 @@ function refuseNonSocket(socketPath: string, role: SocketRole): boolean {
   }
   if (stat.isSocket()) return true;
   throw new StartupError(`${socketPath} is ${fileKind(stat)}, not a socket; refusing to replace it (choose another ${CHOSEN_BY[role]})`, 2);
+}
+
+/** Whether there is nothing at all at `path` (not even a dangling link). */
+function nothingAt(path: string): boolean {
+  try {
+    lstatSync(path);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 async function probeRunning(socketPath: string): Promise<RunningDaemon | null> {
