@@ -1,8 +1,8 @@
 // SHA-256 (FIPS 180-4) of a short text, for the names codexd derives from a CODEX_HOME and from
 // an account (shared/paths.ts, daemon/accounts/identity.ts). node:crypto would give the same
-// digest, but loading it (17 modules outside Node's start-up snapshot, and OpenSSL's digest set-up)
+// digest, but loading it (15 modules outside Node's start-up snapshot, and OpenSSL's digest set-up)
 // costs codexd about 30 M instructions before its socket listens, a fifth of what a bare Node
-// listener costs in all (docs/performance.md); these inputs are a few hundred bytes.
+// listener costs in all (docs/performance.md); these inputs are a few KB at most.
 // test/sha256.test.ts checks it against node:crypto.
 
 const K = new Uint32Array([
