@@ -36,6 +36,10 @@ type ChatgptTokenResult = Extract<TokenResult, { type: 'chatgpt' }>;
  */
 const tokenResults = new WeakMap<ChatgptTokens, ChatgptTokenResult>();
 
+function tokenResult(login: AuthRecord): TokenResult {
+  return login.auth_mode === 'apikey' ? { type: 'apiKey', apiKey: login.OPENAI_API_KEY! } : tokenResultOf(login.tokens!);
+}
+
 function tokenResultOf(tokens: ChatgptTokens): ChatgptTokenResult {
   const { access_token: accessToken, account_id: accountId } = tokens;
   let result = tokenResults.get(tokens);
@@ -188,11 +192,13 @@ export class AccountService extends EventEmitter<AccountEvents> {
     return this.status();
   }
 
-  /** The credential of the account `name` (default: the active one), without switching to it. */
-  async token(forceRefresh: boolean, name?: string, restricted = false): Promise<TokenResult> {
-    const login = await this.freshLogin(forceRefresh, name, forcedGap(restricted));
-    if (login.auth_mode === 'apikey') return { type: 'apiKey', apiKey: login.OPENAI_API_KEY! };
-    return tokenResultOf(login.tokens!);
+  /**
+   * The credential of the account `name` (default: the active one), without switching to it; at
+   * once, not as a promise, when the login held needs no refresh (see freshLogin).
+   */
+  token(forceRefresh: boolean, name?: string, restricted = false): TokenResult | Promise<TokenResult> {
+    const login = this.freshLogin(forceRefresh, name, forcedGap(restricted));
+    return login instanceof Promise ? login.then(tokenResult) : tokenResult(login);
   }
 
   /** What a follower mirrors: the fresh login without its refresh token. */
@@ -233,11 +239,18 @@ export class AccountService extends EventEmitter<AccountEvents> {
     this.announce();
   }
 
-  /** The login held by the account `name` (default: the active one), refreshed first when due (or when forced); throws when there is none to serve. */
-  private async freshLogin(forceRefresh: boolean, name?: string, forcedGapMs?: number): Promise<AuthRecord> {
-    if (this.loggingOut) await this.loggingOut;
+  /**
+   * The login held by the account `name` (default: the active one), refreshed first when due (or
+   * when forced); throws when there is none to serve. It waits (returns a promise) only for a
+   * logout or a refresh: the login at hand comes at once, with no turn through the microtask queue.
+   */
+  private freshLogin(forceRefresh: boolean, name?: string, forcedGapMs?: number): AuthRecord | Promise<AuthRecord> {
+    if (this.loggingOut) return this.loggingOut.then(() => this.heldLogin(forceRefresh, name, forcedGapMs));
+    return this.heldLogin(forceRefresh, name, forcedGapMs);
+  }
+
+  private heldLogin(forceRefresh: boolean, name?: string, forcedGapMs?: number): AuthRecord | Promise<AuthRecord> {
     const slot = this.target(name);
-    const again = (): Promise<AuthRecord> => this.freshLogin(false, name);
     const loaded = slot.loaded;
     if (loaded.kind === 'missing') {
       const problem = name === undefined ? this.storeProblem() : null;
@@ -249,7 +262,14 @@ export class AccountService extends EventEmitter<AccountEvents> {
     }
     if (loaded.record.auth_mode === 'apikey') return loaded.record;
 
-    const failure = await slot.ensureFresh(forceRefresh, forcedGapMs);
+    const failure = slot.ensureFresh(forceRefresh, forcedGapMs);
+    if (failure instanceof Promise) return failure.then((outcome) => this.refreshedLogin(slot, forceRefresh, name, outcome));
+    return this.refreshedLogin(slot, forceRefresh, name, failure);
+  }
+
+  /** The login `slot` holds once ensureFresh has given `failure` (null: refreshed, or nothing to do). */
+  private refreshedLogin(slot: AccountSlot, forceRefresh: boolean, name: string | undefined, failure: string | null): AuthRecord | Promise<AuthRecord> {
+    const again = (): AuthRecord | Promise<AuthRecord> => this.freshLogin(false, name);
     // A logout began while the token was refreshed, or a switch moved the account.
     if (this.loggingOut || this.target(name) !== slot) return again();
     const reauth = slot.reauthReason;

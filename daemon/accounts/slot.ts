@@ -18,8 +18,8 @@ import type { AuthRecord, Loaded } from '../auth/store.js';
 export interface LoginSource {
   /** When the next refresh (or retry) will be tried, in ms since the epoch; null when none will be. */
   nextAttemptAt(): number | null;
-  /** Never throws: resolves with why a refresh it tried (or held back) failed, else null. */
-  ensureFresh(force: boolean, forcedGapMs?: number): Promise<string | null>;
+  /** Never throws: why a refresh it tried (or held back) failed, else null; at once when it tried none. */
+  ensureFresh(force: boolean, forcedGapMs?: number): string | null | Promise<string | null>;
   /** Resolves once no refresh is in flight. */
   settled(): Promise<void>;
   /** No more refreshes by schedule. */
@@ -99,8 +99,8 @@ export class AccountSlot extends EventEmitter<{ changed: [] }> implements LoginV
     return this.source.nextAttemptAt();
   }
 
-  /** Never throws: resolves with why a refresh it tried (or held back) failed (see Refresher.ensureFresh). */
-  ensureFresh(force: boolean, forcedGapMs?: number): Promise<string | null> {
+  /** Never throws: why a refresh it tried (or held back) failed (see Refresher.ensureFresh). */
+  ensureFresh(force: boolean, forcedGapMs?: number): string | null | Promise<string | null> {
     return this.source.ensureFresh(force, forcedGapMs);
   }
 

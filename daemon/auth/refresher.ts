@@ -137,8 +137,10 @@ export class Refresher {
    * older than `forcedGapMs`, unless a permanent failure stands or a backoff is running. Never
    * throws: resolves with the reason when a refresh was tried and failed, or when a forced one is
    * held back by the backoff; the caller decides whether the token it still has is good enough.
+   * When nothing is to be tried, the outcome comes at once, not as a promise (account/token's
+   * usual path: see the latency paragraph of docs/performance.md).
    */
-  async ensureFresh(force: boolean, forcedGapMs = FORCED_REFRESH_REUSE_MS): Promise<string | null> {
+  ensureFresh(force: boolean, forcedGapMs = FORCED_REFRESH_REUSE_MS): string | null | Promise<string | null> {
     if (this.state.reauthReason) return null;
     const due = this.dueAt();
     const now = Date.now();

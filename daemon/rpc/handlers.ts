@@ -40,7 +40,7 @@ export interface AccountPort {
   /** `restricted`: asked on the restricted socket (forced refreshes are rate-limited there). */
   read(refreshToken: boolean, restricted?: boolean): Promise<Status>;
   /** `name`: that account's credential instead of the active one's. */
-  token(forceRefresh: boolean, name?: string, restricted?: boolean): Promise<TokenResult>;
+  token(forceRefresh: boolean, name?: string, restricted?: boolean): TokenResult | Promise<TokenResult>;
   sessionForFollower(): Promise<SessionResult>;
   logout(params: LogoutParams): Promise<LogoutResult>;
   list(): AccountSummary[];

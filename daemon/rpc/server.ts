@@ -174,9 +174,7 @@ export class RpcServer {
     }
     const peer = createPeer(this.options.restricted);
     const connection = new FramedConnection(socket, limits, {
-      request: (request) => {
-        this.answer(connection, request, peer).catch((error: Error) => log.error({ method: request.method, err: error.message }, 'could not send an answer'));
-      },
+      request: (request) => this.answer(connection, request, peer),
       error: (error) => log.debug({ err: error.message }, 'connection error'),
     });
     socket.on('close', () => {
@@ -186,17 +184,43 @@ export class RpcServer {
     this.connections.set(socket, connection);
   }
 
-  private async answer(connection: FramedConnection, { id, method, params }: IncomingRequest, peer: Peer): Promise<void> {
-    connection.answer(id, await this.dispatch(method, params, peer));
+  private answer(connection: FramedConnection, { id, method, params }: IncomingRequest, peer: Peer): void {
+    const send = (answer: Answer): void => {
+      try {
+        connection.answer(id, answer);
+      } catch (error) {
+        this.options.log.error({ method, err: (error as Error).message }, 'could not send an answer');
+      }
+    };
+    const answer = this.dispatch(method, params, peer);
+    if (answer instanceof Promise) void answer.then(send);
+    else send(answer);
   }
 
-  private async dispatch(method: string, params: unknown, peer: Peer): Promise<Answer> {
+  /**
+   * The answer to a request: at once when its handler answers at once (account/token with a token
+   * at hand: no turn through the microtask queue), else a promise of it, which never rejects.
+   */
+  private dispatch(method: string, params: unknown, peer: Peer): Answer | Promise<Answer> {
     const handler = this.options.handlers.get(method);
     if (!handler) return { error: { code: ErrorCodes.methodNotFound, message: `Unknown method: ${method}` } };
     if (peer.restricted && !RESTRICTED_METHODS.has(method)) return { error: { code: ErrorCodes.restricted, message: restrictedError(method).message } };
     this.inFlight++;
+    let result: unknown;
     try {
-      const result = (await handler(params ?? {}, peer)) ?? null;
+      result = handler(params ?? {}, peer);
+    } catch (error) {
+      return this.settle(method, { error });
+    }
+    if (result instanceof Promise) return result.then((value: unknown) => this.settle(method, { value }), (error: unknown) => this.settle(method, { error }));
+    return this.settle(method, { value: result });
+  }
+
+  /** The answer to a handler's outcome (what it returned, or what it threw); the request is no longer in flight. */
+  private settle(method: string, outcome: { value: unknown } | { error: unknown }): Answer {
+    try {
+      if ('error' in outcome) throw outcome.error;
+      const result = outcome.value ?? null;
       if (!SECRET_RESULTS.has(method)) return { result: scrubStrings(result) };
       return typeof result === 'object' && result !== null && Object.isFrozen(result) ? { resultJson: this.serializedOnce(result) } : { result };
     } catch (error) {

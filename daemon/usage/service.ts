@@ -12,7 +12,7 @@ import { PollSchedule } from './poll.js';
 /** What usage needs of the accounts: the AccountService, or a Follower (which lists none: its accounts are upstream). */
 export interface UsageAccounts {
   list(): AccountSummary[];
-  token(forceRefresh: boolean, name?: string): Promise<TokenResult>;
+  token(forceRefresh: boolean, name?: string): TokenResult | Promise<TokenResult>;
 }
 
 export interface UsageOptions {
