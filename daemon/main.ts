@@ -1,7 +1,5 @@
-#!/usr/bin/env node
 // codexd: the daemon. Wires settings, logging, the socket, the auth store and the account
 // service together; runtime/lifecycle.ts shuts them down in order.
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configDir } from '../shared/paths.js';
@@ -211,22 +209,10 @@ async function run(settings: Settings, log: Logger, { autostarted, startedBy }: 
 
   const { main, restricted } = await listen(activation, settings, rpc, restrictedRpc, log);
   lifecycle.serve({ main, restricted, watcher });
-  giveMemoryBackSooner();
   log.info(
     { version: VERSION, socket: settings.socket, restrictedSocket: restricted?.path ?? null, codexHome: settings.codexHome, ...(settings.upstream ? { upstream: settings.upstream } : {}), activation: activationName },
     'codexd is ready',
   );
-}
-
-/**
- * V8's memory reducer gives back the heap a burst of requests leaves behind once codexd is idle,
- * but it first looks 8 s after the burst's last full GC, and on a busy machine often not within
- * 30 s; from 2 s, private memory is back under 12 MiB within 30 s (docs/performance.md). Set here,
- * once the socket accepts, rather than on Node's command line: node:v8 stays out of start-up, and
- * a Node whose V8 lacks the flag says so on stderr instead of refusing to start (exit 9).
- */
-function giveMemoryBackSooner(): void {
-  (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString('--gc-memory-reducer-start-delay-ms=2000');
 }
 
 /**

@@ -1,5 +1,6 @@
 // Bundles the two programs into CommonJS files next to tsc's output. codexd becomes
-// dist/daemon/codexd.cjs (daemon/main.ts and what it imports, pino included),
+// dist/daemon/codexd-main.cjs (daemon/main.ts and what it imports, pino included), which the
+// `bin`, dist/daemon/codexd.cjs (daemon/bin.ts), runs from V8's code cache (shared/code-cache.ts);
 // so the daemon starts without the ES module loader and without resolving its ~25 modules one by
 // one; what it loads only on demand stays outside (conf, undici, open, pino-pretty, koffi). Its
 // keyring helper becomes dist/daemon/keyring-helper.cjs.
@@ -200,7 +201,7 @@ await Promise.all([
   build({
     ...common,
     entryPoints: [join(root, 'daemon', 'main.ts')],
-    outfile: join(root, 'dist', 'daemon', 'codexd.cjs'),
+    outfile: join(root, 'dist', 'daemon', 'codexd-main.cjs'),
     banner: { js: `// codexd: daemon/main.ts, bundled by scripts/bundle.mjs\n${daemonModuleUrl}` },
     // dist/daemon and dist/shared are as deep: import.meta.url of the bundle resolves what each module resolved.
     define: { 'import.meta.url': 'codexdModuleUrl', 'import.meta.dirname': '__dirname' },
@@ -210,6 +211,16 @@ await Promise.all([
     minifySyntax: true,
     external: ['koffi', 'open', 'undici', 'pino-pretty', 'conf'],
     plugins: [lazyBuiltins(DAEMON_LAZY_BUILTINS), pinoWithoutTransports],
+  }).then(() => nameBuild(join(root, 'dist', 'daemon', 'codexd-main.cjs'))),
+  // The `codexd` bin, which runs codexd-main.cjs from its code cache.
+  build({
+    ...common,
+    entryPoints: [join(root, 'daemon', 'bin.ts')],
+    outfile: join(root, 'dist', 'daemon', 'codexd.cjs'),
+    // esbuild keeps the entry's #! line first, above this banner.
+    banner: { js: '// codexd: daemon/bin.ts, bundled by scripts/bundle.mjs' },
+    define: { 'import.meta.dirname': '__dirname' },
+    plugins: [lazyBuiltins(CLIENT_LAZY_BUILTINS)],
   }),
   // The keyring helper, a child process codexd starts only in keyring and auto mode; the native
   // @napi-rs/keyring loads from node_modules.

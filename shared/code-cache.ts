@@ -11,7 +11,7 @@
 // the figures.
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Script } from 'node:vm';
+import { constants as vmConstants, Script } from 'node:vm';
 
 /** The CommonJS scope the bundle runs in: the caller's own `require` and `module`, which resolve from the same folder. */
 export interface CommonJsScope {
@@ -38,7 +38,12 @@ export function runFromCodeCache(file: string, cacheDir: string, scope: CommonJs
   const build = BUILD_LINE.exec(source)?.[1];
   const cacheFile = build === undefined ? null : join(cacheDir, `${basename(file)}-${build}-${process.version}-${process.arch}${CACHE_SUFFIX}`);
   const cachedData = cacheFile === null ? undefined : readCache(cacheFile);
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    ...(cachedData ? { cachedData } : {}),
+    // The bundle's import()s (codexd's undici, pino-pretty, open) load as they would from a file of its own.
+    importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
   const fromCache = cachedData !== undefined && script.cachedDataRejected === false;
   if (!fromCache && cacheFile !== null) process.once('exit', () => writeCache(cacheFile, `${basename(file)}-`, script));
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
