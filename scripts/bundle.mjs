@@ -134,6 +134,19 @@ module.exports = function (...args) { return Reflect.construct(real ??= require(
   },
 };
 
+/**
+ * In a bundle whose import()s are require()s, `open` (an ES module only) comes back from require()
+ * as its namespace, which esbuild's import() stand-in would hand out as the default export: the
+ * daemon's bundle gets it as a CommonJS module whose exports are that default.
+ */
+const openAsCommonJs = {
+  name: 'open-as-commonjs',
+  setup(b) {
+    b.onResolve({ filter: /^open$/ }, (args) => (args.namespace === 'open-as-commonjs' ? { path: 'open', external: true } : { path: 'open', namespace: 'open-as-commonjs' }));
+    b.onLoad({ filter: /.*/, namespace: 'open-as-commonjs' }, () => ({ contents: "module.exports = require('open').default;", loader: 'js' }));
+  },
+};
+
 const CLIENT_LAZY_BUILTINS = ['module', 'os', 'timers/promises'];
 const DAEMON_LAZY_BUILTINS = [...CLIENT_LAZY_BUILTINS, 'crypto', 'fs/promises', 'child_process', 'worker_threads', 'assert', 'http'];
 
@@ -205,12 +218,15 @@ await Promise.all([
     banner: { js: `// codexd: daemon/main.ts, bundled by scripts/bundle.mjs\n${daemonModuleUrl}` },
     // dist/daemon and dist/shared are as deep: import.meta.url of the bundle resolves what each module resolved.
     define: { 'import.meta.url': 'codexdModuleUrl', 'import.meta.dirname': '__dirname' },
+    // import() becomes require(): the bundle runs as a vm.Script (shared/code-cache.ts), which has
+    // no module loader of its own for import() (Node 20 would warn that the main context's is experimental).
+    supported: { 'dynamic-import': false },
     // Readable names in the stack traces codexd logs for an internal error.
     minify: false,
     minifyWhitespace: true,
     minifySyntax: true,
     external: ['koffi', 'open', 'undici', 'pino-pretty', 'conf'],
-    plugins: [lazyBuiltins(DAEMON_LAZY_BUILTINS), pinoWithoutTransports],
+    plugins: [lazyBuiltins(DAEMON_LAZY_BUILTINS), pinoWithoutTransports, openAsCommonJs],
   }).then(() => nameBuild(join(root, 'dist', 'daemon', 'codexd-main.cjs'))),
   // The `codexd` bin, which runs codexd-main.cjs from its code cache.
   build({
