@@ -11,7 +11,7 @@
 // the figures.
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { constants as vmConstants, Script } from 'node:vm';
+import { Script } from 'node:vm';
 
 /** The CommonJS scope the bundle runs in: the caller's own `require` and `module`, which resolve from the same folder. */
 export interface CommonJsScope {
@@ -20,7 +20,7 @@ export interface CommonJsScope {
 }
 
 /** The last line of a bundle that names its build. */
-export const BUILD_LINE = /\n\/\/ build ([0-9a-f]{16,64})\n?$/;
+const BUILD_LINE = /\n\/\/ build ([0-9a-f]{16,64})\n?$/;
 /** Larger than any cache of ours: a bigger file is not one. */
 const MAX_CACHE_BYTES = 16 * 1024 * 1024;
 const CACHE_SUFFIX = '.v8cache';
@@ -38,12 +38,8 @@ export function runFromCodeCache(file: string, cacheDir: string, scope: CommonJs
   const build = BUILD_LINE.exec(source)?.[1];
   const cacheFile = build === undefined ? null : join(cacheDir, `${basename(file)}-${build}-${process.version}-${process.arch}${CACHE_SUFFIX}`);
   const cachedData = cacheFile === null ? undefined : readCache(cacheFile);
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: file,
-    ...(cachedData ? { cachedData } : {}),
-    // The bundle's import()s (codexd's undici, pino-pretty, open) load as they would from a file of its own.
-    importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No import() in it: a Script has no module loader of its own (scripts/bundle.mjs turns them into require()).
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cachedData ? { cachedData } : {}) });
   const fromCache = cachedData !== undefined && script.cachedDataRejected === false;
   if (!fromCache && cacheFile !== null) process.once('exit', () => writeCache(cacheFile, `${basename(file)}-`, script));
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
