@@ -158,10 +158,11 @@ const fullCli = {
   },
 };
 
-/** Ends a bundle that runs from V8's code cache with the line that names its build (shared/code-cache.ts). */
-async function nameBuild(file) {
-  const contents = await readFile(file, 'latin1');
-  await writeFile(file, `${contents}// build ${createHash('sha256').update(contents).digest('hex')}\n`, 'latin1');
+/** Builds a bundle that runs from V8's code cache, ended with the line that names its build (shared/code-cache.ts). */
+async function buildCodeCached(options) {
+  await build(options);
+  const contents = await readFile(options.outfile, 'latin1');
+  await writeFile(options.outfile, `${contents}// build ${createHash('sha256').update(contents).digest('hex')}\n`, 'latin1');
 }
 
 const daemonModuleUrl = "const codexdModuleUrl = require('node:url').pathToFileURL(__filename).href;";
@@ -194,7 +195,7 @@ await Promise.all([
     supported: { 'dynamic-import': false },
     plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), fullCli],
   }),
-  build({
+  buildCodeCached({
     ...common,
     entryPoints: [join(root, 'client', 'cli', 'main.ts')],
     outfile: join(outdir, 'main.cjs'),
@@ -202,7 +203,7 @@ await Promise.all([
     // So that import('./command-line.js') becomes require('./command-line.cjs'), without the ES module loader.
     supported: { 'dynamic-import': false },
     plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), fullCli],
-  }).then(() => nameBuild(join(outdir, 'main.cjs'))),
+  }),
   build({
     ...common,
     entryPoints: [join(root, 'client', 'cli', 'bin.ts')],
@@ -211,7 +212,7 @@ await Promise.all([
     banner: { js: '// codex-auth: client/cli/bin.ts, bundled by scripts/bundle.mjs' },
     plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS)],
   }),
-  build({
+  buildCodeCached({
     ...common,
     entryPoints: [join(root, 'daemon', 'main.ts')],
     outfile: join(root, 'dist', 'daemon', 'codexd-main.cjs'),
@@ -227,7 +228,7 @@ await Promise.all([
     minifySyntax: true,
     external: ['koffi', 'open', 'undici', 'pino-pretty', 'conf'],
     plugins: [lazyBuiltins(DAEMON_LAZY_BUILTINS), pinoWithoutTransports, openAsCommonJs],
-  }).then(() => nameBuild(join(root, 'dist', 'daemon', 'codexd-main.cjs'))),
+  }),
   // The `codexd` bin, which runs codexd-main.cjs from its code cache.
   build({
     ...common,
