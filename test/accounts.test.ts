@@ -196,7 +196,7 @@ describe('several accounts', () => {
     assert.ok(refreshed[0]!.at < expMs(due.access_token), 'before the access token expired');
     const c2 = await s.client();
     const dueAt = new Date(expMs(due.access_token)).toISOString();
-    const first = await waitFor(async () => (await c2.accounts()).find((account) => account.name === NAMES.first && account.accessTokenExpiresAt !== dueAt), 'the refreshed account in the list');
+    const first = await waitFor(async () => (await c2.accounts()).find((account) => account.name === NAMES.first && account.accessTokenExpiresAt !== dueAt && account.state !== 'refreshing'), 'the refreshed account in the list, its refresh ended');
     const stored = (JSON.parse(readFileSync(firstFile, 'utf8')) as { tokens: { access_token: string } }).tokens;
     assert.equal(first.accessTokenExpiresAt, new Date(expMs(stored.access_token)).toISOString(), "the refreshed tokens are in the account's file");
     assert.equal(first.state, 'ok');

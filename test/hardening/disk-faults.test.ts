@@ -202,6 +202,8 @@ describe('a full disk', () => {
       // A forced refresh keeps the backoff: the held tokens are written when it ends.
       const accessOnDisk = (): string => (JSON.parse(readAuth(box)) as { tokens: { access_token: string } }).tokens.access_token;
       await waitFor(() => accessOnDisk() !== old.tokens.access_token, 'the refreshed tokens to reach the disk once there is space');
+      // The file lands a moment before the retry that wrote it ends ('refreshing' until then).
+      await waitFor(async () => (await c.read()).state !== 'refreshing', 'the refresh to end');
       const status = await c.read();
       assert.equal(status.state, 'ok', `the login survives the full disk: ${status.reauthReason}`);
     },
