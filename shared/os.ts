@@ -4,9 +4,9 @@
 // FFI whose prebuilt binaries ship inside its npm packages; nothing is compiled or downloaded at
 // install.
 import { closeSync, constants, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadKoffi } from './koffi.js';
 import { tryLockFile } from './win32.js';
 
 const LOCK_EX = 2;
@@ -29,7 +29,7 @@ let libc: Libc | null | undefined;
 function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const koffi = loadKoffi();
   if (process.platform === 'linux') {
     const lib = koffi.load('libc.so.6');
     const flock = lib.func('int flock(int fd, int operation)');

@@ -6,7 +6,7 @@
 //  - LockFileEx, the lock Codex takes on auth.lock and auth.json.lock on Windows (Rust's
 //    File::lock), where Linux has flock.
 // README "Windows" and docs/windows.md give the argument; nothing here runs on Linux or macOS.
-import { createRequire } from 'node:module';
+import { loadKoffi, type Koffi } from './koffi.js';
 
 const GENERIC_READ = 0x80000000;
 const GENERIC_WRITE = 0x40000000;
@@ -66,12 +66,12 @@ interface Overlapped {
   hEvent: null;
 }
 
-let loaded: { k: Kernel32; a: Advapi32; koffi: typeof import('koffi') } | undefined;
+let loaded: { k: Kernel32; a: Advapi32; koffi: Koffi } | undefined;
 
-function api(): { k: Kernel32; a: Advapi32; koffi: typeof import('koffi') } {
+function api(): { k: Kernel32; a: Advapi32; koffi: Koffi } {
   if (loaded) return loaded;
   if (process.platform !== 'win32') throw new Error('Windows system calls are only available on Windows');
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const koffi = loadKoffi();
   const kernel32 = koffi.load('kernel32.dll');
   const advapi32 = koffi.load('advapi32.dll');
   koffi.struct('CODEXD_OVERLAPPED', { Internal: 'uintptr', InternalHigh: 'uintptr', Offset: 'uint32', OffsetHigh: 'uint32', hEvent: 'void *' });
