@@ -22,7 +22,7 @@
 //
 // Run after `tsc` (npm run build does both). What stays outside the bundles, loaded at run time
 // from the tsc output or node_modules, is only what the hot path never needs:
-//  - koffi, a native module (loaded lazily with createRequire in shared/os.ts);
+//  - koffi, a native module (loaded on first use by shared/koffi.ts);
 //  - `open`, imported only when a browser login opens the browser;
 //  - ./service.js (`codex-auth service ...`), ./logs.js (`codex-auth logs`, with pino-pretty) and
 //    ./config.js (`codex-auth config ...`, with conf), each imported only by its command.
