@@ -39,6 +39,7 @@ import { UsageBackend } from './usage/backend.js';
 import { UsageService } from './usage/service.js';
 import { AutoSwitch } from './usage/auto-switch.js';
 import { lockCodexHome } from './runtime/home-lock.js';
+import { IdleTrim } from './runtime/idle-trim.js';
 
 const HELP = `codexd ${VERSION} - one daemon that owns Codex's auth.json for every tool
 
@@ -187,6 +188,7 @@ async function run(settings: Settings, log: Logger, { autostarted, startedBy }: 
     status: () => lifecycle.status(),
     shutdown: () => void lifecycle.shutdown('daemon/shutdown request'),
   }, usage);
+  const activity = new IdleTrim();
   const rpcServer = (restricted: boolean): RpcServer =>
     new RpcServer({
       restricted,
@@ -194,6 +196,7 @@ async function run(settings: Settings, log: Logger, { autostarted, startedBy }: 
       limits: { ...defaultLimits, partialFrameTimeoutMs: settings.frameTimeoutMs },
       handlers,
       log,
+      activity,
     });
   const rpc = rpcServer(false);
   const restrictedRpc = rpcServer(true);
@@ -209,6 +212,8 @@ async function run(settings: Settings, log: Logger, { autostarted, startedBy }: 
 
   const { main, restricted } = await listen(activation, settings, rpc, restrictedRpc, log);
   lifecycle.serve({ main, restricted, watcher });
+  // Start-up leaves free heap behind too.
+  activity.touch();
   log.info(
     { version: VERSION, socket: settings.socket, restrictedSocket: restricted?.path ?? null, codexHome: settings.codexHome, ...(settings.upstream ? { upstream: settings.upstream } : {}), activation: activationName },
     'codexd is ready',

@@ -53,7 +53,7 @@ describe('domain errors become JSON-RPC errors in the RPC layer only', () => {
     ['storage', throwing(new StorageFailed('Could not save auth.json: ENOSPC'))],
     ['account', throwing(new AccountNotFound('No account is named "work".'))],
   ]);
-  const server = new RpcServer({ restricted: false, maxConnections: 8, limits: defaultLimits, handlers, log: createLogger({ level: 'error', file: logFile }) });
+  const server = new RpcServer({ restricted: false, maxConnections: 8, limits: defaultLimits, handlers, log: createLogger({ level: 'error', file: logFile }), activity: { touch: () => undefined } });
 
   before(() => new Promise<void>((resolve) => server.server.listen(socket, resolve)));
   after(async () => {

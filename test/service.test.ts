@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { installService, systemdExecWord, systemdSocketUnitPath, uninstallService } from '../client/cli/service.js';
-import { systemdOwnsSocket } from '../client/autostart.js';
+import { DAEMON_NODE_FLAGS, systemdOwnsSocket } from '../client/autostart.js';
 import { defaultCodexHome, defaultSocketPath } from '../shared/paths.js';
 import { cliBin as CLI } from './helpers.js';
 
@@ -150,9 +150,9 @@ test('codex-auth service install/uninstall: dry run, install, idempotent re-inst
     assert.equal(statSync(dir).mode & 0o777, 0o700, `${dir} mode`);
   }
   const service = parseUnit(readFileSync(serviceUnit, 'utf8'));
-  const [node, flag, daemon, ...rest] = execWords(value(service, 'Service', 'ExecStart') ?? '');
-  assert.deepEqual([node, flag, daemon, rest], [process.execPath, '--max-semi-space-size=1', DAEMON_MAIN, []]);
-  assert.ok(existsSync(node ?? '') && existsSync(daemon ?? ''), 'ExecStart names files that exist');
+  // The unit starts the daemon with the Node flags autostart uses.
+  assert.deepEqual(execWords(value(service, 'Service', 'ExecStart') ?? ''), [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN]);
+  assert.ok(existsSync(process.execPath) && existsSync(DAEMON_MAIN), 'ExecStart names files that exist');
   assert.doesNotMatch(readFileSync(serviceUnit, 'utf8'), /@NODE@|@CODEXD@/);
   const calls = systemctlCalls(box);
   assert.ok(calls.includes('--user daemon-reload'), calls.join(' | '));

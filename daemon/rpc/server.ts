@@ -79,6 +79,8 @@ export interface ServerOptions {
   limits: TransportLimits;
   handlers: Map<string, RequestDispatch>;
   log: Logger;
+  /** Told of every request (the daemon gives its free heap back once they stop: runtime/idle-trim.ts). */
+  activity: { touch(): void };
 }
 
 export class RpcServer {
@@ -157,7 +159,7 @@ export class RpcServer {
   }
 
   private accept(socket: Socket): void {
-    const { log, limits, maxConnections } = this.options;
+    const { log, limits, maxConnections, activity } = this.options;
     // First of all: a peer that hung up before we got to it (EPIPE, ECONNRESET) is never fatal to the daemon.
     socket.on('error', () => undefined);
     // ssh-agent's check: only our own uid (or root) may talk to us, whatever the socket's mode.
@@ -174,7 +176,10 @@ export class RpcServer {
     }
     const peer = createPeer(this.options.restricted);
     const connection = new FramedConnection(socket, limits, {
-      request: (request) => this.answer(connection, request, peer),
+      request: (request) => {
+        activity.touch();
+        this.answer(connection, request, peer);
+      },
       error: (error) => log.debug({ err: error.message }, 'connection error'),
     });
     socket.on('close', () => {
