@@ -3,11 +3,12 @@
 // lifecycle (stdin closed, the app-server's death, signals, codexd going away and back, failures).
 // The real Codex app-server is driven in test/interop/app-server.test.ts.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startHost, type Host } from './app-server-support.js';
-import { root, waitFor, type Daemon } from './helpers.js';
+import { root, rssKiB, waitFor, type Daemon } from './helpers.js';
 import { scene, type Scene } from './refresh-support.js';
 
 /** An executable that runs the stand-in, given to the bridge with --codex. */
@@ -157,6 +158,61 @@ test('an app-server that never answers the login: one line after the time limit,
   host.notify('thread/list', { held: true });
   await waitFor(() => host.received.find((m) => m.method === 'thread/list'), 'the held line to reach the app-server and come back');
   assert.deepEqual(bridgeLines(host).slice(1), ['codex-auth app-server: Codex did not take codexd\'s token: it did not answer within 1 s']);
+  host.child.stdin!.end();
+  assert.equal((await host.exited).code, 0);
+});
+
+/** 64 MiB in lines of 32 KiB: far more than the pipes and the bridge's stream buffers hold (a few hundred KiB). */
+const FLOOD = { lines: 2048, size: 32 * 1024 };
+/** What the bridge may grow by while one side does not read: half the flood. */
+const HELD_BACK_KIB = 32 * 1024;
+/** How long the held-back side gets to get through anyway: unbounded, the bridge took the whole flood within a second. */
+const HELD_BACK_MS = 3000;
+
+async function flooding(t: TestContext): Promise<{ host: Host; standInPid: number; before: number }> {
+  const { s } = await loggedIn(t);
+  const host = startHost(s.box, ['--codex', standIn(s)]);
+  const init = await host.handshake({ experimentalApi: true });
+  await waitFor(() => got(host, 'account/login/start').length === 1, 'the first login');
+  return { host, standInPid: (init.result as { pid: number }).pid, before: rssKiB(host.child.pid!) };
+}
+
+test('an editor that stops reading holds the app-server back through the bridge, which does not keep what it could not write; every line arrives once the editor reads again', async (t) => {
+  const { host, before } = await flooding(t);
+  host.child.stdout!.pause();
+  host.notify('test/flood', FLOOD);
+  const pid = host.child.pid!;
+  await assert.rejects(
+    waitFor(() => rssKiB(pid) > before + HELD_BACK_KIB, 'the bridge to hold what the editor did not read', HELD_BACK_MS),
+    /timed out/,
+    `the bridge read ahead of the editor: ${rssKiB(pid) - before} KiB more than before`,
+  );
+  host.child.stdout!.resume();
+  await host.next('test/flooded', undefined, 60_000);
+  const chunks = host.received.filter((m) => m.method === 'test/chunk').map((m) => m.params as { i: number; pad: string });
+  assert.equal(chunks.length, FLOOD.lines);
+  assert.ok(chunks.every((chunk, i) => chunk.i === i && chunk.pad.length === FLOOD.size), 'every line, whole and in order');
+  host.child.stdin!.end();
+  assert.equal((await host.exited).code, 0);
+});
+
+test('an app-server that stops reading holds the editor back through the bridge in the same way; every line arrives once it reads again', async (t) => {
+  const { host, standInPid, before } = await flooding(t);
+  host.notify('test/stopReading');
+  const line = `${JSON.stringify({ method: 'test/echo', params: { pad: 'y'.repeat(FLOOD.size) } })}\n`;
+  let written = 0;
+  void (async () => {
+    for (; written < FLOOD.lines; written++) if (!host.child.stdin!.write(line)) await once(host.child.stdin!, 'drain');
+  })();
+  const pid = host.child.pid!;
+  await assert.rejects(
+    waitFor(() => written === FLOOD.lines || rssKiB(pid) > before + HELD_BACK_KIB, 'the bridge to take what the app-server did not read', HELD_BACK_MS),
+    /timed out/,
+    `the bridge read ahead of the app-server: ${written} of ${FLOOD.lines} lines taken, ${rssKiB(pid) - before} KiB more than before`,
+  );
+  process.kill(standInPid, 'SIGUSR2');
+  await waitFor(() => written === FLOOD.lines, 'the bridge to take every line once the app-server reads again', 60_000);
+  await waitFor(() => host.received.filter((m) => m.method === 'test/echo').length === FLOOD.lines, 'every line echoed by the app-server', 60_000);
   host.child.stdin!.end();
   assert.equal((await host.exited).code, 0);
 });

@@ -418,3 +418,10 @@ export function rawCall(socket: string, method: string, params: unknown = {}): P
     conn.write(frame({ jsonrpc: '2.0', id: 1, method, params }));
   });
 }
+
+/** VmRSS of a process, in KiB. */
+export function rssKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(match, `no VmRSS for pid ${pid}`);
+  return Number(match[1]);
+}

@@ -53,6 +53,17 @@ const BRIDGE_ERROR = -32000;
 /** What the app-server holds from us. */
 type Pushed = { kind: 'chatgpt'; tokens: HostTokens } | { kind: 'apiKey'; apiKey: string };
 
+/**
+ * `to` is full: `from` is paused until it drains, so that a side that stops reading (an editor
+ * that hangs, an app-server stuck in a turn) holds back the side that writes to it, through the
+ * pipes, instead of filling the bridge's memory.
+ */
+function holdBack(from: Readable, to: Writable): void {
+  if (from.isPaused()) return;
+  from.pause();
+  to.once('drain', () => from.resume());
+}
+
 /** Runs the bridge until the app-server ends; resolves with the exit status for the bridge. */
 export async function runBridge(options: BridgeOptions): Promise<number> {
   const bridge = new Bridge(options);
@@ -134,7 +145,12 @@ class Bridge {
     input.on('data', (chunk: Buffer) => this.fromHost.push(chunk));
     input.on('end', () => this.hostGone());
     input.on('error', () => this.hostGone());
-    output.on('error', () => this.hostGone());
+    output.on('error', () => {
+      // Nobody reads the app-server's output any more: let it through (to nowhere), so that an
+      // app-server held back by it can end.
+      this.child.stdout!.resume();
+      this.hostGone();
+    });
   }
 
   private serverStream(): void {
@@ -160,11 +176,12 @@ class Bridge {
 
   private toServer(text: string): void {
     if (this.held) this.held.push({ text, look: false });
-    else this.child.stdin!.write(text);
+    else if (!this.child.stdin!.write(text)) holdBack(this.options.input, this.child.stdin!);
   }
 
   private toHost(text: string): void {
-    if (!this.options.output.writableEnded) this.options.output.write(text);
+    const { output } = this.options;
+    if (output.writable && !output.write(text)) holdBack(this.child.stdout!, output);
   }
 
   private send(message: Message): void {

@@ -12,6 +12,7 @@ import { after, afterEach, beforeEach } from 'node:test';
 import type { CodexdClient, CodexdError } from '../../client/index.js';
 import { startFakeIssuer, type FakeIssuer } from '../../support/fake-issuer.js';
 import { client, readLog, rpcError, sandbox, startDaemon, stopDaemons, waitFor, watch, type Daemon, type Sandbox, type Watch } from '../helpers.js';
+export { rssKiB } from '../helpers.js';
 import { collectIssuerSecrets, watchIssuer, type Secret } from '../secrets.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -337,13 +338,6 @@ export class RawConnection {
 
 // ---------------------------------------------------------------------------------------------
 // /proc.
-
-/** VmRSS of a process, in KiB. */
-export function rssKiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  assert.ok(match, `no VmRSS for pid ${pid}`);
-  return Number(match[1]);
-}
 
 /** VmHWM (the peak of VmRSS so far) of a process, in KiB. */
 export function peakRssKiB(pid: number): number {
