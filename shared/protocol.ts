@@ -307,6 +307,8 @@ export interface RateLimitsReadParams {
 export type RateLimitsReadResult = RateLimitsResponse & {
   /** The account's name (null on a follower, whose accounts are upstream). */
   account: string | null;
+  /** Whether it is the active account (always on a follower). */
+  active: boolean;
   /** ISO 8601: when the backend gave this answer. */
   fetchedAt: string;
   /** Seconds since then: above 0 when it came from the cache. */

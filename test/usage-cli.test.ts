@@ -33,10 +33,13 @@ describe('codex-auth usage', () => {
     const resets = (seconds: number): string => new Date(Math.floor(now / 1000) * 1000 + seconds * 1000).toISOString().slice(11, 16);
     assert.match(one.stdout, new RegExp(`42% \\(resets ${ON_ANOTHER_DAY}${resets(2 * 3600 + 13 * 60 + 20)}, in 2 h 13 min\\)`));
     assert.match(one.stdout, /7% \(resets \S.* (?!24)\d\d:\d\d, in 3 days 4 h\)\s+12\.5\s+now/);
+    assert.match(one.stdout.split('\n')[1]!, /^ /, 'another account than the active one: no *');
+    const named = await cli(u.s.box, ['usage', '--account', second!.email], UTC);
+    assert.match(named.stdout.split('\n')[1]!, /^\*/, 'the active account, named: *');
 
     const json = await cli(u.s.box, ['usage', '--json', '--account', first!.email]);
     const parsed = JSON.parse(json.stdout) as RateLimitsReadResult;
-    assert.deepEqual([parsed.account, parsed.rateLimits.primary?.usedPercent, parsed.rateLimits.primary?.windowDurationMins, parsed.rateLimits.planType], [first!.email, 42, 300, 'pro']);
+    assert.deepEqual([parsed.account, parsed.active, parsed.rateLimits.primary?.usedPercent, parsed.rateLimits.primary?.windowDurationMins, parsed.rateLimits.planType], [first!.email, false, 42, 300, 'pro']);
 
     await cli(u.s.box, ['login', '--with-api-key'], { input: API_KEY });
     u.backend.scriptUsage(second!.accountId, { status: 503, body: {} });

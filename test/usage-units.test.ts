@@ -119,7 +119,7 @@ class StubUsage extends EventEmitter {
     return {
       accounts: this.accounts.list().map((account) => {
         const snap = this.known.get(account.name);
-        const usage = snap ? { ...toRateLimits({}), rateLimits: snap, account: account.name, fetchedAt: new Date().toISOString(), ageS: 0 } : null;
+        const usage = snap ? { ...toRateLimits({}), rateLimits: snap, account: account.name, active: account.active, fetchedAt: new Date().toISOString(), ageS: 0 } : null;
         return { name: account.name, type: 'chatgpt' as const, active: account.active, usage, error: null };
       }),
     };

@@ -69,9 +69,10 @@ describe('account/rateLimits/read', () => {
     const u = await usageScene(t, 1);
     const [account] = u.accounts;
     u.backend.scriptUsage(account!.accountId, { body: PAYLOAD });
-    const { account: name, fetchedAt, ageS, ...codex } = await u.c.rateLimits();
+    const { account: name, active, fetchedAt, ageS, ...codex } = await u.c.rateLimits();
     assert.deepEqual(codex, CODEX_ANSWER);
     assert.equal(name, account!.email);
+    assert.equal(active, true);
     assert.ok(Math.abs(Date.parse(fetchedAt) - Date.now()) < 10_000, fetchedAt);
     assert.equal(ageS, 0);
     const [request] = u.backend.usageRequests();

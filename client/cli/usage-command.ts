@@ -88,6 +88,6 @@ export async function usageCommand(client: CodexdClient, options: { json: boolea
   }
   const usage = await client.rateLimits(options.account === undefined ? {} : { account: options.account });
   if (options.json) print(true, usage, '');
-  else print(false, usage, describeUsage([{ name: usage.account ?? 'active account', type: 'chatgpt', active: options.account === undefined, usage, error: null }]));
+  else print(false, usage, describeUsage([{ name: usage.account ?? 'active account', type: 'chatgpt', active: usage.active, usage, error: null }]));
   return 0;
 }

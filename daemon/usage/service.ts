@@ -61,7 +61,7 @@ export class UsageService extends EventEmitter<UsageEvents> {
     const target = this.target(name);
     const entry = this.entry(target.key);
     if (!entry.known || Date.now() - entry.known.fetchedAt >= this.options.cacheMs) await this.fetch(target, entry);
-    return answer(target, entry.known!);
+    return answer(target, entry.known!, this.isActive(target));
   }
 
   /** Every account with its usage: what is known, or (`refresh`) asked anew where older than the cache time. */
@@ -73,7 +73,7 @@ export class UsageService extends EventEmitter<UsageEvents> {
         if (account.type === 'apiKey') return { name: account.name, type: account.type, active: account.active, usage: null, error: null };
         if (refresh) await this.read(account.name).catch(() => undefined); // the error is in the entry
         const entry = this.entries.get(account.name);
-        const known = entry?.known ? answer({ key: account.name, name: account.name }, entry.known) : null;
+        const known = entry?.known ? answer({ key: account.name, name: account.name }, entry.known, account.active) : null;
         return { name: account.name, type: account.type, active: account.active, usage: known, error: entry?.error ?? null };
       }),
     );
@@ -146,8 +146,11 @@ export class UsageService extends EventEmitter<UsageEvents> {
     const snapshot = JSON.stringify(entry.known!.response.rateLimits);
     if (snapshot === entry.announced) return;
     entry.announced = snapshot;
-    const active = target.name === null || this.accounts.list().some((account) => account.name === target.name && account.active);
-    this.emit('updated', { rateLimits: entry.known!.response.rateLimits, account: target.name, active, fetchedAt: new Date(entry.known!.fetchedAt).toISOString() });
+    this.emit('updated', { rateLimits: entry.known!.response.rateLimits, account: target.name, active: this.isActive(target), fetchedAt: new Date(entry.known!.fetchedAt).toISOString() });
+  }
+
+  private isActive(target: Target): boolean {
+    return target.name === null || this.accounts.list().some((account) => account.name === target.name && account.active);
   }
 
   /** Accounts logged out since: their usage is forgotten. */
@@ -162,6 +165,6 @@ function noUsage(name: string | null): NoChatgptUsage {
   return new NoChatgptUsage(`${name ?? 'The active account'} is an API key: API keys have no ChatGPT usage or limits (see the OpenAI platform's usage page for the key)`);
 }
 
-function answer(target: Target, known: { response: RateLimitsResponse; fetchedAt: number }): RateLimitsReadResult {
-  return { ...known.response, account: target.name, fetchedAt: new Date(known.fetchedAt).toISOString(), ageS: Math.max(0, Math.floor((Date.now() - known.fetchedAt) / 1000)) };
+function answer(target: Target, known: { response: RateLimitsResponse; fetchedAt: number }, active: boolean): RateLimitsReadResult {
+  return { ...known.response, account: target.name, active, fetchedAt: new Date(known.fetchedAt).toISOString(), ageS: Math.max(0, Math.floor((Date.now() - known.fetchedAt) / 1000)) };
 }
