@@ -107,7 +107,8 @@ export class KeyringClient {
     if (this.child) return this.child;
     const child = fork(fileURLToPath(new URL('./keyring-helper.cjs', import.meta.url)), [], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      execArgv: ['--max-old-space-size=16', '--max-semi-space-size=1'],
+      // A small heap and one V8 worker thread, as codexd's own (DAEMON_NODE_FLAGS in client/autostart.ts).
+      execArgv: ['--max-old-space-size=16', '--max-semi-space-size=1', '--v8-pool-size=1'],
       serialization: 'json',
     });
     let stderr = '';
