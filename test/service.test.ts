@@ -8,6 +8,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { installService, systemdExecWord, systemdSocketUnitPath, uninstallService } from '../client/cli/service.js';
+import { desiredPlist } from '../client/cli/service-launchd.js';
 import { DAEMON_NODE_FLAGS, systemdOwnsSocket } from '../client/autostart.js';
 import { defaultCodexHome, defaultSocketPath } from '../shared/paths.js';
 import { cliBin as CLI } from './helpers.js';
@@ -292,6 +293,9 @@ test('Windows dry run prints the logon task and the schtasks commands; macOS dry
   assert.equal(mac.code, 0, mac.stderr);
   assert.match(mac.stdout, new RegExp(`would write: ${join(box.home, 'Library', 'LaunchAgents', 'dev.codexd.agent.plist')}`));
   assert.match(mac.stdout, /would run: launchctl bootstrap gui\/\d+ /);
+  const plist = desiredPlist(box.env).content;
+  const programArguments = [...(/<key>ProgramArguments<\/key>\s*<array>([\s\S]*?)<\/array>/.exec(plist)?.[1] ?? '').matchAll(/<string>(.*)<\/string>/g)].map((m) => m[1]);
+  assert.deepEqual(programArguments.slice(0, -2), [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN], 'the agent starts codexd with the Node flags autostart uses');
   assert.equal(existsSync(join(box.home, 'Library')), false, 'dry run wrote nothing');
 });
 

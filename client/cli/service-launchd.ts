@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { resolveSocketPath } from '../../shared/paths.js';
+import { DAEMON_NODE_FLAGS } from '../autostart.js';
 import { COMMAND_TIMEOUT_MS, DAEMON_MAIN, type Desired, type Env, home, type Io, lexists, PROBE_TIMEOUT_MS, removeFiles, runCommand, syncFiles } from './service-files.js';
 
 const LAUNCHD_LABEL = 'dev.codexd.agent';
@@ -22,10 +23,10 @@ function xml(text: string): string {
  * fixed at install time because an agent's TMPDIR need not be the login shell's, and the
  * default path lives under TMPDIR on macOS.
  */
-function desiredPlist(env: Env): Desired {
+export function desiredPlist(env: Env): Desired {
   const log = join(home(env), 'Library', 'Logs', 'codexd', 'codexd.log');
   // The agent serves the default home: its socket is that home's, whatever CODEX_HOME the installing shell has.
-  const args = [process.execPath, DAEMON_MAIN, '--socket', resolveSocketPath(undefined, { ...env, CODEX_HOME: '' })].map((arg) => `    <string>${xml(arg)}</string>`).join('\n');
+  const args = [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, '--socket', resolveSocketPath(undefined, { ...env, CODEX_HOME: '' })].map((arg) => `    <string>${xml(arg)}</string>`).join('\n');
   const content = `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
