@@ -19,25 +19,32 @@ export function loadKoffi(): Koffi {
   return koffi;
 }
 
-/** koffi's native module from its platform package in the nearest node_modules, or null. */
+/**
+ * koffi's native module from its platform package beside koffi itself (where koffi's entry point
+ * looks first), in the nearest node_modules that has koffi, as Node would resolve it; or null.
+ */
 function loadNative(): Koffi | null {
   if (process.arch !== 'x64' && process.arch !== 'arm64') return null;
   const system = process.platform === 'linux' ? linuxSystem(process.execPath) : process.platform;
   if (system === null) return null;
-  const relative = join('node_modules', '@koromix', `koffi-${process.platform}-${process.arch}`, `${system}_${process.arch}`, 'koffi.node');
-  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
-    const file = join(dir, relative);
-    if (existsSync(file)) {
-      const module = { exports: {} };
-      try {
-        process.dlopen(module, file);
-      } catch {
-        return null;
-      }
-      return module.exports as Koffi;
-    }
-    if (dirname(dir) === dir) return null;
+  const modules = nodeModulesWithKoffi(import.meta.dirname);
+  if (modules === null) return null;
+  const file = join(modules, '@koromix', `koffi-${process.platform}-${process.arch}`, `${system}_${process.arch}`, 'koffi.node');
+  if (!existsSync(file)) return null;
+  const module = { exports: {} };
+  try {
+    process.dlopen(module, file);
+  } catch {
+    return null;
   }
+  return module.exports as Koffi;
+}
+
+/** The nearest node_modules folder, from `dir` up, that holds koffi: where Node resolves it. */
+function nodeModulesWithKoffi(dir: string): string | null {
+  const modules = join(dir, 'node_modules');
+  if (existsSync(join(modules, 'koffi'))) return modules;
+  return dirname(dir) === dir ? null : nodeModulesWithKoffi(dirname(dir));
 }
 
 /** How koffi names Linux with the C library `executable` was linked against: by its dynamic loader. */

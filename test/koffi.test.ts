@@ -2,7 +2,8 @@
 // start-up pays for its home lock), and the ELF reader that picks the glibc or the musl build.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { elfInterpreter } from '../shared/koffi.js';
@@ -67,10 +68,12 @@ describe('elfInterpreter', () => {
   });
 });
 
-describe('loadKoffi', () => {
-  it("loads koffi's native module without koffi's entry point, and it locks files", { skip: !['linux', 'darwin'].includes(process.platform) && 'Linux and macOS' }, () => {
-    const script = `
-      const { loadKoffi } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'shared', 'koffi.js'))});
+const unix = { skip: !['linux', 'darwin'].includes(process.platform) && 'Linux and macOS' };
+
+/** What loadKoffi() from `module` (shared/koffi.js, or a copy) loaded, in a process of its own. */
+function loaded(module: string): { entryLoaded: boolean; version: string; locked: boolean; same: boolean } {
+  const script = `
+      const { loadKoffi } = await import(${JSON.stringify(module)});
       const koffi = loadKoffi();
       const { createRequire } = await import('node:module');
       const entryLoaded = Object.keys(createRequire(import.meta.url).cache).some((path) => /[\\\\/]koffi[\\\\/]/.test(path));
@@ -80,9 +83,31 @@ describe('loadKoffi', () => {
       const fd = fs.openSync(process.execPath, 'r');
       console.log(JSON.stringify({ entryLoaded, version: koffi.version, locked: flock(fd, 2 | 4) === 0, same: loadKoffi() === koffi }));
     `;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env['PATH'] }, encoding: 'utf8' });
-    const result = JSON.parse(out) as { entryLoaded: boolean; version: string; locked: boolean; same: boolean };
-    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'node_modules', 'koffi', 'package.json'), 'utf8')) as { version: string };
-    assert.deepEqual(result, { entryLoaded: false, version, locked: true, same: true });
+  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env['PATH'] }, encoding: 'utf8' })) as ReturnType<typeof loaded>;
+}
+
+const nodeModules = join(import.meta.dirname, '..', '..', 'node_modules');
+const { version } = JSON.parse(readFileSync(join(nodeModules, 'koffi', 'package.json'), 'utf8')) as { version: string };
+
+describe('loadKoffi', () => {
+  it("loads koffi's native module without koffi's entry point, and it locks files", unix, () => {
+    assert.deepEqual(loaded(join(import.meta.dirname, '..', 'shared', 'koffi.js')), { entryLoaded: false, version, locked: true, same: true });
+  });
+
+  it("falls back to koffi's entry point when its platform package is not beside koffi", unix, (t) => {
+    // An install whose node_modules has koffi but not its platform package, below a folder whose
+    // node_modules has one: the nearest koffi is the one Node loads, and another folder's
+    // platform package (perhaps another version) is not taken for it.
+    const dir = mkdtempSync(join(tmpdir(), 'cxd-koffi-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'app', 'shared'), { recursive: true });
+    mkdirSync(join(dir, 'app', 'node_modules'));
+    symlinkSync(join(nodeModules, 'koffi'), join(dir, 'app', 'node_modules', 'koffi'));
+    mkdirSync(join(dir, 'node_modules', '@koromix'), { recursive: true });
+    const platformPackage = `koffi-${process.platform}-${process.arch}`;
+    symlinkSync(join(nodeModules, '@koromix', platformPackage), join(dir, 'node_modules', '@koromix', platformPackage));
+    const copy = join(dir, 'app', 'shared', 'koffi.js');
+    copyFileSync(join(import.meta.dirname, '..', 'shared', 'koffi.js'), copy);
+    assert.deepEqual(loaded(copy), { entryLoaded: true, version, locked: true, same: true });
   });
 });
