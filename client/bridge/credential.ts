@@ -46,7 +46,9 @@ export class AccountCredential {
 
   /**
    * What a status says about the account's token: it changes when codexd has a new token for it
-   * (a refresh, a sign-in, a switch of the active account, a logout), and only then.
+   * (a refresh, a sign-in, a switch of the active account, a logout), and only then. Two tokens
+   * issued within one second have the same expiry: the active account's `lastRefresh` (to the
+   * millisecond) tells them apart.
    */
   version(status: Status): string {
     if (this.account !== undefined) {
@@ -55,7 +57,7 @@ export class AccountCredential {
     }
     const { account } = status;
     if (!account) return 'none';
-    return `${account.type} ${account.type === 'chatgpt' ? account.accountId : ''} ${status.accessTokenExpiresAt} ${status.state}`;
+    return `${account.type} ${account.type === 'chatgpt' ? account.accountId : ''} ${status.accessTokenExpiresAt} ${status.lastRefresh} ${status.state}`;
   }
 }
 
