@@ -45,6 +45,8 @@ export interface AccountSummary {
   active: boolean;
   /** ISO 8601, or null (an API key, or no readable exp). */
   accessTokenExpiresAt: string | null;
+  /** When its tokens were last issued (its auth.json's `last_refresh`, ISO 8601), or null. */
+  lastRefresh: string | null;
   state: Exclude<AccountState, 'loggedOut'>;
 }
 

@@ -18,9 +18,11 @@ describe('several accounts', () => {
     const before = statSync(s.authFile, { bigint: true });
     await s.start();
     const c = await s.client();
+    const status = await c.read();
     assert.deepEqual(await c.accounts(), [
-      { name: 'dev@example.com', type: 'chatgpt', email: 'dev@example.com', planType: 'pro', active: true, accessTokenExpiresAt: (await c.read()).accessTokenExpiresAt, state: 'ok' },
+      { name: 'dev@example.com', type: 'chatgpt', email: 'dev@example.com', planType: 'pro', active: true, accessTokenExpiresAt: status.accessTokenExpiresAt, lastRefresh: status.lastRefresh, state: 'ok' },
     ]);
+    assert.ok(status.lastRefresh, "auth.json's last_refresh");
     const listed = await cli(s.box, ['accounts']);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /^\s+NAME\s+TYPE\s+EMAIL\s+PLAN\s+TOKEN EXPIRES\s+STATE\n\*\s+dev@example\.com\s+chatgpt\s+dev@example\.com\s+pro\s+\S+Z \(in \d+ min\)\s+ok\n$/);

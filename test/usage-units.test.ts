@@ -93,7 +93,7 @@ class StubAccounts extends EventEmitter implements SwitchableAccounts {
   switches: Array<[string, string]> = [];
   notes: string[] = [];
   list(): AccountSummary[] {
-    return this.names.map((name) => ({ name, type: 'chatgpt', email: `${name}@example.com`, planType: 'plus', active: name === this.active, accessTokenExpiresAt: null, state: name === this.active ? (this.state === 'loggedOut' ? 'ok' : this.state) : 'ok' }));
+    return this.names.map((name) => ({ name, type: 'chatgpt', email: `${name}@example.com`, planType: 'plus', active: name === this.active, accessTokenExpiresAt: null, lastRefresh: null, state: name === this.active ? (this.state === 'loggedOut' ? 'ok' : this.state) : 'ok' }));
   }
   status(): Status {
     return { ...loggedOutStatus({ login: this.login, upstream: null, accounts: this.list(), credentialStore: { configured: 'file', using: 'file', keyringEntry: null, problem: null } }), state: this.state };
@@ -236,7 +236,7 @@ function usageService(options = { cacheMs: MINUTE, pollMs: MINUTE }): { service:
   const requests: string[] = [];
   const used = new Map([['id-a', 10], ['id-b', 20]]);
   const accounts = {
-    list: (): AccountSummary[] => ['a', 'b'].map((name) => ({ name, type: 'chatgpt', email: null, planType: null, active: name === 'a', accessTokenExpiresAt: null, state: 'ok' })),
+    list: (): AccountSummary[] => ['a', 'b'].map((name) => ({ name, type: 'chatgpt', email: null, planType: null, active: name === 'a', accessTokenExpiresAt: null, lastRefresh: null, state: 'ok' })),
     token: async (_force: boolean, name?: string): Promise<TokenResult> => ({ type: 'chatgpt', accessToken: `token-${name}`, accountId: `id-${name ?? 'a'}`, expiresAt: null }),
   };
   const backend = {

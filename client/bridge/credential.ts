@@ -47,13 +47,13 @@ export class AccountCredential {
   /**
    * What a status says about the account's token: it changes when codexd has a new token for it
    * (a refresh, a sign-in, a switch of the active account, a logout), and only then. Two tokens
-   * issued within one second have the same expiry: the active account's `lastRefresh` (to the
-   * millisecond) tells them apart.
+   * issued within one second have the same expiry: `lastRefresh` (to the millisecond) tells them
+   * apart.
    */
   version(status: Status): string {
     if (this.account !== undefined) {
       const summary = status.accounts.find((candidate) => candidate.name === this.account);
-      return summary ? `${summary.type} ${summary.email} ${summary.accessTokenExpiresAt} ${summary.state}` : 'gone';
+      return summary ? `${summary.type} ${summary.email} ${summary.accessTokenExpiresAt} ${summary.lastRefresh} ${summary.state}` : 'gone';
     }
     const { account } = status;
     if (!account) return 'none';

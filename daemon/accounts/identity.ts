@@ -57,7 +57,8 @@ export function assignNames(records: Array<[string, AuthRecord]>, stored: Record
 
 /** What `account/list` says of one login. */
 export function summarize(name: string, record: AuthRecord, active: boolean, state: AccountSummary['state']): AccountSummary {
-  if (record.auth_mode === 'apikey') return { name, type: 'apiKey', email: null, planType: null, active, accessTokenExpiresAt: null, state };
+  const lastRefresh = record.last_refresh ?? null;
+  if (record.auth_mode === 'apikey') return { name, type: 'apiKey', email: null, planType: null, active, accessTokenExpiresAt: null, lastRefresh, state };
   const identity = identityOf(record.tokens!.id_token);
   return {
     name,
@@ -66,6 +67,7 @@ export function summarize(name: string, record: AuthRecord, active: boolean, sta
     planType: identity.planType,
     active,
     accessTokenExpiresAt: isoTime(expiryMs(record.tokens!.access_token)),
+    lastRefresh,
     state,
   };
 }
