@@ -178,40 +178,28 @@ const common = {
   external: ['koffi', 'open', './service.js', './logs.js', './config.js'],
 };
 
+/**
+ * Options for one of codex-auth's bundles: client/cli/ENTRY.ts into dist/client/cli/OUTFILE.
+ * `loadsBundles`: its import()s of the next bundle (./command-line.js, ./handlers.js) become
+ * require()s of it (fullCli), without the ES module loader.
+ */
+function cliBundle(entry, outfile, loadsBundles = false) {
+  return {
+    ...common,
+    entryPoints: [join(root, 'client', 'cli', `${entry}.ts`)],
+    outfile: join(outdir, outfile),
+    // In the bin, esbuild keeps the entry's #! line first, above this banner.
+    banner: { js: `// codex-auth: client/cli/${entry}.ts, bundled by scripts/bundle.mjs` },
+    ...(loadsBundles ? { supported: { 'dynamic-import': false } } : {}),
+    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), ...(loadsBundles ? [fullCli] : [])],
+  };
+}
+
 await Promise.all([
-  build({
-    ...common,
-    entryPoints: [join(root, 'client', 'cli', 'handlers.ts')],
-    outfile: join(outdir, 'handlers.cjs'),
-    banner: { js: '// codex-auth: client/cli/handlers.ts, bundled by scripts/bundle.mjs' },
-    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS)],
-  }),
-  build({
-    ...common,
-    entryPoints: [join(root, 'client', 'cli', 'command-line.ts')],
-    outfile: join(outdir, 'command-line.cjs'),
-    banner: { js: '// codex-auth: client/cli/command-line.ts, bundled by scripts/bundle.mjs' },
-    // So that import('./handlers.js') becomes require('./handlers.cjs').
-    supported: { 'dynamic-import': false },
-    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), fullCli],
-  }),
-  buildCodeCached({
-    ...common,
-    entryPoints: [join(root, 'client', 'cli', 'main.ts')],
-    outfile: join(outdir, 'main.cjs'),
-    banner: { js: '// codex-auth: client/cli/main.ts, bundled by scripts/bundle.mjs' },
-    // So that import('./command-line.js') becomes require('./command-line.cjs'), without the ES module loader.
-    supported: { 'dynamic-import': false },
-    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS), fullCli],
-  }),
-  build({
-    ...common,
-    entryPoints: [join(root, 'client', 'cli', 'bin.ts')],
-    outfile: join(outdir, 'codex-auth.cjs'),
-    // esbuild keeps the entry's #! line first, above this banner.
-    banner: { js: '// codex-auth: client/cli/bin.ts, bundled by scripts/bundle.mjs' },
-    plugins: [keepModuleUrls, lazyBuiltins(CLIENT_LAZY_BUILTINS)],
-  }),
+  build(cliBundle('handlers', 'handlers.cjs')),
+  build(cliBundle('command-line', 'command-line.cjs', true)),
+  buildCodeCached(cliBundle('main', 'main.cjs', true)),
+  build(cliBundle('bin', 'codex-auth.cjs')),
   buildCodeCached({
     ...common,
     entryPoints: [join(root, 'daemon', 'main.ts')],
