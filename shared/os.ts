@@ -1,12 +1,13 @@
-// The two system calls Node core lacks: flock(2), which Codex CLI uses on auth.lock and
-// auth.json.lock (LockFileEx on Windows, shared/win32.ts), and the peer's uid on a Unix socket
-// (SO_PEERCRED / getpeereid), which ssh-agent checks on every accept. Both go through koffi, an
-// FFI whose prebuilt binaries ship inside its npm packages; nothing is compiled or downloaded at
-// install.
+// The C library calls Node core lacks: flock(2), which Codex CLI uses on auth.lock and
+// auth.json.lock (LockFileEx on Windows, shared/win32.ts); the peer's uid on a Unix socket
+// (SO_PEERCRED / getpeereid), which ssh-agent checks on every accept; and glibc's malloc_trim,
+// with which an idle daemon gives its free heap back (daemon/runtime/idle-trim.ts). All go
+// through koffi, an FFI whose prebuilt binaries ship inside its npm packages; nothing is compiled
+// or downloaded at install.
 import { closeSync, constants, openSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadKoffi } from './koffi.js';
+import { loadKoffi, type Koffi } from './koffi.js';
 import { tryLockFile } from './win32.js';
 
 const LOCK_EX = 2;
@@ -21,6 +22,8 @@ interface Libc {
   errno(): number;
   EWOULDBLOCK: number;
   peerUid(fd: number): number | null;
+  /** glibc's malloc_trim(0); nothing where the C library has none. */
+  trimHeap(): void;
 }
 
 let libc: Libc | null | undefined;
@@ -35,6 +38,7 @@ function loadLibc(): Libc | null {
     const flock = lib.func('int flock(int fd, int operation)');
     koffi.struct('ucred', { pid: 'int32', uid: 'uint32', gid: 'uint32' });
     const getsockopt = lib.func('int getsockopt(int fd, int level, int name, _Out_ ucred *value, _Inout_ uint32 *length)');
+    let mallocTrim: (() => void) | undefined;
     libc = {
       flock: (fd, op) => flock(fd, op) as number,
       errno: () => koffi.errno(),
@@ -43,6 +47,8 @@ function loadLibc(): Libc | null {
         const cred: { uid?: number } = {};
         return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, [12]) === 0 && cred.uid !== undefined ? cred.uid : null;
       },
+      // Bound at its first use, which is not start-up's; a libc.so.6 without it (not glibc) is asked once.
+      trimHeap: () => (mallocTrim ??= bindMallocTrim(lib))(),
     };
   } else if (process.platform === 'darwin') {
     const lib = koffi.load('libSystem.B.dylib');
@@ -56,9 +62,25 @@ function loadLibc(): Libc | null {
         const uid = [0];
         return getpeereid(fd, uid, [0]) === 0 ? uid[0]! : null;
       },
+      // macOS gives freed memory back by itself.
+      trimHeap: () => undefined,
     };
   }
   return libc;
+}
+
+function bindMallocTrim(lib: ReturnType<Koffi['load']>): () => void {
+  try {
+    const trim = lib.func('int malloc_trim(size_t pad)');
+    return () => void trim(0);
+  } catch {
+    return () => undefined;
+  }
+}
+
+/** Gives the C heap's free memory back to the system (glibc's malloc_trim(0)); nothing on other systems. */
+export function trimHeap(): void {
+  loadLibc()?.trimHeap();
 }
 
 export class LockTimeoutError extends Error {

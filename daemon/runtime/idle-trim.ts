@@ -5,31 +5,17 @@
 // of the main heap stays after 100k requests (docs/performance.md). malloc_trim(0) hands back the
 // main heap's free top and every free page inside every heap, in about 0.1-0.2 ms; a worker
 // heap's free top stays, which is one reason the daemon runs with one V8 worker (client/autostart.ts).
-import { loadKoffi } from '../../shared/koffi.js';
+import { trimHeap } from '../../shared/os.js';
 
 /** How long nothing must happen before the heap is trimmed. */
 export const QUIET_MS = 1000;
-
-/** glibc's malloc_trim(0) through koffi, loaded on first use; null where there is none (macOS, Windows, musl). */
-function mallocTrim(): (() => void) | null {
-  if (process.platform !== 'linux') return null;
-  try {
-    const trim = loadKoffi().load('libc.so.6').func('int malloc_trim(size_t pad)');
-    return () => void trim(0);
-  } catch {
-    return null;
-  }
-}
 
 export class IdleTrim {
   private timer: NodeJS.Timeout | null = null;
   /** Something happened since the timer was armed. */
   private busy = false;
-  private trim: (() => void) | null | undefined;
 
-  constructor(trim?: () => void) {
-    this.trim = trim;
-  }
+  constructor(private readonly trim: () => void = trimHeap) {}
 
   /** Something happened (a request came): trim once nothing has for QUIET_MS. Cheap enough for every request. */
   touch(): void {
@@ -46,7 +32,10 @@ export class IdleTrim {
   private check(): void {
     if (this.busy) return this.arm();
     this.timer = null;
-    if (this.trim === undefined) this.trim = mallocTrim();
-    this.trim?.();
+    try {
+      this.trim();
+    } catch {
+      // A C library koffi cannot load (not glibc): nothing to give back, and no reason to stop serving.
+    }
   }
 }
