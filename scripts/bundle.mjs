@@ -110,18 +110,26 @@ const lazyBuiltins = (names) => ({
 /**
  * pino's transports (a worker thread per transport, through thread-stream) are never used by
  * codexd, which gives pino its own destination (daemon/runtime/log.ts); but pino loads
- * thread-stream, and with it node:worker_threads, when it loads. In the daemon's bundle,
- * thread-stream becomes a stand-in that loads it on the first `new`, and pino's one read of
- * `isMainThread` (when it builds a SonicBoom destination) reads it then, not when pino loads.
+ * thread-stream, and with it node:worker_threads, and its transport(), and with it node:module
+ * (about 8% of the instructions before the daemon listens), when it loads. In the daemon's
+ * bundle, thread-stream and transport() become stand-ins that load the real module on their
+ * first `new` or call, and pino's one read of `isMainThread` (when it builds a SonicBoom
+ * destination) reads it then, not when pino loads.
  */
 const PINO_TOOLS_MAIN_THREAD = "const { isMainThread } = require('worker_threads')";
+/** The two pino modules that require its transport(). */
+const PINO_TRANSPORT_IMPORTERS = /[\\/]node_modules[\\/]pino[\\/](pino|lib[\\/]tools)\.js$/;
 const pinoWithoutTransports = {
   name: 'pino-without-transports',
   setup(b) {
     b.onResolve({ filter: /^thread-stream$/ }, (args) => ({ path: createRequire(join(args.resolveDir, 'x')).resolve(args.path), namespace: 'lazy-package' }));
+    b.onResolve({ filter: /^\.(\/lib)?\/transport$/ }, (args) =>
+      PINO_TRANSPORT_IMPORTERS.test(args.importer) ? { path: createRequire(args.importer).resolve(args.path), namespace: 'lazy-package' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => ({
       contents: `let real;
-module.exports = function (...args) { return Reflect.construct(real ??= require(${JSON.stringify(args.path)}), args); };`,
+const load = () => (real ??= require(${JSON.stringify(args.path)}));
+module.exports = function () { return new.target ? Reflect.construct(load(), [...arguments]) : Reflect.apply(load(), this, arguments); };`,
       loader: 'js',
       resolveDir: dirname(args.path),
     }));

@@ -3,7 +3,7 @@
 // "Issue 20's goals"). A cache V8 refuses, such as one written after a V8 flag changed, would be
 // written again at every exit and never used.
 import assert from 'node:assert/strict';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { rawCall, sandbox, startDaemon } from './helpers.js';
@@ -33,5 +33,21 @@ describe('the codexd bin', () => {
     writeFileSync(join(caches, cache), Buffer.alloc(4096, 7));
     await serves();
     assert.notEqual(statSync(join(caches, cache)).size, 4096);
+  });
+
+  it('serves without loading what only pino\'s transports need (node:module, node:worker_threads), and logs', async (t) => {
+    const box = sandbox();
+    t.after(() => box.cleanup());
+    // Watches from inside the daemon's process: the built-in modules it loaded, written at its exit.
+    const loaded = join(box.dir, 'loaded.txt');
+    const probe = join(box.dir, 'probe.cjs');
+    writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, process.moduleLoadList.join('\\n')));`);
+    const daemon = await startDaemon(box, { env: { NODE_OPTIONS: `--require ${probe}` } });
+    assert.equal((await rawCall(box.socket, 'daemon/status')).result !== undefined, true);
+    assert.equal(await daemon.stop(), 0);
+    const modules = readFileSync(loaded, 'utf8').split('\n');
+    assert.ok(modules.includes('NativeModule net'), 'the probe saw the daemon load its modules');
+    for (const unneeded of ['NativeModule module', 'NativeModule worker_threads']) assert.ok(!modules.includes(unneeded), `${unneeded} was loaded`);
+    assert.match(readFileSync(box.logFile, 'utf8'), /codexd is ready/);
   });
 });
