@@ -16,14 +16,13 @@ export { DaemonUnreachableError };
 export const AUTOSTART_WAIT_MS = 5000;
 
 /**
- * Node flags for the daemon's node process; the systemd unit passes the same. A small young
- * generation keeps an idle daemon's memory near its start-up size after a burst of requests (V8
- * otherwise keeps semi-spaces of up to 16 MiB); one V8 worker thread instead of four (the
- * optimizing compiler and the GC's concurrent work) leaves one malloc heap to hold what a burst
- * frees instead of four, about 1 MiB less (docs/performance.md). Neither changes throughput
- * measurably.
+ * Node flags for the daemon's node process; the systemd unit passes the same. One V8 worker thread
+ * instead of four (the optimizing compiler and the GC's concurrent work) leaves one malloc heap to
+ * hold what a burst frees instead of four, about 1 MiB less (docs/performance.md), without
+ * changing throughput measurably. No V8 flag: the daemon sets its own once it serves
+ * (daemon/bin.ts), since one on the command line keeps Node's modules from their built-in cache.
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
+export const DAEMON_NODE_FLAGS = ['--v8-pool-size=1'];
 
 export function autostartDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
   const setting = env['CODEXD_NO_AUTOSTART'] ?? readSettingsFile(env)['NO_AUTOSTART'];

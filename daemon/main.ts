@@ -317,4 +317,5 @@ async function listen(activation: SocketActivation, settings: Settings, rpc: Rpc
   }
 }
 
-main().catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`));
+/** Settles once the daemon serves; the bin (./bin.ts) then writes its code cache and sets V8's flags for a long run. */
+export const serving: Promise<void> = main().catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`));

@@ -225,7 +225,7 @@ await Promise.all([
     external: ['koffi', 'open', 'undici', 'pino-pretty', 'conf'],
     plugins: [lazyBuiltins(DAEMON_LAZY_BUILTINS), pinoWithoutTransports, openAsCommonJs],
   }),
-  // The `codexd` bin, which runs codexd-main.cjs from its code cache.
+  // The `codexd` bin, which runs codexd-main.cjs from its code cache; node:v8 only once the daemon serves.
   build({
     ...common,
     entryPoints: [join(root, 'daemon', 'bin.ts')],
@@ -233,7 +233,7 @@ await Promise.all([
     // esbuild keeps the entry's #! line first, above this banner.
     banner: { js: '// codexd: daemon/bin.ts, bundled by scripts/bundle.mjs' },
     define: { 'import.meta.dirname': '__dirname' },
-    plugins: [lazyBuiltins(CLIENT_LAZY_BUILTINS)],
+    plugins: [lazyBuiltins([...CLIENT_LAZY_BUILTINS, 'v8'])],
   }),
   // The keyring helper, a child process codexd starts only in keyring and auto mode; the native
   // @napi-rs/keyring loads from node_modules.

@@ -27,12 +27,23 @@ const CACHE_SUFFIX = '.v8cache';
 /** Caches of other builds of a bundle are removed once this old (an install not used for as long). */
 const STALE_MS = 30 * 24 * 3600 * 1000;
 
+/** A bundle that has run: whether it ran from its code cache, and how to write one now. */
+export interface CodeCacheRun {
+  fromCache: boolean;
+  /**
+   * Writes the cache now, with what the run has compiled so far, unless it ran from one or has
+   * written one: for a program that sets V8 flags once it is up, which would otherwise be in the
+   * cache written at exit, where the next start, without them yet, would refuse it.
+   */
+  saveNow(): void;
+}
+
 /**
  * Runs the CommonJS file `file` (ASCII, as esbuild writes it) in `scope`: compiled from its code
- * cache in `cacheDir` when there is a usable one (true), else from its source (false), and then a
- * cache is written at exit if the file names its build.
+ * cache in `cacheDir` when there is a usable one, else from its source; in the second case a cache
+ * is written at exit (unless `saveAtExit` is false, or `saveNow` wrote it) if the file names its build.
  */
-export function runFromCodeCache(file: string, cacheDir: string, scope: CommonJsScope): boolean {
+export function runFromCodeCache(file: string, cacheDir: string, scope: CommonJsScope, saveAtExit = true): CodeCacheRun {
   // latin1: the fastest decoding of ASCII.
   const source = readFileSync(file, 'latin1');
   const build = BUILD_LINE.exec(source)?.[1];
@@ -42,10 +53,16 @@ export function runFromCodeCache(file: string, cacheDir: string, scope: CommonJs
   // No import() in it: a Script has no module loader of its own (scripts/bundle.mjs turns them into require()).
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cachedData ? { cachedData } : {}) });
   const fromCache = cachedData !== undefined && script.cachedDataRejected === false;
-  if (!fromCache && cacheFile !== null) process.once('exit', () => writeCache(cacheFile, bundle, script));
+  let unsaved = !fromCache && cacheFile !== null;
+  const saveNow = (): void => {
+    if (!unsaved) return;
+    unsaved = false;
+    writeCache(cacheFile!, bundle, script);
+  };
+  if (unsaved && saveAtExit) process.once('exit', saveNow);
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
   wrapper.call(scope.module.exports, scope.module.exports, scope.require, scope.module, file, dirname(file));
-  return fromCache;
+  return { fromCache, saveNow };
 }
 
 /** Of this user's, and nobody else can write to it. */

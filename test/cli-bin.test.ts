@@ -38,9 +38,10 @@ describe('the codex-auth bin', () => {
     // (main.cjs is compiled from its code cache, not required.)
     assert.deepEqual(token.files, [cliBin]);
     // The first run wrote main.cjs's code cache; the next runs from it, and so does not write it again.
+    // (The running daemon's, codexd-main.cjs's, is in the same folder.)
     const caches = join(s.box.env['HOME']!, '.cache', 'codexd');
-    const [cache, ...more] = readdirSync(caches);
-    assert.ok(cache?.startsWith('main.cjs-') && more.length === 0, `one code cache: ${readdirSync(caches).join(', ')}`);
+    const [cache, ...more] = readdirSync(caches).filter((name) => name.startsWith('main.cjs-'));
+    assert.ok(cache && more.length === 0, `one code cache of main.cjs: ${readdirSync(caches).join(', ')}`);
     const written = statSync(join(caches, cache)).mtimeMs;
     assert.equal((await run(['token'])).stdout, token.stdout);
     assert.equal(statSync(join(caches, cache)).mtimeMs, written);

@@ -41,7 +41,7 @@ function place(): Place {
     `import { createRequire } from 'node:module';
 import { runFromCodeCache } from ${JSON.stringify(join(root, 'dist', 'shared', 'code-cache.js'))};
 const [bundle, cache] = process.argv.slice(2);
-const fromCache = runFromCodeCache(bundle, cache, { require: createRequire(bundle), module: { exports: {} } });
+const { fromCache } = runFromCodeCache(bundle, cache, { require: createRequire(bundle), module: { exports: {} } });
 process.stdout.write('from the cache: ' + fromCache + '\\n');
 `,
   );

@@ -1,12 +1,12 @@
-// The tests' one vocabulary. A `Sandbox` (`box`) is a private temp home (CODEX_HOME, socket,
-// config and state folders); `startDaemon(box)` runs the built codexd in it as a real child
-// process, `stopDaemons` ends daemons in an after-hook, and `killAtEnd` kills whatever a failed
-// test left running. `cli(box, args)` runs the real codex-auth to its exit, `startCli` lets the
-// test read its output while it runs (pty.ts: on a terminal). `client(box)` connects the library
-// and `watch(client)` records its notifications; `waitFor` and `sleep` wait. The fixtures built
-// from these: login-support.ts `world` (fake issuer + sandbox + running daemon + watcher,
-// secret-scanned at the end of the file), refresh-support.ts `scene` (the same with the daemon
-// started on demand, per test), hardening/support.ts `suite` (per file, with its report).
+// The tests' one vocabulary. A `Sandbox` (`box`) is a private temp home (CODEX_HOME, socket, config
+// and state folders); `startDaemon(box)` runs the built codexd in it as a real child process, with
+// the Node flags autostart uses; `stopDaemons` ends daemons in an after-hook, and `killAtEnd` kills
+// whatever a failed test left running. `cli(box, args)` runs the real codex-auth to its exit,
+// `startCli` lets the test read its output while it runs (pty.ts: on a terminal). `client(box)`
+// connects the library and `watch(client)` records its notifications; `waitFor` and `sleep` wait.
+// The fixtures built from these: login-support.ts `world` (fake issuer + sandbox + running daemon +
+// watcher, secret-scanned at the end of the file), refresh-support.ts `scene` (the same with the
+// daemon started on demand, per test), hardening/support.ts `suite` (per file, with its report).
 import './hermetic.js'; // first: nothing below may see what the caller exported
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -17,6 +17,7 @@ import { after, afterEach } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { connect as netConnect } from 'node:net';
+import { DAEMON_NODE_FLAGS } from '../client/autostart.js';
 import { CodexdError, connect, type CodexdClient, type LoginCompleted, type Status } from '../client/index.js';
 import { frame, FrameParser, MAX_MESSAGE_BYTES } from '../shared/framing.js';
 import { daemonLockPath, defaultLogFile, defaultRestrictedSocketPath, expectedDaemon } from '../shared/paths.js';
@@ -193,7 +194,7 @@ export { canConnect, sleep, waitFor };
 
 /** Starts the built codexd in the sandbox, logging to its log file, and waits until it answers. */
 export async function startDaemon(box: Sandbox, options: { env?: NodeJS.ProcessEnv; args?: string[]; waitReady?: boolean } = {}): Promise<Daemon> {
-  const proc = spawn(process.execPath, [codexdBin, '--log-file', box.logFile, ...(options.args ?? [])], {
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, codexdBin, '--log-file', box.logFile, ...(options.args ?? [])], {
     env: { ...box.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
