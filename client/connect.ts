@@ -93,7 +93,8 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<void>
   }
 }
 
-async function openAny(socketPath: string, options: OpenOptions): Promise<OpenDaemon> {  const socket = await connectOrStart(socketPath, options.autostart);
+async function openAny(socketPath: string, options: OpenOptions): Promise<OpenDaemon> {
+  const socket = await connectOrStart(socketPath, options.autostart);
   const connection = new RpcClient(socket, `codexd on ${socketPath}`);
   try {
     const served = await connection.initialize(options.clientInfo ? { clientInfo: options.clientInfo } : {});
