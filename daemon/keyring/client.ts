@@ -107,7 +107,9 @@ export class KeyringClient {
     if (this.child) return this.child;
     const child = fork(fileURLToPath(new URL('./keyring-helper.cjs', import.meta.url)), [], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      // A small heap and one V8 worker thread, as codexd's own (DAEMON_NODE_FLAGS in client/autostart.ts).
+      // A small heap (a cap only the command line can set) and one V8 worker thread. Its V8
+      // flags cost it Node's built-in code cache (docs/performance.md): once per helper, beside
+      // its D-Bus round trips.
       execArgv: ['--max-old-space-size=16', '--max-semi-space-size=1', '--v8-pool-size=1'],
       serialization: 'json',
     });
