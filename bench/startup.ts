@@ -1,8 +1,8 @@
 // Daemon start-up: from spawn until its socket accepts a connection (what the first command of
 // a session waits for through autostart), against `node -e 0` (spawn to exit) and a bare Node
 // listener (spawn until it accepts), in alternating rounds. codexd runs from its code cache, which
-// the warm-up's daemon writes at exit, as every start after a build's first does; beside it, the
-// first start of a build, with an empty cache folder each time.
+// the warm-up's daemon writes once it serves, as every start after a build's first does; beside
+// it, the first start of a build, with an empty cache folder each time.
 import { join } from 'node:path';
 import type { FakeIssuer } from '../support/fake-issuer.js';
 import { timeProcess } from './coldstart.js';

@@ -1,6 +1,7 @@
-// shared/code-cache.ts, in processes of its own (a cache is written at exit): a bundle runs the
-// same from its source and from its cache; the first run writes the cache, the next ones use it;
-// a cache that cannot be trusted or used is neither followed nor read, and the bundle still runs.
+// shared/code-cache.ts, in processes of its own (a cache is written at exit, or when asked): a
+// bundle runs the same from its source and from its cache; the first run writes the cache, the next
+// ones use it; a cache that cannot be trusted or used is neither followed nor read, and the bundle
+// still runs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,17 +41,21 @@ function place(): Place {
     runner,
     `import { createRequire } from 'node:module';
 import { runFromCodeCache } from ${JSON.stringify(join(root, 'dist', 'shared', 'code-cache.js'))};
-const [bundle, cache] = process.argv.slice(2);
-const { fromCache } = runFromCodeCache(bundle, cache, { require: createRequire(bundle), module: { exports: {} } });
+const [bundle, cache, save] = process.argv.slice(2);
+const { fromCache, saveNow } = runFromCodeCache(bundle, cache, { require: createRequire(bundle), module: { exports: {} } }, save === undefined);
+if (save === 'now') saveNow();
 process.stdout.write('from the cache: ' + fromCache + '\\n');
 `,
   );
   return { dir, bundle, cache: join(dir, 'cache', 'codexd'), runner };
 }
 
-/** Runs the bundle through the runner; whether it ran from its cache. */
-function run(p: Place, greeting = 'hello'): boolean {
-  const result = spawnSync(process.execPath, [p.runner, p.bundle, p.cache], { encoding: 'utf8', timeout: 10_000, env: { PATH: process.env['PATH'] } });
+/**
+ * Runs the bundle through the runner; whether it ran from its cache. `save`: the cache is not
+ * written at exit, but by saveNow() ('now'), or not at all ('never').
+ */
+function run(p: Place, greeting = 'hello', save?: 'now' | 'never'): boolean {
+  const result = spawnSync(process.execPath, [p.runner, p.bundle, p.cache, ...(save ? [save] : [])], { encoding: 'utf8', timeout: 10_000, env: { PATH: process.env['PATH'] } });
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stderr, '');
   const [output, cached] = result.stdout.split('\n');
@@ -84,6 +89,18 @@ describe('the code cache', () => {
     assert.equal(run(p), false);
     assert.equal(caches(p).length, 2, 'the one not written for 30 days is gone');
     assert.ok(!caches(p).includes(file));
+  });
+
+  it('is written when the program asks, instead of at exit, for one that sets V8 flags once it is up', () => {
+    const p = place();
+    assert.equal(run(p, 'hello', 'never'), false);
+    assert.deepEqual(caches(p), [], 'not written at exit');
+    assert.equal(run(p, 'hello', 'now'), false);
+    const [file, ...more] = caches(p);
+    assert.ok(file?.startsWith('bundle.cjs-') && more.length === 0, `one cache: ${caches(p).join(', ')}`);
+    assert.equal(statSync(join(p.cache, file)).mode & 0o777, 0o600);
+    assert.equal(run(p, 'hello', 'now'), true, 'the cache it wrote is used, and not written again');
+    assert.equal(run(p), true);
   });
 
   it('is not read from a folder others can write to, nor written there', () => {
