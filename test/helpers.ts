@@ -422,7 +422,16 @@ export function rawCall(socket: string, method: string, params: unknown = {}): P
 
 /** VmRSS of a process, in KiB. */
 export function rssKiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  assert.ok(match, `no VmRSS for pid ${pid}`);
+  return statusKiB(pid, 'VmRSS');
+}
+
+/** VmHWM (the peak of VmRSS so far) of a process, in KiB. */
+export function peakRssKiB(pid: number): number {
+  return statusKiB(pid, 'VmHWM');
+}
+
+function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(match, `no ${field} for pid ${pid}`);
   return Number(match[1]);
 }

@@ -12,7 +12,7 @@ import { after, afterEach, beforeEach } from 'node:test';
 import type { CodexdClient, CodexdError } from '../../client/index.js';
 import { startFakeIssuer, type FakeIssuer } from '../../support/fake-issuer.js';
 import { client, readLog, rpcError, sandbox, startDaemon, stopDaemons, waitFor, watch, type Daemon, type Sandbox, type Watch } from '../helpers.js';
-export { rssKiB } from '../helpers.js';
+export { peakRssKiB, rssKiB } from '../helpers.js';
 import { collectIssuerSecrets, watchIssuer, type Secret } from '../secrets.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -338,13 +338,6 @@ export class RawConnection {
 
 // ---------------------------------------------------------------------------------------------
 // /proc.
-
-/** VmHWM (the peak of VmRSS so far) of a process, in KiB. */
-export function peakRssKiB(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  assert.ok(match, `no VmHWM for pid ${pid}`);
-  return Number(match[1]);
-}
 
 export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
